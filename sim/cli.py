@@ -1,0 +1,150 @@
+"""The ``sim`` command: ``sim run`` and ``sim check``.
+
+Exit codes (DESIGN.md): 0 done, 1 a failed check, 2 bad input (with a message, never a
+traceback), 130 interrupted by Ctrl-C (after a partial summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from types import FrameType
+
+from sim import __version__
+from sim.activity import ActivitySink, JsonLinesSink
+from sim.report import format_check, format_summary
+from sim.scenario import ScenarioError, load_scenario
+from sim.simulation import STRATEGIES, Simulation
+
+#: The scenario ``sim run`` uses when given no file.
+DEFAULT_SCENARIO = "lead-lifecycle.toml"
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def default_scenario_path() -> Path:
+    """The bundled default scenario: inside the installed package, or in a source checkout."""
+    packaged = resources.files("sim") / "examples" / DEFAULT_SCENARIO
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "examples" / DEFAULT_SCENARIO
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sim",
+        description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
+        epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 1 failed check, 2 bad input, "
+        "130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="simulate a scenario and print a summary",
+        description="Check a scenario, simulate it for its [sim] duration and print a summary: virtual time, "
+        "people, runs per campaign, steps, activities by type, and the final values of the fields the flows "
+        "changed. The same file, seed and strategy always give the same activity log. Ctrl-C stops early with "
+        "a partial summary (exit 130).",
+    )
+    run.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        help=f"scenario TOML file (default: the bundled examples/{DEFAULT_SCENARIO})",
+    )
+    run.add_argument("--seed", type=int, metavar="N", help="random seed; overrides [sim] seed in the file")
+    run.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="random",
+        help="how to order runs due at the same instant: 'random' (seeded; the default) or 'fifo' (oldest first)",
+    )
+    run.add_argument(
+        "--log",
+        metavar="PATH",
+        help="stream the activity log to PATH as JSON Lines, one activity per line, as the run goes "
+        "('-' for standard output; the summary then goes to standard error)",
+    )
+
+    check = commands.add_parser(
+        "check",
+        help="check scenario files without running them",
+        description="Load each scenario file and run every definition check (R2-R4, R8, R9, R16, R18, unknown "
+        "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
+        "per valid file and exits 0.",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.files)
+    return _run(args)
+
+
+def _check(files: Sequence[Path]) -> int:
+    status = EXIT_OK
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            _report_problems(exc)
+            status = EXIT_BAD_INPUT
+        else:
+            print(format_check(scenario))
+    return status
+
+
+def _report_problems(exc: ScenarioError) -> None:
+    for problem in exc.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    count = len(exc.problems)
+    print(f"{count} problem{'s' if count != 1 else ''} found; nothing was run.", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    path: Path = args.file if args.file is not None else default_scenario_path()
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        _report_problems(exc)
+        return EXIT_BAD_INPUT
+    sinks: list[ActivitySink] = []
+    if args.log is not None:
+        try:
+            sinks.append(JsonLinesSink.open(args.log))
+        except OSError as exc:
+            print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    out = sys.stderr if args.log == "-" else sys.stdout
+    simulation = Simulation(scenario, seed=args.seed, strategy=args.strategy, sinks=sinks)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if simulation.kernel.stop_requested:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        simulation.request_stop()
+
+    # Our own handler (trio leaves a non-default one alone): the kernel stops at the next
+    # task switch, so the log ends on a whole line and the summary covers what ran.
+    previous = signal.signal(signal.SIGINT, interrupt)
+    started = time.perf_counter()
+    try:
+        summary = simulation.run_sync()
+    except BrokenPipeError:
+        return EXIT_OK  # e.g. `sim run --log - | head`
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    wall = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(format_summary(summary, wall_seconds=wall, peak_mb=peak_mb), file=out)
+    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK

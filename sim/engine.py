@@ -1,0 +1,503 @@
+"""The campaign runtime: triggers, runs, flow steps, on the kernel.
+
+How Marketo's two ways of calling a campaign map onto trio (MARKETO.md):
+- Request Campaign (R5) emits a ``request_campaign`` activity; the requested campaign's
+  "Campaign is Requested" trigger admits a new run, which is a new kernel task. The
+  requester goes straight on to its next step.
+- Execute Campaign (R6) awaits the child's whole flow inside the parent's own task, so
+  every child (and grandchild) step finishes before the parent's next step.
+
+Every run, whatever launched it (trigger, request, batch), enters through `Engine.admit`:
+the one place where a campaign queue with workers and priorities slots in.
+Between steps each run passes a kernel checkpoint, a choice point where any other run due
+at the same instant may go first: that is where the schedule, and so races, live.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from sim import model
+from sim.activity import Activity, ActivitySink
+from sim.conditions import all_hold, trigger_matches
+from sim.kernel import Kernel, Sleeper
+from sim.model import Campaign, Scenario, Step, Value
+from sim.people import Person, make_people
+from sim.summary import BudgetReport, Tally
+
+#: The (1-based step index, step kind) that produced an activity; None outside a flow.
+At = tuple[int, str] | None
+
+_TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
+
+
+class RunEnded(Exception):
+    """Unwinds a run's task early; the top run catches it."""
+
+    activity = "run_stopped"
+
+    def details(self) -> dict[str, Any]:
+        return {}
+
+
+class RunRemoved(RunEnded):
+    """Remove from Flow reached this run's task (R11)."""
+
+    activity = "run_removed"
+
+    def __init__(self, by: int | None) -> None:
+        super().__init__(by)
+        self.by = by
+
+    def details(self) -> dict[str, Any]:
+        return {"by_run": self.by}
+
+
+class BudgetExhausted(RunEnded):
+    """The person ran out of steps: a runaway cascade, most likely."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(budget)
+        self.budget = budget
+
+    def details(self) -> dict[str, Any]:
+        return {"reason": f"step budget of {self.budget} steps per person used up"}
+
+
+@attrs.define(eq=False)
+class Thread:
+    """One task's stack of runs: a top run and the executables running inside it.
+
+    Removing any run in the stack ends them all (R11), so the flag lives here.
+    """
+
+    sleeper: Sleeper = attrs.field(factory=Sleeper)
+    removed_by: int | None = None
+    removed: bool = False
+
+
+@attrs.define(eq=False)
+class Run:
+    """One person's pass through one campaign's flow."""
+
+    id: int
+    campaign: Campaign
+    person: Person
+    thread: Thread
+    parent_id: int | None  # executing parent or requesting run
+    tokens: Mapping[str, str]
+    depth: int = 0  # 0 for a top run; executables nest below (R8)
+
+
+@attrs.define(eq=False)
+class Engine:
+    """Runs one scenario on one kernel, writing every activity to ``sinks``."""
+
+    scenario: Scenario
+    kernel: Kernel
+    sinks: Sequence[ActivitySink]
+    tally: Tally = attrs.field(factory=Tally)
+    people: dict[str, Person] = attrs.field(init=False)
+    _seq: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
+    _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
+    #: activity type -> (campaign, trigger) of active trigger campaigns, in file order.
+    _listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = attrs.field(factory=dict, init=False)
+    #: person id -> runs in flight (admitted and not ended), in admission order.
+    _live: dict[str, list[Run]] = attrs.field(factory=dict, init=False)
+    #: (campaign, person id) -> time of the last run admitted (R18).
+    _last_run: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)
+    _all_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.people = make_people(self.scenario)
+        self._all_sinks = (*self.sinks, self.tally)
+        for campaign in self.scenario.campaigns.values():
+            if campaign.kind == "trigger" and campaign.active:
+                for trigger in campaign.triggers:
+                    self._listeners.setdefault(trigger.activity, []).append((campaign, trigger))
+
+    # -- the simulation's first task
+
+    async def main(self) -> None:
+        """Start the load: external activity streams, generators and batch schedules."""
+        kernel = self.kernel
+        if self.scenario.activities:
+            kernel.spawn(self._replay_activities)
+        for index, generator in enumerate(self.scenario.generators):
+            kernel.spawn(self._generate, index, generator, delay=generator.start)
+        for campaign in self.scenario.campaigns.values():
+            if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
+                kernel.spawn(self._batch, campaign, delay=campaign.schedule.at)
+
+    # -- activities and triggers (R1, R17)
+
+    def emit(self, type_: str, person: Person, run: Run | None = None, at: At = None, /, **details: Any) -> Activity:
+        """Record an activity, then fire the triggers listening for it.
+
+        ``at`` is the (1-based step, step kind) that produced it; ``details`` its attributes.
+        """
+        step, kind = at if at is not None else (None, None)
+        activity = Activity(
+            seq=next(self._seq),
+            time=self.kernel.now,
+            person=person.id,
+            type=type_,
+            campaign=run.campaign.name if run else None,
+            run=run.id if run else None,
+            parent=run.parent_id if run else None,
+            step=step,
+            kind=kind,
+            details=details,
+        )
+        for sink in self._all_sinks:
+            sink.write(activity)
+        listeners = self._listeners.get(type_)
+        if listeners:
+            self._fire(activity, person, listeners)
+        return activity
+
+    def _fire(self, activity: Activity, person: Person, listeners: list[tuple[Campaign, model.Trigger]]) -> None:
+        fired: set[str] = set()  # triggers are OR-ed: one run per campaign per activity
+        for campaign, trigger in listeners:
+            if campaign.name in fired or not trigger_matches(trigger, activity.details):
+                continue
+            requested = activity.type == "request_campaign"
+            if requested and activity.details.get("campaign") != campaign.name:
+                continue
+            # R1: the filters must hold at the moment the trigger fires.
+            if not all_hold(campaign.filters, person, self.scenario.programs):
+                continue
+            fired.add(campaign.name)
+            tokens = {**self._my_tokens(campaign), **{f"trigger.{k}": _show(v) for k, v in activity.details.items()}}
+            self.admit(
+                campaign,
+                person,
+                parent_id=activity.run if requested else None,
+                cause=activity.seq,
+                via=trigger.name,
+                tokens=tokens,
+            )
+
+    def _my_tokens(self, campaign: Campaign) -> dict[str, str]:
+        if campaign.program is None:
+            return {}
+        return {f"my.{k}": v for k, v in self.scenario.programs[campaign.program].tokens.items()}
+
+    # -- admission: the one way in for every top-level run
+
+    def admit(
+        self,
+        campaign: Campaign,
+        person: Person,
+        *,
+        parent_id: int | None,
+        cause: int | None,
+        via: str,
+        tokens: Mapping[str, str],
+    ) -> Run | None:
+        """Start a run of ``campaign`` for ``person`` as a task of its own (R5, R2, R1).
+
+        Returns None when the qualification rule (R18) or an exhausted step budget
+        turns the person away; that is logged as a skipped run.
+        """
+        run = Run(
+            id=next(self._run_ids),
+            campaign=campaign,
+            person=person,
+            thread=Thread(),
+            parent_id=parent_id,
+            tokens=tokens,
+        )
+        reason = self._refusal(campaign, person)
+        if reason is not None:
+            self.emit("run_skipped", person, run, reason=reason, cause=cause, via=via)
+            return None
+        self._live.setdefault(person.id, []).append(run)
+        self.kernel.spawn(self._run_task, run, cause, via)
+        return run
+
+    def _refusal(self, campaign: Campaign, person: Person) -> str | None:
+        """Why the person may not run through ``campaign`` now (R18), or None; records the run."""
+        if person.steps >= self.scenario.step_budget:
+            return "step budget used up"
+        rule = campaign.qualification
+        key = (campaign.name, person.id)
+        last = self._last_run.get(key)
+        if last is not None:
+            if rule.rule == "once":
+                return "qualification: once"
+            if rule.rule == "once_every" and self.kernel.now - last < rule.interval:
+                return f"qualification: once every {rule.interval:g}s"
+        self._last_run[key] = self.kernel.now
+        return None
+
+    async def _run_task(self, run: Run, cause: int | None, via: str) -> None:
+        try:
+            await self.run_flow(run, cause=cause, via=via)
+        except RunEnded:
+            pass  # logged by run_flow
+        finally:
+            self._live[run.person.id].remove(run)
+
+    # -- running a flow (R12)
+
+    async def run_flow(self, run: Run, *, cause: int | None = None, via: str = "") -> None:
+        """Run the campaign's steps in order; log how the run ended."""
+        person = run.person
+        self.emit("run_started", person, run, cause=cause, via=via)
+        try:
+            if run.thread.removed:
+                raise RunRemoved(run.thread.removed_by)
+            for index, step in enumerate(run.campaign.flow, 1):
+                await self.kernel.checkpoint()
+                self._check_alive(run)
+                await self.run_step(run, index, step)
+        except RunEnded as ended:
+            self.emit(ended.activity, person, run, None, **ended.details())
+            raise
+        self.emit("run_completed", person, run)
+
+    def _check_alive(self, run: Run) -> None:
+        if run.thread.removed:
+            raise RunRemoved(run.thread.removed_by)
+        person = run.person
+        if person.steps >= self.scenario.step_budget:
+            if person.steps == self.scenario.step_budget:
+                person.steps += 1  # report once per person
+                self.tally.exhausted.append(
+                    BudgetReport(person=person.id, campaign=run.campaign.name, time=self.kernel.now)
+                )
+            raise BudgetExhausted(self.scenario.step_budget)
+
+    async def run_step(self, run: Run, index: int, step: Step) -> None:
+        """Run one step: pick its action (R13), do it, log what changed (R14, R17)."""
+        person = run.person
+        person.steps += 1
+        self.tally.steps[run.campaign.name] += 1
+        action = step.action
+        for choice in step.choices:
+            if all_hold(choice.conditions, person, self.scenario.programs):
+                action = choice.action
+                break
+        if action is None:
+            return  # the default choice is "do nothing"
+        kind = step.kind
+        at = (index, kind)
+        if isinstance(action, model.ChangeDataValue):
+            value = action.value
+            if isinstance(value, str) and "{{" in value:
+                value = _coerce(self._resolve(value, run), self.scenario.fields[action.field].default)
+            self._set_field(person, run, at, action.field, value)
+        elif isinstance(action, model.ChangeScore):
+            old = person.fields.get(action.field)
+            base = old if isinstance(old, (int, float)) and not isinstance(old, bool) else 0
+            new = {"+": base + action.amount, "-": base - action.amount, "=": action.amount}[action.op]
+            new = int(new) if float(new).is_integer() else new
+            if new != old:
+                person.fields[action.field] = new
+                change = f"{action.op}{action.amount:g}"
+                self.emit(
+                    "change_score", person, run, at, field=action.field, change=change, old_value=old, new_value=new
+                )
+        elif isinstance(action, model.ChangeProgramStatus):
+            statuses = self.scenario.programs[action.program].statuses
+            old_index = person.statuses.get(action.program, 0)
+            new_index = statuses.index(action.status)
+            if new_index > old_index:  # R14: statuses only move forward
+                person.statuses[action.program] = new_index
+                self.emit(
+                    "change_program_status",
+                    person,
+                    run,
+                    at,
+                    program=action.program,
+                    old_status=statuses[old_index],
+                    new_status=action.status,
+                )
+        elif isinstance(action, model.AddToList):
+            if action.list not in person.lists:
+                person.lists.add(action.list)
+                self.emit("add_to_list", person, run, at, list=action.list)
+        elif isinstance(action, model.RemoveFromList):
+            if action.list in person.lists:
+                person.lists.discard(action.list)
+                self.emit("remove_from_list", person, run, at, list=action.list)
+        elif isinstance(action, model.InterestingMoment):
+            self.emit("interesting_moment", person, run, at, description=self._resolve(action.description, run))
+        elif isinstance(action, model.SendEmail):
+            self.emit("send_email", person, run, at, email=action.email)
+        elif isinstance(action, model.SendAlert):
+            self.emit("send_alert", person, run, at, alert=action.alert, to=action.to)
+        elif isinstance(action, model.Wait):
+            self.emit("wait", person, run, at, duration=action.duration)
+            await self.kernel.sleep(action.duration, sleeper=run.thread.sleeper)
+            self._check_alive(run)
+        elif isinstance(action, model.CallWebhook):
+            await self._call_webhook(run, action, at)
+        elif isinstance(action, model.RequestCampaign):
+            # R5: the request is an activity; the target's trigger admits a new run.
+            self.emit("request_campaign", person, run, at, campaign=action.campaign, source="marketo_flow_action")
+        elif isinstance(action, model.ExecuteCampaign):
+            await self._execute(run, action, at)
+        elif isinstance(action, model.RemoveFromFlow):
+            self._remove_from_flow(run, action, at)
+        else:
+            raise AssertionError(f"unhandled action {action!r}")
+
+    def _set_field(self, person: Person, run: Run | None, at: At, field: str, value: Value, **extra: Any) -> None:
+        old = person.fields.get(field)
+        if old != value or type(old) is not type(value):
+            person.fields[field] = value  # R12: the very next step sees it
+            self.emit("change_data_value", person, run, at, field=field, old_value=old, new_value=value, **extra)
+
+    def _resolve(self, text: str, run: Run) -> str:
+        """Replace {{my.x}}, {{trigger.x}} and {{lead.x}} tokens (R10)."""
+
+        def token(match: re.Match[str]) -> str:
+            scope, name = match.group(1), match.group(2)
+            if scope == "lead":
+                return _show(run.person.fields.get(name))
+            return run.tokens.get(f"{scope}.{name}", "")
+
+        return _TOKEN.sub(token, text)
+
+    # -- Execute Campaign (R6, R7, R10, R8)
+
+    async def _execute(self, parent: Run, action: model.ExecuteCampaign, at: At) -> None:
+        child_campaign = self.scenario.campaigns[action.campaign]
+        person = parent.person
+        tokens = parent.tokens if action.use_parent_tokens else self._my_tokens(child_campaign)
+        child = Run(
+            id=next(self._run_ids),
+            campaign=child_campaign,
+            person=person,
+            thread=parent.thread,
+            parent_id=parent.id,
+            tokens=tokens,
+            depth=parent.depth + 1,
+        )
+        assert child.depth <= 3, "R8 depth is checked when the scenario loads"
+        reason = None
+        if not all_hold(child_campaign.filters, person, self.scenario.programs):
+            reason = "smart list filters do not hold"
+        else:
+            reason = self._refusal(child_campaign, person)
+        self.emit("execute_campaign", person, parent, at, campaign=child_campaign.name, qualified=reason is None)
+        if reason is not None:
+            # R7: skipped; the parent goes on with its next step.
+            self.emit("run_skipped", person, child, reason=reason, cause=None, via="execute_campaign")
+            return
+        live = self._live.setdefault(person.id, [])
+        live.append(child)
+        try:
+            await self.run_flow(child, via="execute_campaign")
+        finally:
+            live.remove(child)
+
+    # -- Remove from Flow (R11)
+
+    def _remove_from_flow(self, run: Run, action: model.RemoveFromFlow, at: At) -> None:
+        targets = set(action.campaigns)
+        removed = []
+        for other in self._live.get(run.person.id, ()):
+            if other.campaign.name in targets and not other.thread.removed:
+                removed.append(other.id)
+                other.thread.removed = True
+                other.thread.removed_by = run.id
+                self.kernel.wake(other.thread.sleeper)
+        self.emit("remove_from_flow", run.person, run, at, campaigns=list(action.campaigns), removed_runs=removed)
+        self._check_alive(run)  # a campaign may remove its own run
+
+    # -- Call Webhook (R16)
+
+    async def _call_webhook(self, run: Run, action: model.CallWebhook, at: At) -> None:
+        person = run.person
+        self.emit("call_webhook", person, run, at, webhook=action.webhook)
+        # The response lands on its own, after ``latency``; the run waits for it at most
+        # 30 s. At equal times the kernel decides whether the write-back or the run's
+        # next step goes first: the documented write-back race.
+        self.kernel.spawn(self._webhook_response, run, action, at, delay=action.latency)
+        await self.kernel.sleep(min(action.latency, model.WEBHOOK_TIMEOUT), sleeper=run.thread.sleeper)
+        if action.latency > model.WEBHOOK_TIMEOUT:
+            self.emit("webhook_timeout", person, run, at, webhook=action.webhook, after=model.WEBHOOK_TIMEOUT)
+        self._check_alive(run)
+
+    async def _webhook_response(self, run: Run, action: model.CallWebhook, at: At) -> None:
+        person = run.person
+        self.emit("webhook_response", person, run, at, webhook=action.webhook, status=action.status)
+        if 200 <= action.status < 300:
+            for field, value in action.response:
+                self._set_field(person, run, at, field, value, source="webhook")
+
+    # -- load: external activities, generators, batch schedules
+
+    def inject(self, person: Person, type_: str, attributes: Mapping[str, Value], fields: Mapping[str, Value]) -> None:
+        """An activity from outside the flows: a form fill writes its fields first."""
+        for field, value in fields.items():
+            self._set_field(person, None, None, field, value, source="form")
+        if type_ == "change_data_value":
+            field = str(attributes["field"])
+            self._set_field(person, None, None, field, attributes["value"])
+            return
+        self.emit(type_, person, None, None, **attributes)
+
+    async def _replay_activities(self) -> None:
+        kernel = self.kernel
+        for item in self.scenario.activities:
+            await kernel.sleep(item.at - kernel.now)
+            self.inject(self.people[item.person], item.type, item.attributes, item.fields)
+
+    async def _generate(self, index: int, generator: model.Generator) -> None:
+        # A stream of its own per generator: arrivals do not depend on the schedule.
+        rng = random.Random(f"sim.generator:{self.scenario.seed}:{index}")
+        people = list(self.people.values())
+        if generator.rate <= 0 or not people:
+            return
+        gap = 1.0 / generator.rate
+        kernel = self.kernel
+        count = 0
+        while True:
+            due = generator.start + count * gap
+            if generator.stop is not None and due >= generator.stop:
+                return
+            await kernel.sleep(due - kernel.now)
+            fields = {name: rng.choice(values) for name, values in generator.fields.items()}
+            self.inject(rng.choice(people), generator.type, generator.attributes, fields)
+            count += 1
+
+    async def _batch(self, campaign: Campaign) -> None:
+        schedule = campaign.schedule
+        assert schedule is not None
+        while True:
+            # R2: everyone who qualifies at the scheduled time runs through the flow.
+            for person in self.people.values():
+                if all_hold(campaign.filters, person, self.scenario.programs):
+                    self.admit(
+                        campaign, person, parent_id=None, cause=None, via="batch", tokens=self._my_tokens(campaign)
+                    )
+            if schedule.every is None:
+                return
+            await self.kernel.sleep(schedule.every)
+
+
+def _show(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _coerce(text: str, like: Value) -> Value:
+    """A token-built value in the field's type: a number for a numeric field if it parses."""
+    if text == "NULL":
+        return None
+    if isinstance(like, (int, float)) and not isinstance(like, bool):
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if number.is_integer() else number
+    return text

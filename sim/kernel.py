@@ -1,0 +1,241 @@
+"""Virtual time and deterministic scheduling for trio tasks.
+
+trio alone cannot carry a simulation: MockClock measured about 20 times slower than SimPy
+and trio breaks ties between equal deadlines by object id and a shuffled run queue, so two
+processes would disagree. The kernel owns virtual time instead. Exactly one simulation
+task runs at a time; when it sleeps it pushes itself onto a heap ordered by
+``(time, priority, seq)`` and hands the baton straight to the next task with
+``trio.lowlevel.reschedule``. When several tasks are due at the same instant and
+priority, the kernel's `Strategy` picks one: that choice is the only source of
+interleaving, so a seed (or a recorded list of choices) fixes the whole schedule.
+
+Only trio's public ``trio.lowlevel`` API is used. The kernel knows nothing of campaigns.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, Protocol
+
+import attrs
+import trio
+from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+
+
+class Strategy(Protocol):
+    """Picks which of ``count`` equally-due tasks runs next (index 0 is the oldest)."""
+
+    def choose(self, count: int) -> int: ...
+
+
+@attrs.define(eq=False)
+class FifoStrategy:
+    """Always the oldest: the default order that schedule deviations are measured from."""
+
+    def choose(self, count: int) -> int:
+        return 0
+
+
+@attrs.define(eq=False)
+class RandomStrategy:
+    """A uniform choice from a random stream of its own, seeded by ``seed``."""
+
+    seed: int
+    _rng: random.Random = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # A string seed is hashed with SHA-512, so it does not depend on PYTHONHASHSEED.
+        self._rng = random.Random(f"sim.schedule:{self.seed}")
+
+    def choose(self, count: int) -> int:
+        return self._rng.randrange(count)
+
+
+@attrs.define(eq=False, slots=True)
+class _Entry:
+    """A task due at ``time``. ``task`` is None until a spawned task first runs."""
+
+    time: float
+    priority: int
+    seq: int
+    task: Task | None = None
+    cancelled: bool = False
+
+
+@attrs.define(eq=False)
+class Sleeper:
+    """A handle on one task's sleep, so another task can wake it early (`Kernel.wake`)."""
+
+    entry: _Entry | None = None
+
+
+@attrs.define(eq=False)
+class Kernel:
+    """Runs simulation tasks one at a time in virtual time, up to ``until`` seconds.
+
+    Call `spawn`, `sleep`, `checkpoint` and `wake` only from simulation tasks (the
+    function given to `run`, and what it spawns).
+    """
+
+    strategy: Strategy = attrs.field(factory=FifoStrategy)
+    until: float = math.inf
+    #: When set, the index chosen at every choice point with more than one candidate,
+    #: as (candidates, chosen) pairs: the schedule of this run.
+    choices: list[tuple[int, int]] | None = None
+    now: float = attrs.field(default=0.0, init=False)
+    #: Set (e.g. from a SIGINT handler) to end the run at the next task switch.
+    stop_requested: bool = attrs.field(default=False, init=False)
+    #: True once the run ended by reaching ``until`` (or a stop request), not by running out of work.
+    cut_short: bool = attrs.field(default=False, init=False)
+    _heap: list[tuple[float, int, int, _Entry]] = attrs.field(factory=list, init=False)
+    _ready: list[_Entry] = attrs.field(factory=list, init=False)
+    _seq: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
+    _nursery: trio.Nursery | None = attrs.field(default=None, init=False)
+    _main: Task | None = attrs.field(default=None, init=False)
+    _awaited: _Entry | None = attrs.field(default=None, init=False)
+    _finished: bool = attrs.field(default=False, init=False)
+    _error: BaseException | None = attrs.field(default=None, init=False)
+
+    async def run(self, main: Callable[[], Awaitable[None]]) -> None:
+        """Run ``main`` and every task it spawns until no work is left or time is up.
+
+        Tasks still sleeping past ``until`` are cancelled. An exception in any task ends
+        the run and is raised here.
+        """
+        if self._main is not None:
+            raise RuntimeError("a Kernel runs once; make a new one for each run")
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._main = current_task()
+            self.spawn(main)
+            self._hand_off()
+            await wait_task_rescheduled(self._abort)
+            nursery.cancel_scope.cancel()
+        if self._error is not None:
+            raise self._error
+
+    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any, delay: float = 0.0, priority: int = 0) -> None:
+        """Start ``fn(*args)`` as a new task, due ``delay`` seconds from now.
+
+        The caller goes on at once; the new task runs when the kernel picks it.
+        """
+        assert self._nursery is not None, "spawn() is for simulation tasks"
+        entry = _Entry(self.now + delay, priority, next(self._seq))
+        self._push(entry)
+        self._nursery.start_soon(self._bootstrap, entry, fn, args)
+
+    async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
+        """Let ``delay`` seconds of virtual time pass for this task (0: a choice point)."""
+        entry = _Entry(self.now + delay, priority, next(self._seq), current_task())
+        self._push(entry)
+        if sleeper is not None:
+            sleeper.entry = entry
+        nxt = self._next()
+        if nxt is entry:
+            return
+        self._resume(nxt)
+        await wait_task_rescheduled(self._abort)
+
+    async def checkpoint(self) -> None:
+        """A choice point: any task due now may run before this one goes on."""
+        ready, heap = self._ready, self._heap
+        if ready or (heap and heap[0][0] <= self.now) or self.stop_requested:
+            await self.sleep(0.0)
+
+    def wake(self, sleeper: Sleeper) -> None:
+        """End ``sleeper``'s sleep now, if it is sleeping into the future."""
+        entry = sleeper.entry
+        if entry is None or entry.cancelled or entry.time <= self.now:
+            return
+        entry.cancelled = True
+        sleeper.entry = _Entry(self.now, entry.priority, next(self._seq), entry.task)
+        self._push(sleeper.entry)
+
+    # -- internals: only ever one task runs these at a time
+
+    def _push(self, entry: _Entry) -> None:
+        if entry.time <= self.now:
+            bisect.insort(self._ready, entry, key=_ready_key)
+        else:
+            heapq.heappush(self._heap, (entry.time, entry.priority, entry.seq, entry))
+
+    def _next(self) -> _Entry | None:
+        """Pop the entry to run next, advancing time; None when the run is over."""
+        if self._finished:
+            return None
+        if self.stop_requested:
+            self.cut_short = True
+            return None
+        ready = self._ready
+        if not ready:
+            heap = self._heap
+            while heap and heap[0][3].cancelled:
+                heapq.heappop(heap)
+            if not heap:
+                return None
+            time = heap[0][0]
+            if time > self.until:
+                self.cut_short = True
+                return None
+            self.now = time
+            while heap and heap[0][0] == time:
+                entry = heapq.heappop(heap)[3]
+                if not entry.cancelled:
+                    ready.append(entry)  # heap order is (priority, seq) order
+        if len(ready) == 1:
+            return ready.pop()
+        best = ready[0].priority
+        count = 1
+        while count < len(ready) and ready[count].priority == best:
+            count += 1
+        index = self.strategy.choose(count) if count > 1 else 0
+        if count > 1 and self.choices is not None:
+            self.choices.append((count, index))
+        return ready.pop(index)
+
+    def _resume(self, entry: _Entry | None) -> None:
+        """Give the baton to ``entry``'s task (the caller is about to park or exit)."""
+        if entry is None:
+            self._finish()
+        elif entry.task is None:
+            self._awaited = entry  # its task has not started yet; it runs on arrival
+        else:
+            reschedule(entry.task)
+
+    def _hand_off(self) -> None:
+        self._resume(self._next())
+
+    def _finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            assert self._main is not None
+            reschedule(self._main)
+
+    def _abort(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
+        # A cancelled task cannot be resumed in order, so the run ends with it.
+        self._finished = True
+        return Abort.SUCCEEDED
+
+    async def _bootstrap(self, entry: _Entry, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        entry.task = current_task()
+        if self._awaited is entry:
+            self._awaited = None
+        else:
+            await wait_task_rescheduled(self._abort)
+        try:
+            await fn(*args)
+        except Exception as exc:
+            if self._error is None:
+                self._error = exc
+            self._finish()
+            return
+        self._hand_off()
+
+
+def _ready_key(entry: _Entry) -> tuple[int, int]:
+    return (entry.priority, entry.seq)

@@ -1,0 +1,355 @@
+"""Frozen specs of a scenario: campaigns, smart lists, flows, people and load.
+
+Pure data with no trio and no I/O: `sim.scenario` builds these from a TOML file and
+checks them, the engine runs them. Every collection is a tuple or a dict keyed by a
+user-given name (insertion order is file order, so iteration is deterministic).
+Durations are seconds of virtual time; step indexes are 1-based as in Marketo's UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+#: A person field value. ``None`` is the empty value ("NULL" in a Change Data Value).
+Value = str | int | float | bool | None
+
+CampaignKind = Literal["trigger", "batch", "executable"]
+
+#: Comparison operators of a field filter, as written in scenario files.
+FIELD_OPERATORS = (
+    "is",
+    "is not",
+    "contains",
+    "not contains",
+    "starts with",
+    "greater than",
+    "less than",
+    "at least",
+    "at most",
+    "is empty",
+    "is not empty",
+)
+
+#: Trigger name -> the activity type it listens to (R1, R17).
+TRIGGER_ACTIVITIES: Mapping[str, str] = {
+    "fills_out_form": "fill_out_form",
+    "clicks_link": "click_link",
+    "visits_page": "visit_page",
+    "data_value_changes": "change_data_value",
+    "score_is_changed": "change_score",
+    "added_to_list": "add_to_list",
+    "program_status_is_changed": "change_program_status",
+    "campaign_is_requested": "request_campaign",
+}
+
+#: Trigger name -> the constraints it accepts (each an attribute of the activity).
+TRIGGER_CONSTRAINTS: Mapping[str, tuple[str, ...]] = {
+    "fills_out_form": ("form",),
+    "clicks_link": ("link",),
+    "visits_page": ("page",),
+    "data_value_changes": ("field", "new_value", "old_value"),
+    "score_is_changed": ("field",),
+    "added_to_list": ("list",),
+    "program_status_is_changed": ("program", "new_status", "old_status"),
+    "campaign_is_requested": ("source",),
+}
+
+#: Where a "Campaign is Requested" can come from (R3).
+REQUEST_SOURCES = ("marketo_flow_action", "web_service_api", "sales_insight")
+
+#: Activity types an external stream may inject, with the attributes each takes.
+EXTERNAL_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
+    "fill_out_form": ("form",),
+    "click_link": ("link",),
+    "visit_page": ("page",),
+    "change_data_value": ("field", "value"),
+    "request_campaign": ("campaign", "source"),
+}
+
+#: Webhook response time limit (R16): Marketo stops waiting after 30 s.
+WEBHOOK_TIMEOUT = 30.0
+
+
+# --- smart lists ---------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FieldFilter:
+    """``field op value``: holds when the person's field compares true (R13)."""
+
+    field: str
+    op: str
+    values: tuple[Value, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ListFilter:
+    """Member (or not) of a static list."""
+
+    list: str
+    member: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ProgramStatusFilter:
+    """The person's status in a program is (or is not) ``status``."""
+
+    program: str
+    status: str
+    negate: bool = False
+
+
+Filter = FieldFilter | ListFilter | ProgramStatusFilter
+
+
+@attrs.frozen(kw_only=True)
+class Trigger:
+    """A smart-list trigger (R1): fires on an activity whose attributes match.
+
+    ``constraints`` maps an activity attribute to the values it may take (any of).
+    """
+
+    name: str
+    constraints: tuple[tuple[str, tuple[Value, ...]], ...] = ()
+
+    @property
+    def activity(self) -> str:
+        return TRIGGER_ACTIVITIES[self.name]
+
+
+@attrs.frozen(kw_only=True)
+class Qualification:
+    """R18: ``once`` (default), ``every_time``, or ``once_every`` ``interval`` seconds."""
+
+    rule: Literal["once", "every_time", "once_every"] = "once"
+    interval: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class Schedule:
+    """R2: a batch campaign runs at ``at`` and, if ``every`` is set, again every period."""
+
+    at: float
+    every: float | None = None
+
+
+# --- flow steps ------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ChangeDataValue:
+    field: str
+    value: Value  # None clears the field ("NULL"); strings may hold {{tokens}}
+
+
+@attrs.frozen(kw_only=True)
+class ChangeScore:
+    field: str
+    op: Literal["+", "-", "="]
+    amount: float
+
+
+@attrs.frozen(kw_only=True)
+class ChangeProgramStatus:
+    program: str
+    status: str
+
+
+@attrs.frozen(kw_only=True)
+class AddToList:
+    list: str
+
+
+@attrs.frozen(kw_only=True)
+class RemoveFromList:
+    list: str
+
+
+@attrs.frozen(kw_only=True)
+class InterestingMoment:
+    description: str
+
+
+@attrs.frozen(kw_only=True)
+class SendEmail:
+    email: str
+
+
+@attrs.frozen(kw_only=True)
+class SendAlert:
+    alert: str
+    to: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class CallWebhook:
+    """R16: the response arrives after ``latency``; the run waits at most 30 s."""
+
+    webhook: str
+    latency: float
+    status: int = 200
+    response: tuple[tuple[str, Value], ...] = ()  # field <- value, written on 2xx
+
+
+@attrs.frozen(kw_only=True)
+class Wait:
+    duration: float
+
+
+@attrs.frozen(kw_only=True)
+class RequestCampaign:
+    campaign: str
+
+
+@attrs.frozen(kw_only=True)
+class ExecuteCampaign:
+    campaign: str
+    use_parent_tokens: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RemoveFromFlow:
+    campaigns: tuple[str, ...]
+
+
+Action = (
+    ChangeDataValue
+    | ChangeScore
+    | ChangeProgramStatus
+    | AddToList
+    | RemoveFromList
+    | InterestingMoment
+    | SendEmail
+    | SendAlert
+    | CallWebhook
+    | Wait
+    | RequestCampaign
+    | ExecuteCampaign
+    | RemoveFromFlow
+)
+
+#: Step kind as written in scenario files -> its action class.
+STEP_KINDS: Mapping[str, type[Action]] = {
+    "change_data_value": ChangeDataValue,
+    "change_score": ChangeScore,
+    "change_program_status": ChangeProgramStatus,
+    "add_to_list": AddToList,
+    "remove_from_list": RemoveFromList,
+    "interesting_moment": InterestingMoment,
+    "send_email": SendEmail,
+    "send_alert": SendAlert,
+    "call_webhook": CallWebhook,
+    "wait": Wait,
+    "request_campaign": RequestCampaign,
+    "execute_campaign": ExecuteCampaign,
+    "remove_from_flow": RemoveFromFlow,
+}
+
+
+@attrs.frozen(kw_only=True)
+class Choice:
+    """R13: ``if`` all ``conditions`` hold, do ``action``."""
+
+    conditions: tuple[Filter, ...]
+    action: Action
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One flow step. With choices, ``action`` is the default choice (None: do nothing)."""
+
+    kind: str
+    action: Action | None
+    choices: tuple[Choice, ...] = ()
+
+
+# --- campaigns and programs ------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Program:
+    name: str
+    statuses: tuple[str, ...] = ("Not in Program", "Member")
+    tokens: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Campaign:
+    name: str
+    kind: CampaignKind
+    program: str | None = None
+    active: bool = True
+    triggers: tuple[Trigger, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    qualification: Qualification = Qualification()
+    schedule: Schedule | None = None
+    flow: tuple[Step, ...] = ()
+
+
+# --- people and load -------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class FieldSpec:
+    """A person field: its default, or a distribution people draw their value from."""
+
+    name: str
+    default: Value
+    values: tuple[Value, ...] = ()
+    weights: tuple[float, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class PersonSpec:
+    """An explicit person; fields not given take their declared defaults."""
+
+    id: str
+    fields: Mapping[str, Value] = attrs.field(factory=dict)
+    lists: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ExternalActivity:
+    """A timed activity from outside Marketo's flows (a form fill, an API request)."""
+
+    at: float
+    person: str
+    type: str
+    attributes: Mapping[str, Value] = attrs.field(factory=dict)
+    fields: Mapping[str, Value] = attrs.field(factory=dict)  # written by a form fill
+
+
+@attrs.frozen(kw_only=True)
+class Generator:
+    """An activity at a fixed rate, each for a person drawn from the population.
+
+    ``fields`` values are tuples to draw from (one value: always that one).
+    """
+
+    type: str
+    rate: float  # per second
+    start: float = 0.0
+    stop: float | None = None
+    attributes: Mapping[str, Value] = attrs.field(factory=dict)
+    fields: Mapping[str, tuple[Value, ...]] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Scenario:
+    """A whole scenario file, checked: names resolve and every rule holds."""
+
+    source: str = "<scenario>"
+    seed: int = 0
+    duration: float = 86400.0
+    step_budget: int = 10_000
+    fields: Mapping[str, FieldSpec] = attrs.field(factory=dict)
+    lists: tuple[str, ...] = ()
+    programs: Mapping[str, Program] = attrs.field(factory=dict)
+    campaigns: Mapping[str, Campaign] = attrs.field(factory=dict)
+    population: int = 0
+    people: tuple[PersonSpec, ...] = ()
+    activities: tuple[ExternalActivity, ...] = ()
+    generators: tuple[Generator, ...] = ()

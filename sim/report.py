@@ -1,0 +1,122 @@
+"""The text people read after a run: a `Summary` laid out as tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sim.model import Scenario, Value
+from sim.summary import Summary
+from sim.units import format_duration
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _value(value: Value) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], indent: str = "  ") -> list[str]:
+    rows = [list(r) for r in rows]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    lines = []
+    for row in [list(header), *rows]:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        lines.append(indent + "  ".join(cells).rstrip())
+    return lines
+
+
+def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_mb: float | None = None) -> str:
+    """The run summary: time, people, runs per campaign, steps, activities, final values."""
+    out: list[str] = []
+    head = f"{summary.source}: seed {summary.seed}, strategy {summary.strategy}"
+    out.append(head)
+    simulated = format_duration(summary.virtual_time)
+    if summary.interrupted:
+        simulated += f" of {format_duration(summary.duration)} (INTERRUPTED: partial results)"
+    cost = ""
+    if wall_seconds is not None:
+        cost = f", wall {wall_seconds:.2f}s"
+    if peak_mb is not None:
+        cost += f", peak memory {peak_mb:,.0f} MB"
+    out.append(f"Simulated {simulated} of virtual time, {_n(summary.people)} people{cost}")
+    out.append("")
+    header = ("Campaign", "started", "completed", "skipped", "removed", "stopped", "in progress", "steps")
+    rows = [
+        (
+            name,
+            _n(t.started),
+            _n(t.completed),
+            _n(t.skipped),
+            _n(t.removed),
+            _n(t.stopped),
+            _n(t.in_progress),
+            _n(t.steps),
+        )
+        for name, t in summary.campaigns.items()
+    ]
+    out.extend(_table(header, rows, indent=""))
+    out.append("")
+    out.append(f"Steps executed: {_n(summary.steps)}")
+    total = sum(summary.activities.values())
+    out.append(f"Activities: {_n(total)}")
+    out.extend(_table(("type", "count"), ((k, _n(v)) for k, v in summary.activities.items())))
+    if summary.fields or summary.lists or summary.statuses:
+        out.append("")
+        out.append("Final values the flows changed (people):")
+        for field, counts in summary.fields.items():
+            out.append(f"  {field}: " + _distribution(counts, summary.people))
+        for name, members in summary.lists.items():
+            out.append(f'  list "{name}": {_n(members)} members')
+        for program, statuses in summary.statuses.items():
+            out.append(f'  program "{program}": ' + ", ".join(f'"{s}" {_n(c)}' for s, c in statuses))
+    if summary.budget_exhausted:
+        out.append("")
+        out.append(
+            f"Step budget exhausted ({_n(summary.step_budget)} steps per person) for "
+            f"{_n(len(summary.budget_exhausted))} people; their runs were stopped:"
+        )
+        for report in summary.budget_exhausted[:10]:
+            out.append(f'  {report.person}: at {format_duration(report.time)} in campaign "{report.campaign}"')
+        if len(summary.budget_exhausted) > 10:
+            out.append(f"  ... and {_n(len(summary.budget_exhausted) - 10)} more")
+        out.append(
+            '  A campaign whose own activity triggers it again (qualification "every time") cascades '
+            "forever; narrow its trigger or filters, or raise [sim] step_budget if the work is real."
+        )
+    return "\n".join(out)
+
+
+def _distribution(counts: Sequence[tuple[Value, int]], people: int, top: int = 8) -> str:
+    shown = [f"{_value(v)} {_n(c)} ({100 * c / people:.1f}%)" for v, c in counts[:top]]
+    rest = counts[top:]
+    if rest:
+        shown.append(f"{len(rest)} other values {_n(sum(c for _, c in rest))}")
+    numbers = [(v, c) for v, c in counts if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) > 1:
+        weight = sum(c for _, c in numbers)
+        mean = sum(float(v) * c for v, c in numbers) / weight
+        low = min(float(v) for v, _ in numbers)
+        high = max(float(v) for v, _ in numbers)
+        shown.append(f"[min {low:g}, mean {mean:.4g}, max {high:g}]")
+    return ", ".join(shown)
+
+
+def format_check(scenario: Scenario) -> str:
+    """The one-line verdict of ``sim check`` on a valid file."""
+    kinds: dict[str, int] = {}
+    for campaign in scenario.campaigns.values():
+        kinds[campaign.kind] = kinds.get(campaign.kind, 0) + 1
+    described = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none"
+    steps = sum(len(c.flow) for c in scenario.campaigns.values())
+    people = scenario.population + len(scenario.people)
+    load = len(scenario.activities) + len(scenario.generators)
+    return (
+        f"{scenario.source}: ok: {len(scenario.campaigns)} campaigns ({described}), {steps} steps, "
+        f"{_n(people)} people, {load} load sources, {format_duration(scenario.duration)} simulated"
+    )

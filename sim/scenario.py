@@ -1,0 +1,905 @@
+"""Scenario files: TOML -> checked `sim.model.Scenario`, or every problem at once.
+
+Loading and the definition checks (R2-R4, R8, R9, R16, R18, unknown names, bad values)
+live together so that each problem is reported with where the user wrote it: the file,
+the campaign, and the step by 1-based index and kind. Nothing here raises on the first
+problem: `load_scenario` collects them all and raises one `ScenarioError`.
+
+The format is documented in docs/scenarios.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from sim import model
+from sim.model import (
+    Action,
+    Campaign,
+    Choice,
+    Filter,
+    Step,
+    Value,
+)
+from sim.units import parse_duration, parse_rate
+
+T = TypeVar("T")
+
+#: Executable nesting limit below the top parent (R8).
+MAX_EXECUTE_DEPTH = 3
+
+_TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
+_SCORE_CHANGE = re.compile(r"^\s*([+\-=])\s*(\d+(?:\.\d+)?)\s*$")
+
+
+@attrs.frozen(kw_only=True)
+class Problem:
+    """One thing wrong with a scenario, with where it was written."""
+
+    file: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.where}:" if self.where else ""
+        return f"{self.file}:{where} {self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario file has problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_scenario(path: str | Path) -> model.Scenario:
+    """Read, parse and check a scenario file; raises ScenarioError listing all problems."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem(file=str(path), where="", message=f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem(file=str(path), where="", message=f"not UTF-8 text: {exc}")]) from None
+    return parse_scenario(text, source=str(path))
+
+
+def parse_scenario(text: str, *, source: str = "<scenario>") -> model.Scenario:
+    """Parse and check scenario TOML text; ``source`` names it in problems."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem(file=source, where="", message=f"TOML syntax error: {exc}")]) from None
+    return build_scenario(data, source=source)
+
+
+def build_scenario(data: Mapping[str, Any], *, source: str = "<scenario>") -> model.Scenario:
+    """Check already-parsed TOML data and build the Scenario (raises ScenarioError)."""
+    builder = _Builder(source)
+    scenario = builder.build(data)
+    if builder.problems:
+        raise ScenarioError(builder.problems)
+    return scenario
+
+
+# --- the builder ---------------------------------------------------------------------
+
+
+class _Skip(Exception):
+    """Raised inside the builder to abandon one item after recording its problem."""
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    options = list(options)
+    close = difflib.get_close_matches(word, options, n=1)
+    if close:
+        return f'; did you mean "{close[0]}"?'
+    if options and len(options) <= 12:
+        return "; known: " + ", ".join(f'"{o}"' for o in options)
+    return ""
+
+
+def _kind_of(value: object) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+class _Builder:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self.where = ""
+        self.fields: dict[str, model.FieldSpec] = {}
+        self.lists: tuple[str, ...] = ()
+        self.programs: dict[str, model.Program] = {}
+        self.campaign_names: set[str] = set()
+
+    # -- reporting
+
+    def problem(self, message: str, where: str | None = None) -> None:
+        self.problems.append(Problem(file=self.source, where=self.where if where is None else where, message=message))
+
+    def fail(self, message: str) -> _Skip:
+        self.problem(message)
+        return _Skip()
+
+    def at(self, where: str) -> _At:
+        return _At(self, where)
+
+    def check_keys(self, table: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+        allowed = tuple(allowed)
+        for key in table:
+            if key not in allowed:
+                self.problem(f'unknown key "{key}" in {what}{_suggest(key, allowed)}')
+
+    # -- typed getters: record a problem and raise _Skip on a wrong type
+
+    def table(self, parent: Mapping[str, Any], key: str, what: str) -> Mapping[str, Any]:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(f"{what} must be a table, not {_kind_of(value)} ({value!r})")
+        return value
+
+    def get(self, table: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in table:
+            if default is ...:
+                raise self.fail(f'"{key}" is required')
+            return default
+        value = table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            names = " or ".join(
+                _kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in kinds
+            )
+            raise self.fail(f'"{key}" must be {names}, not {_kind_of(value)} ({value!r})')
+        return value
+
+    def duration(self, table: Mapping[str, Any], key: str, default: Any = ...) -> Any:
+        if key not in table:
+            if default is ...:
+                raise self.fail(f'"{key}" is required (a duration such as "5m")')
+            return default
+        try:
+            return parse_duration(table[key])
+        except ValueError as exc:
+            raise self.fail(f'"{key}": {exc}') from None
+
+    def value(self, raw: object, what: str) -> Value:
+        if isinstance(raw, (str, int, float, bool)):
+            return raw
+        raise self.fail(f"{what} must be a string, number or boolean, not {_kind_of(raw)} ({raw!r})")
+
+    def values(self, raw: object, what: str) -> tuple[Value, ...]:
+        items = raw if isinstance(raw, list) else [raw]
+        return tuple(self.value(item, what) for item in items)
+
+    def name(self, kind: str, name: object, known: Iterable[str]) -> str:
+        if not isinstance(name, str):
+            raise self.fail(f"{kind} name must be a string, not {_kind_of(name)} ({name!r})")
+        known = list(known)
+        if name not in known:
+            raise self.fail(f'unknown {kind} "{name}"{_suggest(name, known)}')
+        return name
+
+    def field_name(self, name: object) -> str:
+        return self.name("field", name, self.fields)
+
+    # -- the whole file
+
+    def build(self, data: Mapping[str, Any]) -> model.Scenario:
+        self.check_keys(
+            data,
+            ("sim", "lists", "fields", "programs", "people", "person", "campaigns", "activities", "generators"),
+            "the scenario file",
+        )
+        seed, duration, budget = 0, 86400.0, 10_000
+        with self.at("[sim]"):
+            sim_table = self.table(data, "sim", "[sim]")
+            self.check_keys(sim_table, ("seed", "duration", "step_budget"), "[sim]")
+            seed = _guard(self, lambda: self.get(sim_table, "seed", int, 0), 0)
+            duration = _guard(self, lambda: self.duration(sim_table, "duration", 86400.0), 86400.0)
+            budget = _guard(self, lambda: self.get(sim_table, "step_budget", int, 10_000), 10_000)
+            if budget < 1:
+                self.problem(f'"step_budget" must be at least 1, not {budget}')
+        with self.at("lists"):
+            raw_lists: list[Any] = _guard(self, lambda: self.get(data, "lists", list, []), [])
+            names = []
+            for item in raw_lists:
+                if isinstance(item, str):
+                    names.append(item)
+                else:
+                    self.problem(f"list names must be strings, not {_kind_of(item)} ({item!r})")
+            self.lists = tuple(dict.fromkeys(names))
+        self.build_fields(data)
+        self.build_programs(data)
+        population, people = self.build_people(data)
+        raw_campaigns: Mapping[str, Any] = {}
+        with self.at("[campaigns]"):
+            raw_campaigns = self.table(data, "campaigns", "[campaigns]")
+        self.campaign_names = set(raw_campaigns)
+        self.raw_campaigns = raw_campaigns
+        campaigns: dict[str, Campaign] = {}
+        for name, raw in raw_campaigns.items():
+            with self.at(f'campaign "{name}"'):
+                campaigns[name] = self.build_campaign(name, raw)
+        self.check_requests_and_executes(campaigns)
+        person_ids = {p.id for p in people} | {f"p{i}" for i in range(1, population + 1)}
+        activities = self.build_activities(data, person_ids, campaigns)
+        generators = self.build_generators(data, campaigns)
+        if population == 0 and not people and (activities or generators):
+            self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
+        return model.Scenario(
+            source=self.source,
+            seed=seed,
+            duration=duration,
+            step_budget=budget,
+            fields=self.fields,
+            lists=self.lists,
+            programs=self.programs,
+            campaigns=campaigns,
+            population=population,
+            people=tuple(people),
+            activities=tuple(activities),
+            generators=tuple(generators),
+        )
+
+    # -- fields, programs, people
+
+    def build_fields(self, data: Mapping[str, Any]) -> None:
+        with self.at("[fields]"):
+            raw = self.table(data, "fields", "[fields]")
+        for name, spec in raw.items():
+            with self.at(f'field "{name}"'):
+                if isinstance(spec, dict):
+                    self.check_keys(spec, ("default", "values", "weights"), f'field "{name}"')
+                    values = self.values(self.get(spec, "values", list, []), "a field value")
+                    weights = tuple(self.get(spec, "weights", list, []))
+                    if weights and (
+                        len(weights) != len(values)
+                        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
+                    ):
+                        raise self.fail(f'"weights" needs one number >= 0 per value ({len(values)} values)')
+                    if weights and sum(weights) <= 0:
+                        raise self.fail('"weights" must not all be zero')
+                    default = (
+                        self.value(spec["default"], '"default"') if "default" in spec else (values[0] if values else "")
+                    )
+                    if not values and "default" not in spec:
+                        raise self.fail('give "default", or "values" to draw from')
+                    self.fields[name] = model.FieldSpec(name=name, default=default, values=values, weights=weights)
+                else:
+                    self.fields[name] = model.FieldSpec(name=name, default=self.value(spec, "a field default"))
+        self.fields.setdefault("score", model.FieldSpec(name="score", default=0))
+
+    def build_programs(self, data: Mapping[str, Any]) -> None:
+        with self.at("[programs]"):
+            raw = self.table(data, "programs", "[programs]")
+        for name, spec in raw.items():
+            with self.at(f'program "{name}"'):
+                if not isinstance(spec, dict):
+                    raise self.fail(f"a program must be a table, not {_kind_of(spec)}")
+                self.check_keys(spec, ("statuses", "tokens"), f'program "{name}"')
+                statuses = self.get(spec, "statuses", list, ["Not in Program", "Member"])
+                if not statuses or not all(isinstance(s, str) for s in statuses):
+                    raise self.fail('"statuses" must be a non-empty array of strings, first the starting status')
+                if len(set(statuses)) != len(statuses):
+                    raise self.fail('"statuses" has a duplicate')
+                tokens = self.get(spec, "tokens", dict, {})
+                clean: dict[str, str] = {}
+                for key, val in tokens.items():
+                    if isinstance(val, (str, int, float)) and not isinstance(val, bool):
+                        clean[key] = str(val)
+                    else:
+                        self.problem(f'token "{key}" must be a string or number, not {_kind_of(val)}')
+                self.programs[name] = model.Program(name=name, statuses=tuple(statuses), tokens=clean)
+
+    def build_people(self, data: Mapping[str, Any]) -> tuple[int, list[model.PersonSpec]]:
+        count = 0
+        with self.at("[people]"):
+            table = self.table(data, "people", "[people]")
+            self.check_keys(table, ("count",), "[people]")
+            count = self.get(table, "count", int, 0)
+            if count < 0:
+                self.problem(f'"count" must be zero or more, not {count}')
+                count = 0
+        people: list[model.PersonSpec] = []
+        seen: set[str] = set()
+        with self.at("[[person]]"):
+            raw = self.get(data, "person", list, [])
+        for index, spec in enumerate(raw, 1):
+            with self.at(f"[[person]] {index}"):
+                if not isinstance(spec, dict):
+                    raise self.fail(f"must be a table, not {_kind_of(spec)}")
+                self.check_keys(spec, ("id", "fields", "lists"), "[[person]]")
+                pid = self.get(spec, "id", str)
+                self.where = f'person "{pid}"'
+                if pid in seen:
+                    raise self.fail("this person id is used twice")
+                if re.fullmatch(r"p\d+", pid) and 1 <= int(pid[1:]) <= count:
+                    raise self.fail(f'"{pid}" clashes with a generated person (p1..p{count}); pick another id')
+                seen.add(pid)
+                fields = self.field_values(self.get(spec, "fields", dict, {}))
+                lists = tuple(self.name("list", n, self.lists) for n in self.get(spec, "lists", list, []))
+                people.append(model.PersonSpec(id=pid, fields=fields, lists=lists))
+        return count, people
+
+    def field_values(self, raw: Mapping[str, Any]) -> dict[str, Value]:
+        out: dict[str, Value] = {}
+        for key, val in raw.items():
+            try:
+                out[self.field_name(key)] = self.field_value(key, val)
+            except _Skip:
+                pass
+        return out
+
+    def field_value(self, field: str, raw: object) -> Value:
+        value = self.value(raw, f'value of "{field}"')
+        default = self.fields[field].default
+        if _is_number(default) and not _is_number(value) and value != "NULL":
+            raise self.fail(f'field "{field}" holds numbers; {value!r} is not a number')
+        return None if value == "NULL" else value
+
+    # -- campaigns
+
+    def build_campaign(self, name: str, raw: object) -> Campaign:
+        if not isinstance(raw, dict):
+            raise self.fail(f"a campaign must be a table, not {_kind_of(raw)}")
+        allowed = ("kind", "program", "active", "qualification", "triggers", "filters", "schedule", "flow")
+        self.check_keys(raw, allowed, "a campaign")
+        kind = self.get(raw, "kind", str, "trigger")
+        if kind not in ("trigger", "batch", "executable"):
+            raise self.fail(f'kind "{kind}" is not a campaign kind; use "trigger", "batch" or "executable"')
+        program = _guard(self, lambda: self.optional_name(raw, "program", "program", self.programs), None)
+        active = _guard(self, lambda: self.get(raw, "active", bool, True), True)
+        triggers = tuple(self.collect(self.get(raw, "triggers", list, []), "trigger", self.build_trigger))
+        filters = tuple(self.collect(self.get(raw, "filters", list, []), "filter", self.build_filter))
+        qualification = _guard(
+            self, lambda: self.build_qualification(raw.get("qualification", "once")), model.Qualification()
+        )
+        schedule = None
+        if "schedule" in raw:
+            schedule = _guard(self, lambda: self.build_schedule(raw["schedule"]), None)
+        # R1-R4, R9: what each kind may hold
+        if kind == "trigger":
+            if not triggers and "triggers" not in raw:
+                self.problem('a trigger campaign needs at least one trigger (R1); add triggers = [{ trigger = "..." }]')
+            if schedule is not None:
+                self.problem('a trigger campaign has no schedule; use kind = "batch" for a scheduled run (R2)')
+        elif kind == "batch":
+            if triggers:
+                self.problem("a batch campaign's smart list has filters only, no triggers (R2)")
+            if schedule is None:
+                self.problem('a batch campaign needs a schedule, e.g. schedule = { at = "1h" } (R2)')
+        else:
+            if triggers:
+                self.problem("an executable campaign's smart list may hold filters only, not triggers (R4, R9)")
+            if schedule is not None:
+                self.problem("an executable campaign is never scheduled; it runs only from Execute Campaign (R4, R9)")
+            if "active" in raw:
+                self.problem('an executable campaign is never activated; remove "active" (R4)')
+        flow_raw = self.get(raw, "flow", list, [])
+        steps: list[Step] = []
+        for index, step_raw in enumerate(flow_raw, 1):
+            step_kind = step_raw.get("step", "?") if isinstance(step_raw, dict) else "?"
+            with self.at(f'campaign "{name}", step {index} ({step_kind})'):
+                steps.append(self.build_step(step_raw, kind, program))
+        return Campaign(
+            name=name,
+            kind=kind,
+            program=program,
+            active=active if kind != "executable" else True,
+            triggers=triggers,
+            filters=filters,
+            qualification=qualification,
+            schedule=schedule,
+            flow=tuple(steps),
+        )
+
+    def collect(self, items: list[Any], what: str, build: Callable[[Any], T]) -> Iterator[T]:
+        outer = self.where
+        for index, item in enumerate(items, 1):
+            with self.at(f"{outer}, {what} {index}" if outer else f"{what} {index}"):
+                yield build(item)
+
+    def optional_name(self, raw: Mapping[str, Any], key: str, kind: str, known: Iterable[str]) -> str | None:
+        if key not in raw:
+            return None
+        return self.name(kind, raw[key], known)
+
+    def build_trigger(self, raw: object) -> model.Trigger:
+        if not isinstance(raw, dict):
+            raise self.fail(f'a trigger must be a table like {{ trigger = "fills_out_form" }}, not {_kind_of(raw)}')
+        name = self.get(raw, "trigger", str)
+        if name not in model.TRIGGER_ACTIVITIES:
+            raise self.fail(f'unknown trigger "{name}"{_suggest(name, model.TRIGGER_ACTIVITIES)}')
+        allowed = model.TRIGGER_CONSTRAINTS[name]
+        self.check_keys(raw, ("trigger", *allowed), f'trigger "{name}"')
+        constraints = []
+        for key in allowed:
+            if key in raw:
+                values = self.values(raw[key], f'constraint "{key}"')
+                for value in values:
+                    self.check_constraint(name, key, value)
+                constraints.append((key, values))
+        return model.Trigger(name=name, constraints=tuple(constraints))
+
+    def check_constraint(self, trigger: str, key: str, value: Value) -> None:
+        if key == "field":
+            self.field_name(value)
+        elif key == "list":
+            self.name("list", value, self.lists)
+        elif key == "program":
+            self.name("program", value, self.programs)
+        elif key == "source" and value not in model.REQUEST_SOURCES:
+            raise self.fail(f'source "{value}" is not a request source; use one of {", ".join(model.REQUEST_SOURCES)}')
+
+    def build_filter(self, raw: object) -> Filter:
+        if not isinstance(raw, dict):
+            raise self.fail(
+                f'a filter must be a table like {{ field = "country", op = "is", value = "US" }}, not {_kind_of(raw)}'
+            )
+        if "list" in raw:
+            self.check_keys(raw, ("list", "member"), "a list filter")
+            return model.ListFilter(
+                list=self.name("list", raw["list"], self.lists), member=self.get(raw, "member", bool, True)
+            )
+        if "program" in raw:
+            self.check_keys(raw, ("program", "status", "op"), "a program status filter")
+            program = self.name("program", raw["program"], self.programs)
+            status = self.name(
+                f'status of program "{program}"', self.get(raw, "status", str), self.programs[program].statuses
+            )
+            op = self.get(raw, "op", str, "is")
+            if op not in ("is", "is not"):
+                raise self.fail(f'op "{op}" is not a program status comparison; use "is" or "is not"')
+            return model.ProgramStatusFilter(program=program, status=status, negate=op == "is not")
+        if "field" in raw:
+            self.check_keys(raw, ("field", "op", "value"), "a field filter")
+            field = self.field_name(raw["field"])
+            op = self.get(raw, "op", str)
+            if op not in model.FIELD_OPERATORS:
+                raise self.fail(f'op "{op}" is not a comparison{_suggest(op, model.FIELD_OPERATORS)}')
+            if op in ("is empty", "is not empty"):
+                if "value" in raw:
+                    raise self.fail(f'op "{op}" takes no "value"')
+                return model.FieldFilter(field=field, op=op)
+            values = self.values(self.get(raw, "value", (str, int, float, bool, list)), '"value"')
+            if op in ("greater than", "less than", "at least", "at most") and not all(_is_number(v) for v in values):
+                raise self.fail(f'op "{op}" compares numbers; {raw["value"]!r} is not a number')
+            return model.FieldFilter(field=field, op=op, values=values)
+        raise self.fail(
+            f'a filter needs "field" (with op and value), "list", or "program" (with status); got keys {sorted(raw)}'
+        )
+
+    def build_qualification(self, raw: object) -> model.Qualification:
+        if not isinstance(raw, str):
+            raise self.fail(f'"qualification" must be a string, not {_kind_of(raw)} ({raw!r})')
+        text = " ".join(raw.lower().replace("_", " ").split())
+        if text == "once":
+            return model.Qualification(rule="once")
+        if text == "every time":
+            return model.Qualification(rule="every_time")
+        if text.startswith("once every "):
+            try:
+                interval = parse_duration(text[len("once every ") :])
+            except ValueError:
+                interval = 0.0
+            if interval > 0:
+                return model.Qualification(rule="once_every", interval=interval)
+        raise self.fail(f'qualification "{raw}" is not a rule; use "once", "every time" or "once every N days" (R18)')
+
+    def build_schedule(self, raw: object) -> model.Schedule:
+        if not isinstance(raw, dict):
+            raise self.fail(f'"schedule" must be a table like {{ at = "1h", every = "1d" }}, not {_kind_of(raw)}')
+        self.check_keys(raw, ("at", "every"), '"schedule"')
+        at = self.duration(raw, "at", 0.0)
+        every = None
+        if "every" in raw:
+            named = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+            every = named.get(raw["every"]) if isinstance(raw["every"], str) else None
+            if every is None:
+                every = self.duration(raw, "every")
+            if every <= 0:
+                raise self.fail('"every" must be longer than zero')
+        return model.Schedule(at=at, every=every)
+
+    # -- steps
+
+    def build_step(self, raw: object, campaign_kind: str, program: str | None) -> Step:
+        if not isinstance(raw, dict):
+            raise self.fail(
+                f'a step must be a table like {{ step = "change_score", change = "+10" }}, not {_kind_of(raw)}'
+            )
+        kind = self.get(raw, "step", str)
+        if kind not in model.STEP_KINDS:
+            raise self.fail(f'unknown step "{kind}"{_suggest(kind, model.STEP_KINDS)}')
+        # R9, R16: where Wait and Call Webhook may stand
+        if campaign_kind == "executable" and kind in ("wait", "call_webhook"):
+            self.problem(f"{kind} is not allowed in an executable campaign's flow (R9)")
+        elif kind == "call_webhook" and campaign_kind != "trigger":
+            self.problem(f"call_webhook is only valid in trigger campaigns, not in a {campaign_kind} campaign (R16)")
+        if "choices" not in raw:
+            if "default" in raw:
+                self.problem('"default" goes with "choices"; without choices, put the parameters on the step')
+            params = {k: v for k, v in raw.items() if k not in ("step", "default")}
+            return Step(kind=kind, action=self.build_action(kind, params, program))
+        choices_raw = self.get(raw, "choices", list)
+        # Parameters on the step itself are shared by every choice and the default.
+        shared = {k: v for k, v in raw.items() if k not in ("step", "choices", "default")}
+        outer = self.where
+        choices: list[Choice] = []
+        for index, choice_raw in enumerate(choices_raw, 1):
+            self.where = f"{outer}, choice {index}"
+            try:
+                choices.append(self.build_choice(kind, choice_raw, shared, program))
+            except _Skip:
+                pass
+        self.where = f"{outer}, default choice"
+        default_raw = raw.get("default", "do nothing")
+        action: Action | None = None
+        if default_raw != "do nothing":
+            if not isinstance(default_raw, dict):
+                raise self.fail(f'"default" must be a table of {kind} parameters or "do nothing"')
+            action = self.build_action(kind, {**shared, **default_raw}, program)
+        self.where = outer
+        return Step(kind=kind, action=action, choices=tuple(choices))
+
+    def build_choice(self, kind: str, raw: object, shared: Mapping[str, Any], program: str | None) -> Choice:
+        if not isinstance(raw, dict) or "if" not in raw:
+            raise self.fail(
+                'a choice must be a table with "if" (a filter or an array of filters) and the step parameters'
+            )
+        conditions_raw = raw["if"] if isinstance(raw["if"], list) else [raw["if"]]
+        conditions = tuple(self.build_filter(c) for c in conditions_raw)
+        params = {**shared, **{k: v for k, v in raw.items() if k != "if"}}
+        return Choice(conditions=conditions, action=self.build_action(kind, params, program))
+
+    def build_action(self, kind: str, params: Mapping[str, Any], program: str | None) -> Action:
+        builder = getattr(self, f"action_{kind}")
+        action: Action = builder(params, program)
+        return action
+
+    def params(self, params: Mapping[str, Any], kind: str, allowed: tuple[str, ...]) -> None:
+        self.check_keys(params, allowed, f"a {kind} step")
+
+    def tokens_in(self, text: str, program: str | None) -> None:
+        for match in _TOKEN.finditer(text):
+            scope, name = match.group(1), match.group(2)
+            if scope == "my":
+                tokens = self.programs[program].tokens if program else {}
+                if name not in tokens:
+                    where = f'program "{program}"' if program else "this campaign (it is in no program)"
+                    self.problem(
+                        f'unknown token "{{{{my.{name}}}}}": not a my-token of {where}{_suggest(name, tokens)}'
+                    )
+            elif scope == "lead":
+                if name not in self.fields:
+                    self.problem(f'unknown token "{{{{lead.{name}}}}}": no field "{name}"{_suggest(name, self.fields)}')
+            elif scope != "trigger":
+                self.problem(f'unknown token scope "{scope}" in "{match.group(0)}"; use my., lead. or trigger.')
+
+    def action_change_data_value(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "change_data_value", ("field", "value"))
+        field = self.field_name(self.get(p, "field", str))
+        raw = self.get(p, "value", (str, int, float, bool))
+        if isinstance(raw, str) and "{{" in raw:
+            self.tokens_in(raw, program)
+            return model.ChangeDataValue(field=field, value=raw)
+        return model.ChangeDataValue(field=field, value=self.field_value(field, raw))
+
+    def action_change_score(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "change_score", ("field", "change"))
+        field = self.field_name(self.get(p, "field", str, "score"))
+        if not _is_number(self.fields[field].default):
+            default = self.fields[field].default
+            raise self.fail(f'field "{field}" is not numeric (its default is {default!r}); a score needs a number')
+        change = self.get(p, "change", (str, int))
+        match = _SCORE_CHANGE.match(str(change)) if isinstance(change, str) else None
+        if isinstance(change, int):
+            return model.ChangeScore(field=field, op="+" if change >= 0 else "-", amount=float(abs(change)))
+        if match is None:
+            raise self.fail(f'change {change!r} is not a score change; write "+N", "-N" or "=N", e.g. "+10" (R14)')
+        return model.ChangeScore(field=field, op=match.group(1), amount=float(match.group(2)))  # type: ignore[arg-type]
+
+    def action_change_program_status(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "change_program_status", ("program", "status"))
+        name = self.name(
+            "program", self.get(p, "program", str, program) if program else self.get(p, "program", str), self.programs
+        )
+        status = self.name(f'status of program "{name}"', self.get(p, "status", str), self.programs[name].statuses)
+        return model.ChangeProgramStatus(program=name, status=status)
+
+    def action_add_to_list(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "add_to_list", ("list",))
+        return model.AddToList(list=self.name("list", self.get(p, "list", str), self.lists))
+
+    def action_remove_from_list(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "remove_from_list", ("list",))
+        return model.RemoveFromList(list=self.name("list", self.get(p, "list", str), self.lists))
+
+    def action_interesting_moment(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "interesting_moment", ("description",))
+        text = self.get(p, "description", str)
+        self.tokens_in(text, program)
+        return model.InterestingMoment(description=text)
+
+    def action_send_email(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "send_email", ("email",))
+        return model.SendEmail(email=self.get(p, "email", str))
+
+    def action_send_alert(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "send_alert", ("alert", "to"))
+        return model.SendAlert(alert=self.get(p, "alert", str), to=self.get(p, "to", str, ""))
+
+    def action_call_webhook(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "call_webhook", ("webhook", "latency", "status", "response"))
+        status = self.get(p, "status", int, 200)
+        if not 100 <= status <= 599:
+            raise self.fail(f'"status" {status} is not an HTTP status code (100-599)')
+        response = self.get(p, "response", dict, {})
+        mappings = []
+        for field, raw in response.items():
+            try:
+                mappings.append((self.field_name(field), self.field_value(field, raw)))
+            except _Skip:
+                pass
+        return model.CallWebhook(
+            webhook=self.get(p, "webhook", str),
+            latency=self.duration(p, "latency", 0.5),
+            status=status,
+            response=tuple(mappings),
+        )
+
+    def action_wait(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "wait", ("duration",))
+        return model.Wait(duration=self.duration(p, "duration"))
+
+    def action_request_campaign(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "request_campaign", ("campaign",))
+        return model.RequestCampaign(campaign=self.name("campaign", self.get(p, "campaign", str), self.campaign_names))
+
+    def action_execute_campaign(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "execute_campaign", ("campaign", "use_parent_tokens"))
+        return model.ExecuteCampaign(
+            campaign=self.name("campaign", self.get(p, "campaign", str), self.campaign_names),
+            use_parent_tokens=self.get(p, "use_parent_tokens", bool, False),
+        )
+
+    def action_remove_from_flow(self, p: Mapping[str, Any], program: str | None) -> Action:
+        self.params(p, "remove_from_flow", ("campaigns",))
+        raw = self.get(p, "campaigns", (list, str))
+        names = [raw] if isinstance(raw, str) else raw
+        if not names:
+            raise self.fail('"campaigns" must name at least one campaign')
+        return model.RemoveFromFlow(campaigns=tuple(self.name("campaign", n, self.campaign_names) for n in names))
+
+    # -- cross-campaign checks: R3, R4, R8, R9
+
+    def check_requests_and_executes(self, campaigns: Mapping[str, Campaign]) -> None:
+        for campaign in campaigns.values():
+            for index, step in enumerate(campaign.flow, 1):
+                where = f'campaign "{campaign.name}", step {index} ({step.kind})'
+                for action in _actions(step):
+                    if isinstance(action, model.RequestCampaign):
+                        reason = request_refusal(campaigns.get(action.campaign), "marketo_flow_action")
+                        if reason:
+                            self.problem(f'cannot request "{action.campaign}": {reason}', where=where)
+                    elif isinstance(action, model.ExecuteCampaign):
+                        target = campaigns.get(action.campaign)
+                        if target is not None and target.kind != "executable":
+                            self.problem(
+                                f'cannot execute "{action.campaign}": it is a {target.kind} campaign; '
+                                'only campaigns with kind = "executable" can be executed (R4)',
+                                where=where,
+                            )
+        # R8: cycles and depth, reported once per offending chain
+        reported: set[tuple[str, ...]] = set()
+        for name in campaigns:
+            for chain, problem in _execute_chains(campaigns, (name,)):
+                if problem == "depth" and campaigns[chain[0]].kind == "executable":
+                    continue  # an executable is never the top parent; its callers report it
+                key = tuple(sorted(chain)) if problem == "cycle" else chain
+                if key in reported:
+                    continue
+                reported.add(key)
+                shown = " > ".join(f'"{c}"' for c in chain)
+                if problem == "cycle":
+                    message = f"Execute Campaign cycle: {shown} (R8)"
+                else:
+                    message = f"Execute Campaign nests deeper than {MAX_EXECUTE_DEPTH} levels: {shown} (R8)"
+                self.problem(message, where=f'campaign "{chain[0]}"')
+
+    # -- external activities and generators
+
+    def activity_attributes(
+        self, raw: Mapping[str, Any], type_: str, campaigns: Mapping[str, Campaign]
+    ) -> dict[str, Value]:
+        allowed = model.EXTERNAL_ACTIVITIES[type_]
+        attributes: dict[str, Value] = {}
+        for key in allowed:
+            if key in raw:
+                attributes[key] = self.value(raw[key], f'"{key}"')
+        if type_ == "change_data_value":
+            field = self.field_name(self.get(raw, "field", str))
+            attributes["value"] = self.field_value(field, self.get(raw, "value", (str, int, float, bool)))
+        if type_ == "request_campaign":
+            target = self.get(raw, "campaign", str)
+            source = self.get(raw, "source", str, "web_service_api")
+            if source not in model.REQUEST_SOURCES:
+                raise self.fail(
+                    f'source "{source}" is not a request source; use one of {", ".join(model.REQUEST_SOURCES)}'
+                )
+            attributes["source"] = source
+            self.name("campaign", target, campaigns)
+            reason = request_refusal(campaigns.get(target), source)
+            if reason:
+                raise self.fail(f'cannot request "{target}": {reason}')
+        return attributes
+
+    def build_activities(
+        self, data: Mapping[str, Any], person_ids: set[str], campaigns: Mapping[str, Campaign]
+    ) -> list[model.ExternalActivity]:
+        with self.at("[[activities]]"):
+            raw = self.get(data, "activities", list, [])
+        out = []
+        for index, item in enumerate(raw, 1):
+            with self.at(f"[[activities]] {index}"):
+                if not isinstance(item, dict):
+                    raise self.fail(f"must be a table, not {_kind_of(item)}")
+                type_ = self.get(item, "type", str)
+                if type_ not in model.EXTERNAL_ACTIVITIES:
+                    raise self.fail(f'unknown activity type "{type_}"{_suggest(type_, model.EXTERNAL_ACTIVITIES)}')
+                self.where = f"[[activities]] {index} ({type_})"
+                allowed = ("at", "person", "type", "fields", *model.EXTERNAL_ACTIVITIES[type_])
+                self.check_keys(item, allowed, f"a {type_} activity")
+                person = self.get(item, "person", str)
+                if person not in person_ids:
+                    raise self.fail(f'unknown person "{person}"; declare it with [[person]] or [people] count')
+                fields = self.field_values(self.get(item, "fields", dict, {}))
+                if fields and type_ != "fill_out_form":
+                    raise self.fail('"fields" belongs to fill_out_form activities only')
+                out.append(
+                    model.ExternalActivity(
+                        at=self.duration(item, "at"),
+                        person=person,
+                        type=type_,
+                        attributes=self.activity_attributes(item, type_, campaigns),
+                        fields=fields,
+                    )
+                )
+        out.sort(key=lambda a: a.at)  # stable: same time keeps file order
+        return out
+
+    def build_generators(self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]) -> list[model.Generator]:
+        with self.at("[[generators]]"):
+            raw = self.get(data, "generators", list, [])
+        out = []
+        for index, item in enumerate(raw, 1):
+            with self.at(f"[[generators]] {index}"):
+                if not isinstance(item, dict):
+                    raise self.fail(f"must be a table, not {_kind_of(item)}")
+                type_ = self.get(item, "type", str)
+                if type_ not in model.EXTERNAL_ACTIVITIES:
+                    raise self.fail(f'unknown activity type "{type_}"{_suggest(type_, model.EXTERNAL_ACTIVITIES)}')
+                self.where = f"[[generators]] {index} ({type_})"
+                allowed = ("type", "rate", "start", "stop", "fields", *model.EXTERNAL_ACTIVITIES[type_])
+                self.check_keys(item, allowed, f"a {type_} generator")
+                try:
+                    rate = parse_rate(self.get(item, "rate", str))
+                except ValueError as exc:
+                    raise self.fail(f'"rate": {exc}') from None
+                fields: dict[str, tuple[Value, ...]] = {}
+                for key, val in self.get(item, "fields", dict, {}).items():
+                    try:
+                        field = self.field_name(key)
+                        fields[field] = tuple(
+                            self.field_value(field, v) for v in (val if isinstance(val, list) else [val])
+                        )
+                    except _Skip:
+                        pass
+                if fields and type_ != "fill_out_form":
+                    raise self.fail('"fields" belongs to fill_out_form generators only')
+                start = self.duration(item, "start", 0.0)
+                stop = self.duration(item, "stop", None)
+                if stop is not None and stop < start:
+                    raise self.fail(f'"stop" ({item["stop"]}) is before "start" ({item.get("start", 0)})')
+                out.append(
+                    model.Generator(
+                        type=type_,
+                        rate=rate,
+                        start=start,
+                        stop=stop,
+                        attributes=self.activity_attributes(item, type_, campaigns),
+                        fields=fields,
+                    )
+                )
+        return out
+
+
+class _At:
+    """Context manager: sets the builder's location and swallows _Skip for one item."""
+
+    def __init__(self, builder: _Builder, where: str) -> None:
+        self.builder, self.where, self.outer = builder, where, builder.where
+
+    def __enter__(self) -> None:
+        self.builder.where = self.where
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> bool:
+        self.builder.where = self.outer
+        return kind is _Skip
+
+
+def _guard(builder: _Builder, get: Callable[[], T], fallback: T) -> T:
+    """Run one getter; on a recorded problem, go on with ``fallback``."""
+    try:
+        return get()
+    except _Skip:
+        return fallback
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _actions(step: Step) -> Iterator[Action]:
+    if step.action is not None:
+        yield step.action
+    for choice in step.choices:
+        yield choice.action
+
+
+def request_refusal(target: Campaign | None, source: str) -> str | None:
+    """Why ``target`` cannot be requested from ``source`` (R3, R9), or None if it can."""
+    if target is None:
+        return None  # reported as an unknown name already
+    if target.kind == "executable":
+        return "it is an executable campaign; executables cannot be requested, use execute_campaign (R9)"
+    requested = [t for t in target.triggers if t.name == "campaign_is_requested"]
+    if not requested:
+        return 'it has no campaign_is_requested trigger; add triggers = [{ trigger = "campaign_is_requested" }] (R3)'
+    if not target.active:
+        return "it is inactive; a requested campaign must be active (R3)"
+    if not any(_accepts_source(t, source) for t in requested):
+        return f'its campaign_is_requested trigger does not accept source "{source}" (R3)'
+    return None
+
+
+def _accepts_source(trigger: model.Trigger, source: str) -> bool:
+    for key, values in trigger.constraints:
+        if key == "source" and source not in values:
+            return False
+    return True
+
+
+def _execute_chains(campaigns: Mapping[str, Campaign], chain: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Yield (chain, "cycle" | "depth") for every bad Execute Campaign path from chain[0]."""
+    campaign = campaigns.get(chain[-1])
+    if campaign is None:
+        return
+    for step in campaign.flow:
+        for action in _actions(step):
+            if not isinstance(action, model.ExecuteCampaign) or action.campaign not in campaigns:
+                continue
+            longer = (*chain, action.campaign)
+            if action.campaign in chain:
+                yield longer[chain.index(action.campaign) :], "cycle"
+            elif len(longer) - 1 > MAX_EXECUTE_DEPTH:
+                yield longer, "depth"
+            else:
+                yield from _execute_chains(campaigns, longer)

@@ -1,0 +1,74 @@
+"""One simulation run: a scenario, a seed and a strategy in; a Summary out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+from sim.activity import ActivitySink
+from sim.engine import Engine
+from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Strategy
+from sim.model import Scenario
+from sim.summary import Summary
+
+#: Strategy names accepted by `Simulation` and ``sim run --strategy``.
+STRATEGIES = ("random", "fifo")
+
+
+def make_strategy(name: str, seed: int) -> Strategy:
+    """``random``: seeded choices among tasks due together; ``fifo``: oldest first."""
+    if name == "random":
+        return RandomStrategy(seed)
+    if name == "fifo":
+        return FifoStrategy()
+    raise ValueError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
+
+
+@attrs.define(eq=False)
+class Simulation:
+    """Runs ``scenario`` once. The same scenario, seed and strategy give the same log.
+
+    ``seed`` overrides the scenario's own. Use `run` inside trio, `run_sync` outside.
+    """
+
+    scenario: Scenario
+    seed: int | None = None
+    strategy: str = "random"
+    sinks: Sequence[ActivitySink] = ()
+    kernel: Kernel = attrs.field(init=False)
+    engine: Engine = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.seed is not None:
+            self.scenario = attrs.evolve(self.scenario, seed=self.seed)
+        self.kernel = Kernel(strategy=make_strategy(self.strategy, self.scenario.seed), until=self.scenario.duration)
+        self.engine = Engine(scenario=self.scenario, kernel=self.kernel, sinks=self.sinks)
+
+    def request_stop(self) -> None:
+        """End the run at the next task switch (safe to call from a signal handler)."""
+        self.kernel.stop_requested = True
+
+    async def run(self) -> Summary:
+        """Simulate to the scenario's duration (or a stop request); close the sinks."""
+        try:
+            await self.kernel.run(self.engine.main)
+        finally:
+            for sink in self.sinks:
+                sink.close()
+        return self.summary()
+
+    def run_sync(self) -> Summary:
+        return trio.run(self.run)
+
+    def summary(self) -> Summary:
+        kernel = self.kernel
+        return self.engine.tally.summarize(
+            self.scenario,
+            self.engine.people,
+            strategy=self.strategy,
+            # Time runs to the scenario's end unless the run was interrupted.
+            virtual_time=kernel.now if kernel.stop_requested else self.scenario.duration,
+            interrupted=kernel.stop_requested,
+        )

@@ -1,0 +1,102 @@
+"""Durations and rates as people write them: "2h", "1h30m", "4 hours", "20000/h"."""
+
+from __future__ import annotations
+
+import re
+
+#: Unit word -> seconds. A month is 30 days (R18).
+UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "secs": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "mins": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "days": 86400.0,
+    "w": 604800.0,
+    "week": 604800.0,
+    "weeks": 604800.0,
+    "mo": 2592000.0,
+    "month": 2592000.0,
+    "months": 2592000.0,
+}
+
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.IGNORECASE)
+_DURATION_HINT = 'write a number and a unit, e.g. "30s", "5m", "2h", "1h30m", "3d" or "4 hours"'
+
+
+def parse_duration(text: object) -> float:
+    """Seconds in a duration string; raises ValueError with a hint on bad input.
+
+    A bare number (TOML int or float) is taken as seconds.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative; a duration is zero or more")
+        return float(text)
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+    pos, total, parts = 0, 0.0, 0
+    stripped = text.strip()
+    while pos < len(stripped):
+        match = _PART.match(stripped, pos)
+        if match is None or match.group(2).lower() not in UNITS:
+            raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+        total += float(match.group(1)) * UNITS[match.group(2).lower()]
+        pos = match.end()
+        parts += 1
+    if parts == 0:
+        raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+    return total
+
+
+_RATE_HINT = 'write a count per period, e.g. "20000/h", "5/s", "100/d" or "1/5m"'
+
+
+def parse_rate(text: object) -> float:
+    """Events per second in a rate string like "20000/h"; raises ValueError."""
+    if not isinstance(text, str) or text.count("/") != 1:
+        raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}")
+    count_text, period_text = (part.strip() for part in text.split("/"))
+    try:
+        count = float(count_text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}") from None
+    if period_text and period_text[0].isalpha():
+        period_text = "1" + period_text
+    try:
+        period = parse_duration(period_text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}") from None
+    if count < 0 or period <= 0:
+        raise ValueError(f"{text!r} is not a rate; the count must be >= 0 and the period > 0")
+    return count / period
+
+
+def format_duration(seconds: float) -> str:
+    """Compact human form: 0s, 45s, 5m, 2h30m, 3d4h (sub-second as ms)."""
+    if seconds < 1 and seconds != 0:
+        return f"{seconds * 1000:g}ms"
+    out = []
+    rest = seconds
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if rest >= size:
+            whole = int(rest // size)
+            out.append(f"{whole}{unit}")
+            rest -= whole * size
+    if rest or not out:
+        out.append(f"{rest:g}s")
+    return "".join(out)
