@@ -113,6 +113,8 @@ class Engine:
     #: (campaign, person id) -> time of the last run admitted (R18).
     _last_run: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)
     _all_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
+    #: Ids of people whose step budget ran out (reported once each).
+    _exhausted: set[str] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.people = make_people(self.scenario)
@@ -224,8 +226,6 @@ class Engine:
 
     def _refusal(self, campaign: Campaign, person: Person) -> str | None:
         """Why the person may not run through ``campaign`` now (R18), or None; records the run."""
-        if person.steps >= self.scenario.step_budget:
-            return "step budget used up"
         rule = campaign.qualification
         key = (campaign.name, person.id)
         last = self._last_run.get(key)
@@ -268,8 +268,8 @@ class Engine:
             raise RunRemoved(run.thread.removed_by)
         person = run.person
         if person.steps >= self.scenario.step_budget:
-            if person.steps == self.scenario.step_budget:
-                person.steps += 1  # report once per person
+            if person.id not in self._exhausted:  # report once per person
+                self._exhausted.add(person.id)
                 self.tally.exhausted.append(
                     BudgetReport(person=person.id, campaign=run.campaign.name, time=self.kernel.now)
                 )
@@ -404,13 +404,14 @@ class Engine:
 
     def _remove_from_flow(self, run: Run, action: model.RemoveFromFlow, at: At) -> None:
         targets = set(action.campaigns)
-        removed = []
-        for other in self._live.get(run.person.id, ()):
-            if other.campaign.name in targets and not other.thread.removed:
-                removed.append(other.id)
-                other.thread.removed = True
-                other.thread.removed_by = run.id
-                self.kernel.wake(other.thread.sleeper)
+        live = self._live.get(run.person.id, [])
+        threads = [other.thread for other in live if other.campaign.name in targets and not other.thread.removed]
+        for thread in threads:
+            thread.removed = True
+            thread.removed_by = run.id
+            self.kernel.wake(thread.sleeper)
+        # R11: an executable's parent (same thread) is removed with it.
+        removed = [other.id for other in live if any(other.thread is thread for thread in threads)]
         self.emit("remove_from_flow", run.person, run, at, campaigns=list(action.campaigns), removed_runs=removed)
         self._check_alive(run)  # a campaign may remove its own run
 

@@ -76,7 +76,7 @@ class Sleeper:
 
 @attrs.define(eq=False)
 class Kernel:
-    """Runs simulation tasks one at a time in virtual time, up to ``until`` seconds.
+    """Runs simulation tasks one at a time in virtual time, over ``[0, until)`` seconds.
 
     Call `spawn`, `sleep`, `checkpoint` and `wake` only from simulation tasks (the
     function given to `run`, and what it spawns).
@@ -104,7 +104,7 @@ class Kernel:
     async def run(self, main: Callable[[], Awaitable[None]]) -> None:
         """Run ``main`` and every task it spawns until no work is left or time is up.
 
-        Tasks still sleeping past ``until`` are cancelled. An exception in any task ends
+        Tasks due at ``until`` or later never run; they are cancelled. An exception in any task ends
         the run and is raised here.
         """
         if self._main is not None:
@@ -179,7 +179,7 @@ class Kernel:
             if not heap:
                 return None
             time = heap[0][0]
-            if time > self.until:
+            if time >= self.until:
                 self.cut_short = True
                 return None
             self.now = time

@@ -126,7 +126,11 @@ class _Builder:
         self.fields: dict[str, model.FieldSpec] = {}
         self.lists: tuple[str, ...] = ()
         self.programs: dict[str, model.Program] = {}
-        self.campaign_names: set[str] = set()
+        self.campaign_names: dict[str, None] = {}
+        self.person_ids: set[str] = set()
+        self.kind = ""  # kind of the campaign being built
+        #: Request and Execute Campaign actions with where they were written, for R3, R4, R8.
+        self.calls: list[_Call] = []
 
     # -- reporting
 
@@ -163,11 +167,15 @@ class _Builder:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok:
-            names = " or ".join(
-                _kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in kinds
-            )
+            names = _either([_kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in kinds])
             raise self.fail(f'"{key}" must be {names}, not {_kind_of(value)} ({value!r})')
         return value
+
+    def section(self, data: Mapping[str, Any], key: str, kind: type[Any], where: str) -> Any:
+        """A top-level table or array; an empty one (and a problem) if it has the wrong type."""
+        with self.at(where):
+            return self.get(data, key, kind, kind())
+        return kind()
 
     def duration(self, table: Mapping[str, Any], key: str, default: Any = ...) -> Any:
         if key not in table:
@@ -188,12 +196,14 @@ class _Builder:
         items = raw if isinstance(raw, list) else [raw]
         return tuple(self.value(item, what) for item in items)
 
-    def name(self, kind: str, name: object, known: Iterable[str]) -> str:
+    def name(self, kind: str, name: object, known: Iterable[str], of: str = "") -> str:
+        """``name`` if it is one of ``known``; ``of`` says whose (e.g. 'of program "X"')."""
         if not isinstance(name, str):
             raise self.fail(f"{kind} name must be a string, not {_kind_of(name)} ({name!r})")
         known = list(known)
         if name not in known:
-            raise self.fail(f'unknown {kind} "{name}"{_suggest(name, known)}')
+            whose = f" {of}" if of else ""
+            raise self.fail(f'unknown {kind} "{name}"{whose}{_suggest(name, known)}')
         return name
 
     def field_name(self, name: object) -> str:
@@ -228,18 +238,15 @@ class _Builder:
         self.build_fields(data)
         self.build_programs(data)
         population, people = self.build_people(data)
-        raw_campaigns: Mapping[str, Any] = {}
-        with self.at("[campaigns]"):
-            raw_campaigns = self.table(data, "campaigns", "[campaigns]")
-        self.campaign_names = set(raw_campaigns)
+        raw_campaigns: Mapping[str, Any] = self.section(data, "campaigns", dict, "[campaigns]")
+        self.campaign_names = dict.fromkeys(raw_campaigns)  # file order, for stable messages
         self.raw_campaigns = raw_campaigns
         campaigns: dict[str, Campaign] = {}
         for name, raw in raw_campaigns.items():
             with self.at(f'campaign "{name}"'):
                 campaigns[name] = self.build_campaign(name, raw)
         self.check_requests_and_executes(campaigns)
-        person_ids = {p.id for p in people} | {f"p{i}" for i in range(1, population + 1)}
-        activities = self.build_activities(data, person_ids, campaigns)
+        activities = self.build_activities(data, self.person_ids, campaigns)
         generators = self.build_generators(data, campaigns)
         if population == 0 and not people and (activities or generators):
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
@@ -261,8 +268,7 @@ class _Builder:
     # -- fields, programs, people
 
     def build_fields(self, data: Mapping[str, Any]) -> None:
-        with self.at("[fields]"):
-            raw = self.table(data, "fields", "[fields]")
+        raw = self.section(data, "fields", dict, "[fields]")
         for name, spec in raw.items():
             with self.at(f'field "{name}"'):
                 if isinstance(spec, dict):
@@ -287,8 +293,7 @@ class _Builder:
         self.fields.setdefault("score", model.FieldSpec(name="score", default=0))
 
     def build_programs(self, data: Mapping[str, Any]) -> None:
-        with self.at("[programs]"):
-            raw = self.table(data, "programs", "[programs]")
+        raw = self.section(data, "programs", dict, "[programs]")
         for name, spec in raw.items():
             with self.at(f'program "{name}"'):
                 if not isinstance(spec, dict):
@@ -318,9 +323,9 @@ class _Builder:
                 self.problem(f'"count" must be zero or more, not {count}')
                 count = 0
         people: list[model.PersonSpec] = []
-        seen: set[str] = set()
-        with self.at("[[person]]"):
-            raw = self.get(data, "person", list, [])
+        seen = self.person_ids  # every id written, so a person with a problem is not also "unknown"
+        seen.update(f"p{i}" for i in range(1, count + 1))
+        raw = self.section(data, "person", list, "[[person]]")
         for index, spec in enumerate(raw, 1):
             with self.at(f"[[person]] {index}"):
                 if not isinstance(spec, dict):
@@ -328,10 +333,10 @@ class _Builder:
                 self.check_keys(spec, ("id", "fields", "lists"), "[[person]]")
                 pid = self.get(spec, "id", str)
                 self.where = f'person "{pid}"'
-                if pid in seen:
-                    raise self.fail("this person id is used twice")
                 if re.fullmatch(r"p\d+", pid) and 1 <= int(pid[1:]) <= count:
                     raise self.fail(f'"{pid}" clashes with a generated person (p1..p{count}); pick another id')
+                if pid in seen:
+                    raise self.fail("this person id is used twice")
                 seen.add(pid)
                 fields = self.field_values(self.get(spec, "fields", dict, {}))
                 lists = tuple(self.name("list", n, self.lists) for n in self.get(spec, "lists", list, []))
@@ -342,7 +347,8 @@ class _Builder:
         out: dict[str, Value] = {}
         for key, val in raw.items():
             try:
-                out[self.field_name(key)] = self.field_value(key, val)
+                field = self.field_name(key)  # first: field_value needs a known field
+                out[field] = self.field_value(field, val)
             except _Skip:
                 pass
         return out
@@ -364,6 +370,7 @@ class _Builder:
         kind = self.get(raw, "kind", str, "trigger")
         if kind not in ("trigger", "batch", "executable"):
             raise self.fail(f'kind "{kind}" is not a campaign kind; use "trigger", "batch" or "executable"')
+        self.kind = kind
         program = _guard(self, lambda: self.optional_name(raw, "program", "program", self.programs), None)
         active = _guard(self, lambda: self.get(raw, "active", bool, True), True)
         triggers = tuple(self.collect(self.get(raw, "triggers", list, []), "trigger", self.build_trigger))
@@ -376,14 +383,14 @@ class _Builder:
             schedule = _guard(self, lambda: self.build_schedule(raw["schedule"]), None)
         # R1-R4, R9: what each kind may hold
         if kind == "trigger":
-            if not triggers and "triggers" not in raw:
+            if not raw.get("triggers"):
                 self.problem('a trigger campaign needs at least one trigger (R1); add triggers = [{ trigger = "..." }]')
             if schedule is not None:
                 self.problem('a trigger campaign has no schedule; use kind = "batch" for a scheduled run (R2)')
         elif kind == "batch":
             if triggers:
                 self.problem("a batch campaign's smart list has filters only, no triggers (R2)")
-            if schedule is None:
+            if "schedule" not in raw:
                 self.problem('a batch campaign needs a schedule, e.g. schedule = { at = "1h" } (R2)')
         else:
             if triggers:
@@ -397,7 +404,11 @@ class _Builder:
         for index, step_raw in enumerate(flow_raw, 1):
             step_kind = step_raw.get("step", "?") if isinstance(step_raw, dict) else "?"
             with self.at(f'campaign "{name}", step {index} ({step_kind})'):
-                steps.append(self.build_step(step_raw, kind, program))
+                step = self.build_step(step_raw, kind, program)
+                steps.append(step)
+                for action in _actions(step):
+                    if isinstance(action, (model.RequestCampaign, model.ExecuteCampaign)):
+                        self.calls.append(_Call(campaign=name, where=self.where, action=action))
         return Campaign(
             name=name,
             kind=kind,
@@ -462,7 +473,7 @@ class _Builder:
             self.check_keys(raw, ("program", "status", "op"), "a program status filter")
             program = self.name("program", raw["program"], self.programs)
             status = self.name(
-                f'status of program "{program}"', self.get(raw, "status", str), self.programs[program].statuses
+                "status", self.get(raw, "status", str), self.programs[program].statuses, of=f'of program "{program}"'
             )
             op = self.get(raw, "op", str, "is")
             if op not in ("is", "is not"):
@@ -582,6 +593,9 @@ class _Builder:
             scope, name = match.group(1), match.group(2)
             if scope == "my":
                 tokens = self.programs[program].tokens if program else {}
+                if self.kind == "executable":
+                    # R10: with use_parent_tokens the value comes from the caller's program.
+                    tokens = {k: v for p in self.programs.values() for k, v in p.tokens.items()}
                 if name not in tokens:
                     where = f'program "{program}"' if program else "this campaign (it is in no program)"
                     self.problem(
@@ -621,7 +635,9 @@ class _Builder:
         name = self.name(
             "program", self.get(p, "program", str, program) if program else self.get(p, "program", str), self.programs
         )
-        status = self.name(f'status of program "{name}"', self.get(p, "status", str), self.programs[name].statuses)
+        status = self.name(
+            "status", self.get(p, "status", str), self.programs[name].statuses, of=f'of program "{name}"'
+        )
         return model.ChangeProgramStatus(program=name, status=status)
 
     def action_add_to_list(self, p: Mapping[str, Any], program: str | None) -> Action:
@@ -691,29 +707,31 @@ class _Builder:
     # -- cross-campaign checks: R3, R4, R8, R9
 
     def check_requests_and_executes(self, campaigns: Mapping[str, Campaign]) -> None:
-        for campaign in campaigns.values():
-            for index, step in enumerate(campaign.flow, 1):
-                where = f'campaign "{campaign.name}", step {index} ({step.kind})'
-                for action in _actions(step):
-                    if isinstance(action, model.RequestCampaign):
-                        reason = request_refusal(campaigns.get(action.campaign), "marketo_flow_action")
-                        if reason:
-                            self.problem(f'cannot request "{action.campaign}": {reason}', where=where)
-                    elif isinstance(action, model.ExecuteCampaign):
-                        target = campaigns.get(action.campaign)
-                        if target is not None and target.kind != "executable":
-                            self.problem(
-                                f'cannot execute "{action.campaign}": it is a {target.kind} campaign; '
-                                'only campaigns with kind = "executable" can be executed (R4)',
-                                where=where,
-                            )
-        # R8: cycles and depth, reported once per offending chain
-        reported: set[tuple[str, ...]] = set()
+        executes: dict[str, list[_Call]] = {}
+        for call in self.calls:
+            action = call.action
+            if isinstance(action, model.RequestCampaign):
+                reason = request_refusal(campaigns.get(action.campaign), "marketo_flow_action")
+                if reason:
+                    self.problem(f'cannot request "{action.campaign}": {reason}', where=call.where)
+                continue
+            target = campaigns.get(action.campaign)
+            if target is None:
+                continue
+            if target.kind != "executable":
+                self.problem(
+                    f'cannot execute "{action.campaign}": it is a {target.kind} campaign; '
+                    'only campaigns with kind = "executable" can be executed (R4)',
+                    where=call.where,
+                )
+            executes.setdefault(call.campaign, []).append(call)
+        # R8: cycles and depth, each reported once, at the step that starts the chain
+        reported: set[frozenset[str] | tuple[str, ...]] = set()
         for name in campaigns:
-            for chain, problem in _execute_chains(campaigns, (name,)):
+            for first, chain, problem in _execute_chains(executes, (name,)):
                 if problem == "depth" and campaigns[chain[0]].kind == "executable":
                     continue  # an executable is never the top parent; its callers report it
-                key = tuple(sorted(chain)) if problem == "cycle" else chain
+                key: frozenset[str] | tuple[str, ...] = frozenset(chain) if problem == "cycle" else chain
                 if key in reported:
                     continue
                 reported.add(key)
@@ -722,7 +740,7 @@ class _Builder:
                     message = f"Execute Campaign cycle: {shown} (R8)"
                 else:
                     message = f"Execute Campaign nests deeper than {MAX_EXECUTE_DEPTH} levels: {shown} (R8)"
-                self.problem(message, where=f'campaign "{chain[0]}"')
+                self.problem(message, where=first.where)
 
     # -- external activities and generators
 
@@ -745,7 +763,7 @@ class _Builder:
                     f'source "{source}" is not a request source; use one of {", ".join(model.REQUEST_SOURCES)}'
                 )
             attributes["source"] = source
-            self.name("campaign", target, campaigns)
+            self.name("campaign", target, self.campaign_names)
             reason = request_refusal(campaigns.get(target), source)
             if reason:
                 raise self.fail(f'cannot request "{target}": {reason}')
@@ -754,8 +772,7 @@ class _Builder:
     def build_activities(
         self, data: Mapping[str, Any], person_ids: set[str], campaigns: Mapping[str, Campaign]
     ) -> list[model.ExternalActivity]:
-        with self.at("[[activities]]"):
-            raw = self.get(data, "activities", list, [])
+        raw = self.section(data, "activities", list, "[[activities]]")
         out = []
         for index, item in enumerate(raw, 1):
             with self.at(f"[[activities]] {index}"):
@@ -786,8 +803,7 @@ class _Builder:
         return out
 
     def build_generators(self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]) -> list[model.Generator]:
-        with self.at("[[generators]]"):
-            raw = self.get(data, "generators", list, [])
+        raw = self.section(data, "generators", list, "[[generators]]")
         out = []
         for index, item in enumerate(raw, 1):
             with self.at(f"[[generators]] {index}"):
@@ -853,6 +869,11 @@ def _guard(builder: _Builder, get: Callable[[], T], fallback: T) -> T:
         return fallback
 
 
+def _either(names: list[str]) -> str:
+    """'a string', 'a string or a table', 'a string, a number or a table'."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -887,19 +908,29 @@ def _accepts_source(trigger: model.Trigger, source: str) -> bool:
     return True
 
 
-def _execute_chains(campaigns: Mapping[str, Campaign], chain: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
-    """Yield (chain, "cycle" | "depth") for every bad Execute Campaign path from chain[0]."""
-    campaign = campaigns.get(chain[-1])
-    if campaign is None:
-        return
-    for step in campaign.flow:
-        for action in _actions(step):
-            if not isinstance(action, model.ExecuteCampaign) or action.campaign not in campaigns:
-                continue
-            longer = (*chain, action.campaign)
-            if action.campaign in chain:
-                yield longer[chain.index(action.campaign) :], "cycle"
-            elif len(longer) - 1 > MAX_EXECUTE_DEPTH:
-                yield longer, "depth"
-            else:
-                yield from _execute_chains(campaigns, longer)
+@attrs.frozen(kw_only=True)
+class _Call:
+    """A Request or Execute Campaign action and where it was written."""
+
+    campaign: str
+    where: str
+    action: model.RequestCampaign | model.ExecuteCampaign
+
+
+def _execute_chains(
+    executes: Mapping[str, list[_Call]], chain: tuple[str, ...], calls: tuple[_Call, ...] = ()
+) -> Iterator[tuple[_Call, tuple[str, ...], str]]:
+    """Yield (call that starts it, chain, "cycle" | "depth") for every bad Execute path.
+
+    ``calls[i]`` is the step of ``chain[i]`` that executes ``chain[i + 1]``.
+    """
+    for call in executes.get(chain[-1], ()):
+        target = call.action.campaign
+        longer, path = (*chain, target), (*calls, call)
+        if target in chain:
+            start = chain.index(target)
+            yield path[start], longer[start:], "cycle"
+        elif len(longer) - 1 > MAX_EXECUTE_DEPTH:
+            yield path[0], longer, "depth"
+        else:
+            yield from _execute_chains(executes, longer, path)

@@ -1,0 +1,167 @@
+"""The sim command: run, check, logs, exit codes, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.activity import Activity
+from sim.cli import default_scenario_path, main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+SMALL = """
+[sim]
+seed = 3
+duration = "1h"
+
+[fields]
+country = ""
+
+[[person]]
+id = "alice"
+
+[campaigns.Normalize]
+kind = "trigger"
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "change_data_value", field = "country", value = "US" }]
+
+[[activities]]
+at = "1m"
+person = "alice"
+type = "fill_out_form"
+form = "Contact"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_run_default_scenario_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert default_scenario_path().name in out
+    assert "Simulated 3d of virtual time, 1,000 people" in out
+    for heading in ("Campaign", "started", "completed", "skipped", "removed", "in progress", "Steps executed"):
+        assert heading in out
+    assert "Form Fill - Lifecycle" in out and "Normalize Country" in out
+    assert "country:" in out and "score:" in out  # final distribution of changed fields
+
+
+def test_run_with_log_streams_one_json_object_per_activity(tmp_path: Path) -> None:
+    log = tmp_path / "out.jsonl"
+    assert main(["run", str(write(tmp_path, SMALL)), "--log", str(log)]) == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    activities = [Activity.from_json(line) for line in lines]
+    assert [(a.type, a.campaign, a.step) for a in activities] == [
+        ("fill_out_form", None, None),
+        ("run_started", "Normalize", None),
+        ("change_data_value", "Normalize", 1),
+        ("run_completed", "Normalize", None),
+    ]
+    first = json.loads(lines[2])
+    assert list(first) == ["seq", "t", "person", "campaign", "run", "parent", "step", "kind", "type", "details"]
+    assert first["t"] == 60.0 and first["person"] == "alice" and first["kind"] == "change_data_value"
+    assert first["details"] == {"field": "country", "old_value": "", "new_value": "US"}
+
+
+def test_log_dash_writes_the_log_to_stdout_and_summary_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(write(tmp_path, SMALL)), "--log", "-"]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line)["type"] for line in captured.out.splitlines()][0] == "fill_out_form"
+    assert "Steps executed: 1" in captured.err
+
+
+def test_seed_option_overrides_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(write(tmp_path, SMALL)), "--seed", "99"]) == 0
+    assert "seed 99" in capsys.readouterr().out
+
+
+def test_check_valid_file_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(EXAMPLES / "lead-lifecycle.toml")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "ok: 5 campaigns" in out[0]
+
+
+def test_check_reports_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = SMALL.replace('value = "US"', 'value = "US" }, { step = "wait", duration = "soon"').replace(
+        'trigger = "fills_out_form"', 'trigger = "fills_out_forms"'
+    )
+    path = write(tmp_path, bad)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f'error: {path}: campaign "Normalize", trigger 1: unknown trigger "fills_out_forms"' in err
+    assert f'error: {path}: campaign "Normalize", step 2 (wait): "duration": \'soon\' is not a duration' in err
+    assert "2 problems found; nothing was run." in err
+
+
+def test_run_refuses_a_bad_file_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "[sim\nseed = 1\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "TOML syntax error" in err and "line 1" in err and "Traceback" not in err
+
+
+def test_missing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml: cannot read" in capsys.readouterr().err
+
+
+def test_unwritable_log_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(write(tmp_path, SMALL)), "--log", str(tmp_path / "no" / "dir" / "x.jsonl")]) == 2
+    assert "cannot write the log" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["check", "--help"]])
+def test_help_describes_every_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    expected = {
+        "--help": ["run", "check", "--version"],
+        "run": ["--seed", "--strategy", "--log", "file"],
+        "check": ["FILE"],
+    }[argv[0]]
+    for word in expected:
+        assert word in out
+
+
+@pytest.mark.slow
+def test_python_dash_m_sim_and_ctrl_c_gives_partial_summary_and_exit_130(tmp_path: Path) -> None:
+    long_run = SMALL.replace('duration = "1h"', 'duration = "3650d"').replace(
+        "[[activities]]", '[[generators]]\ntype = "fill_out_form"\nrate = "100/s"\n\n[[unused]]'
+    )
+    long_run = long_run[: long_run.index("[[unused]]")]
+    path = write(tmp_path, long_run.replace('kind = "trigger"', 'kind = "trigger"\nqualification = "every time"'))
+    log = tmp_path / "out.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", str(path), "--log", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 30
+    while (not log.exists() or log.stat().st_size < 10_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "INTERRUPTED" in out and "Traceback" not in err
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 10
+    for line in lines:  # every line is whole
+        json.loads(line)

@@ -1,0 +1,228 @@
+"""The kernel: virtual time, deterministic hand-off, strategies, wake, stop."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper
+
+
+async def test_sleep_advances_virtual_time_not_wall_time() -> None:
+    kernel = Kernel()
+    seen: list[tuple[float, str]] = []
+
+    async def sleeper(name: str, delay: float) -> None:
+        await kernel.sleep(delay)
+        seen.append((kernel.now, name))
+
+    async def main() -> None:
+        kernel.spawn(sleeper, "late", 86400.0 * 365)
+        kernel.spawn(sleeper, "early", 5.0)
+
+    before = trio.current_time()
+    await kernel.run(main)
+    assert seen == [(5.0, "early"), (86400.0 * 365, "late")]
+    assert trio.current_time() - before < 5.0  # a simulated year took no real time to speak of
+
+
+async def test_fifo_breaks_ties_by_spawn_order() -> None:
+    kernel = Kernel(strategy=FifoStrategy())
+    seen: list[str] = []
+
+    async def step(name: str) -> None:
+        for i in range(2):
+            await kernel.sleep(1.0)
+            seen.append(f"{name}{i}")
+
+    async def main() -> None:
+        for name in "abc":
+            kernel.spawn(step, name)
+
+    await kernel.run(main)
+    assert seen == ["a0", "b0", "c0", "a1", "b1", "c1"]
+
+
+async def test_priority_goes_first_at_equal_time() -> None:
+    kernel = Kernel()
+    seen: list[str] = []
+
+    async def mark(name: str) -> None:
+        seen.append(name)
+
+    async def main() -> None:
+        kernel.spawn(mark, "low", delay=1.0, priority=2)
+        kernel.spawn(mark, "high", delay=1.0, priority=0)
+        kernel.spawn(mark, "earlier", delay=0.5, priority=9)
+
+    await kernel.run(main)
+    assert seen == ["earlier", "high", "low"]
+
+
+def _random_order(seed: int) -> list[str]:
+    kernel = Kernel(strategy=RandomStrategy(seed), choices=[])
+    seen: list[str] = []
+
+    async def mark(name: str) -> None:
+        await kernel.checkpoint()
+        seen.append(name)
+
+    async def main() -> None:
+        for name in "abcdef":
+            kernel.spawn(mark, name)
+
+    trio.run(kernel.run, main)
+    assert kernel.choices  # every tie was a recorded choice point
+    assert all(0 <= chosen < count for count, chosen in kernel.choices)
+    return seen
+
+
+def test_random_strategy_same_seed_same_order_other_seeds_differ() -> None:
+    assert _random_order(7) == _random_order(7)
+    orders = {tuple(_random_order(seed)) for seed in range(10)}
+    assert len(orders) > 1
+    assert all(sorted(order) == list("abcdef") for order in orders)
+
+
+async def test_until_cancels_sleepers_past_the_end() -> None:
+    kernel = Kernel(until=10.0)
+    seen: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            await kernel.sleep(3.0)
+            seen.append(kernel.now)
+
+    await kernel.run(ticker)
+    assert seen == [3.0, 6.0, 9.0]
+    assert kernel.cut_short
+    assert kernel.now == 9.0
+
+
+async def test_the_window_is_half_open_work_due_at_until_does_not_run() -> None:
+    kernel = Kernel(until=10.0)
+    seen: list[float] = []
+
+    async def twice() -> None:
+        await kernel.sleep(9.5)
+        seen.append(kernel.now)
+        await kernel.sleep(0.5)
+        seen.append(kernel.now)
+
+    await kernel.run(twice)
+    assert seen == [9.5]
+    assert kernel.cut_short
+
+
+async def test_wake_ends_a_sleep_early() -> None:
+    kernel = Kernel()
+    sleeper = Sleeper()
+    seen: list[tuple[str, float]] = []
+
+    async def napper() -> None:
+        await kernel.sleep(3600.0, sleeper=sleeper)
+        seen.append(("woke", kernel.now))
+
+    async def waker() -> None:
+        await kernel.sleep(60.0)
+        kernel.wake(sleeper)
+        seen.append(("wake", kernel.now))
+
+    async def main() -> None:
+        kernel.spawn(napper)
+        kernel.spawn(waker)
+
+    await kernel.run(main)
+    assert seen == [("wake", 60.0), ("woke", 60.0)]
+
+
+async def test_wake_on_a_finished_sleep_does_nothing() -> None:
+    kernel = Kernel()
+    sleeper = Sleeper()
+    seen: list[float] = []
+
+    async def main() -> None:
+        await kernel.sleep(5.0, sleeper=sleeper)
+        kernel.wake(sleeper)  # the sleep is over: nothing to cut short
+        await kernel.sleep(5.0)
+        seen.append(kernel.now)
+
+    await kernel.run(main)
+    assert seen == [10.0]
+
+
+async def test_an_exception_in_a_task_ends_the_run_and_is_raised_as_is() -> None:
+    kernel = Kernel()
+
+    async def bad() -> None:
+        await kernel.sleep(1.0)
+        raise ValueError("boom")
+
+    async def forever() -> None:
+        while True:
+            await kernel.sleep(1.0)
+
+    async def main() -> None:
+        kernel.spawn(forever)
+        kernel.spawn(bad)
+
+    with pytest.raises(ValueError, match="boom"):
+        await kernel.run(main)
+
+
+async def test_stop_request_ends_the_run_at_the_next_switch() -> None:
+    kernel = Kernel()
+    seen: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            await kernel.sleep(1.0)
+            seen.append(kernel.now)
+            if kernel.now == 3.0:
+                kernel.stop_requested = True
+
+    await kernel.run(ticker)
+    assert seen == [1.0, 2.0, 3.0]
+    assert kernel.cut_short
+
+
+async def test_a_kernel_runs_once() -> None:
+    kernel = Kernel()
+
+    async def nothing() -> None:
+        pass
+
+    await kernel.run(nothing)
+    with pytest.raises(RuntimeError, match="runs once"):
+        await kernel.run(nothing)
+
+
+@given(
+    delays=st.lists(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]), min_size=1, max_size=4), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_time_never_goes_backwards_and_every_wake_is_exact(delays: list[list[float]], seed: int) -> None:
+    kernel = Kernel(strategy=RandomStrategy(seed))
+    times: list[float] = []
+    finished: list[int] = []
+
+    async def worker(index: int, plan: list[float]) -> None:
+        for delay in plan:
+            start = kernel.now
+            await kernel.sleep(delay)
+            assert kernel.now == start + delay
+            times.append(kernel.now)
+        finished.append(index)
+
+    async def main() -> None:
+        for index, plan in enumerate(delays):
+            kernel.spawn(worker, index, plan)
+
+    trio.run(kernel.run, main)
+    assert times == sorted(times)
+    assert sorted(finished) == list(range(len(delays)))
+    assert kernel.now == max(math.fsum(plan) for plan in delays)
