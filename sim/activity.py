@@ -16,6 +16,9 @@ from typing import IO, Any, Protocol
 
 import attrs
 
+# One encoder for every line: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 #: Activity types that open and close a run (one ``run_started`` and one terminal each,
 #: or a lone ``run_skipped``).
 RUN_STARTED = "run_started"
@@ -44,7 +47,7 @@ class Activity:
 
     def to_json(self) -> str:
         """One line of JSON with a fixed key order, the same in every process."""
-        return json.dumps(
+        return _ENCODER.encode(
             {
                 "seq": self.seq,
                 "t": self.time,
@@ -56,9 +59,7 @@ class Activity:
                 "kind": self.kind,
                 "type": self.type,
                 "details": self.details,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
+            }
         )
 
     @classmethod

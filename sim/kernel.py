@@ -14,7 +14,6 @@ Only trio's public ``trio.lowlevel`` API is used. The kernel knows nothing of ca
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import itertools
 import math
@@ -67,6 +66,70 @@ class _Entry:
     cancelled: bool = False
 
 
+class _Bucket:
+    """The entries of one priority due now, oldest first, with removal by rank.
+
+    Entries arrive in ``seq`` order (the kernel's counter only grows), so the bucket is
+    an append-only list with a Fenwick tree of live slots: the strategy's choice of
+    the k-th oldest is found and removed in O(log n), not O(n). A batch that makes
+    100,000 runs due at one instant would otherwise make every pick scan them all.
+    """
+
+    __slots__ = ("head", "items", "live", "tree")
+
+    def __init__(self) -> None:
+        self.items: list[_Entry | None] = []
+        self.tree: list[int] = [0]  # 1-based Fenwick tree over live flags
+        self.head = 0  # index of the oldest live entry
+        self.live = 0
+
+    def append(self, entry: _Entry) -> None:
+        items, tree = self.items, self.tree
+        items.append(entry)
+        position = len(items)
+        # tree[position] counts the live slots in (position - lowbit, position]: all
+        # of them are older and in place, so that is 1 + prefix(position - 1) - prefix(start).
+        start = position - (position & -position)
+        total = 1
+        i = position - 1
+        while i > start:
+            total += tree[i]
+            i -= i & -i
+        tree.append(total)
+        self.live += 1
+
+    def pop(self, rank: int) -> _Entry:
+        """Remove and return the live entry with ``rank`` older live entries before it."""
+        items, tree = self.items, self.tree
+        if rank == 0:
+            index = self.head
+        else:
+            # Fenwick descent: the last position whose prefix count is <= rank.
+            position, remaining, step = 0, rank, 1 << (len(items).bit_length())
+            while step:
+                nxt = position + step
+                if nxt < len(tree) and tree[nxt] <= remaining:
+                    position = nxt
+                    remaining -= tree[nxt]
+                step >>= 1
+            index = position  # 0-based index of the (rank+1)-th live slot
+        entry = items[index]
+        assert entry is not None
+        items[index] = None
+        self.live -= 1
+        if self.live == 0:
+            self.items, self.tree, self.head = [], [0], 0
+            return entry
+        i = index + 1
+        while i < len(tree):
+            tree[i] -= 1
+            i += i & -i
+        if index == self.head:
+            while items[self.head] is None:
+                self.head += 1
+        return entry
+
+
 @attrs.define(eq=False)
 class Sleeper:
     """A handle on one task's sleep, so another task can wake it early (`Kernel.wake`)."""
@@ -93,7 +156,9 @@ class Kernel:
     #: True once the run ended by reaching ``until`` (or a stop request), not by running out of work.
     cut_short: bool = attrs.field(default=False, init=False)
     _heap: list[tuple[float, int, int, _Entry]] = attrs.field(factory=list, init=False)
-    _ready: list[_Entry] = attrs.field(factory=list, init=False)
+    #: priority -> entries due now; ``_due`` counts them all.
+    _ready: dict[int, _Bucket] = attrs.field(factory=dict, init=False)
+    _due: int = attrs.field(default=0, init=False)
     _seq: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
     _nursery: trio.Nursery | None = attrs.field(default=None, init=False)
     _main: Task | None = attrs.field(default=None, init=False)
@@ -143,8 +208,8 @@ class Kernel:
 
     async def checkpoint(self) -> None:
         """A choice point: any task due now may run before this one goes on."""
-        ready, heap = self._ready, self._heap
-        if ready or (heap and heap[0][0] <= self.now) or self.stop_requested:
+        heap = self._heap
+        if self._due or (heap and heap[0][0] <= self.now) or self.stop_requested:
             await self.sleep(0.0)
 
     def wake(self, sleeper: Sleeper) -> None:
@@ -160,7 +225,11 @@ class Kernel:
 
     def _push(self, entry: _Entry) -> None:
         if entry.time <= self.now:
-            bisect.insort(self._ready, entry, key=_ready_key)
+            bucket = self._ready.get(entry.priority)
+            if bucket is None:
+                bucket = self._ready[entry.priority] = _Bucket()
+            bucket.append(entry)
+            self._due += 1
         else:
             heapq.heappush(self._heap, (entry.time, entry.priority, entry.seq, entry))
 
@@ -171,8 +240,7 @@ class Kernel:
         if self.stop_requested:
             self.cut_short = True
             return None
-        ready = self._ready
-        if not ready:
+        if not self._due:
             heap = self._heap
             while heap and heap[0][3].cancelled:
                 heapq.heappop(heap)
@@ -186,17 +254,21 @@ class Kernel:
             while heap and heap[0][0] == time:
                 entry = heapq.heappop(heap)[3]
                 if not entry.cancelled:
-                    ready.append(entry)  # heap order is (priority, seq) order
-        if len(ready) == 1:
-            return ready.pop()
-        best = ready[0].priority
-        count = 1
-        while count < len(ready) and ready[count].priority == best:
-            count += 1
-        index = self.strategy.choose(count) if count > 1 else 0
-        if count > 1 and self.choices is not None:
-            self.choices.append((count, index))
-        return ready.pop(index)
+                    self._push(entry)  # heap order is (priority, seq) order
+        ready = self._ready
+        best = min(ready) if len(ready) > 1 else next(iter(ready))
+        bucket = ready[best]
+        count = bucket.live
+        index = 0
+        if count > 1:
+            index = self.strategy.choose(count)
+            if self.choices is not None:
+                self.choices.append((count, index))
+        entry = bucket.pop(index)
+        self._due -= 1
+        if not bucket.live:
+            del ready[best]
+        return entry
 
     def _resume(self, entry: _Entry | None) -> None:
         """Give the baton to ``entry``'s task (the caller is about to park or exit)."""
@@ -235,7 +307,3 @@ class Kernel:
             self._finish()
             return
         self._hand_off()
-
-
-def _ready_key(entry: _Entry) -> tuple[int, int]:
-    return (entry.priority, entry.seq)

@@ -226,3 +226,21 @@ def test_time_never_goes_backwards_and_every_wake_is_exact(delays: list[list[flo
     assert times == sorted(times)
     assert sorted(finished) == list(range(len(delays)))
     assert kernel.now == max(math.fsum(plan) for plan in delays)
+
+
+@given(ops=st.lists(st.one_of(st.none(), st.integers(0, 10_000)), max_size=300))
+def test_bucket_pops_the_kth_oldest_like_a_plain_list(ops: list[int | None]) -> None:
+    """The Fenwick bucket behaves as a list: append the newest, pop the k-th oldest."""
+    from sim.kernel import _Bucket, _Entry
+
+    bucket, reference, seq = _Bucket(), [], 0
+    for op in ops:
+        if op is None or not reference:
+            entry = _Entry(0.0, 0, seq)
+            seq += 1
+            bucket.append(entry)
+            reference.append(entry)
+        else:
+            rank = op % len(reference)
+            assert bucket.pop(rank) is reference.pop(rank)
+        assert bucket.live == len(reference)
