@@ -75,9 +75,8 @@ def main() -> None:
     print(f"{'scale':>6} {'activities':>11} {'wall s':>8} {'act/s':>9} {'peak MB':>8} {'time/act vs first':>18}")
     for factor, wall, peak, activities in rows:
         ratio = (wall / activities) / (base[1] / base[3])
-        print(
-            f"{'x' + str(factor):>6} {activities:>11,} {wall:>8.2f} {activities / wall:>9,.0f} {peak:>8,.0f} {ratio:>18.2f}"
-        )
+        scale = f"x{factor}"
+        print(f"{scale:>6} {activities:>11,} {wall:>8.2f} {activities / wall:>9,.0f} {peak:>8,.0f} {ratio:>18.2f}")
 
 
 if __name__ == "__main__":
