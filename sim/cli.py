@@ -18,6 +18,7 @@ from types import FrameType
 
 from sim import __version__
 from sim.activity import ActivitySink, JsonLinesSink
+from sim.progress import ProgressSink
 from sim.report import format_check, format_summary
 from sim.scenario import ScenarioError, load_scenario
 from sim.simulation import STRATEGIES, Simulation
@@ -127,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
             return EXIT_BAD_INPUT
     out = sys.stderr if args.log == "-" else sys.stdout
+    if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
+        sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
     simulation = Simulation(scenario, seed=args.seed, strategy=args.strategy, sinks=sinks)
 
     def interrupt(signum: int, frame: FrameType | None) -> None:

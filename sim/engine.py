@@ -444,7 +444,7 @@ class Engine:
             self._set_field(person, None, None, field, value, source="form")
         if type_ == "change_data_value":
             field = str(attributes["field"])
-            self._set_field(person, None, None, field, attributes["value"])
+            self._set_field(person, None, None, field, attributes["value"], source="external")
             return
         self.emit(type_, person, None, None, **attributes)
 

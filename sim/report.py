@@ -44,7 +44,7 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
         cost = f", wall {wall_seconds:.2f}s"
     if peak_mb is not None:
         cost += f", peak memory {peak_mb:,.0f} MB"
-    out.append(f"Simulated {simulated} of virtual time, {_n(summary.people)} people{cost}")
+    out.append(f"Simulated {simulated} of virtual time, {_count(summary.people, 'person', 'people')}{cost}")
     out.append("")
     header = ("Campaign", "started", "completed", "skipped", "removed", "stopped", "in progress", "steps")
     rows = [
@@ -79,7 +79,7 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
         out.append("")
         out.append(
             f"Step budget exhausted ({_n(summary.step_budget)} steps per person) for "
-            f"{_n(len(summary.budget_exhausted))} people; their runs were stopped:"
+            f"{_count(len(summary.budget_exhausted), 'person', 'people')}; their runs were stopped:"
         )
         for report in summary.budget_exhausted[:10]:
             out.append(f'  {report.person}: at {format_duration(report.time)} in campaign "{report.campaign}"')
@@ -117,6 +117,11 @@ def format_check(scenario: Scenario) -> str:
     people = scenario.population + len(scenario.people)
     load = len(scenario.activities) + len(scenario.generators)
     return (
-        f"{scenario.source}: ok: {len(scenario.campaigns)} campaigns ({described}), {steps} steps, "
-        f"{_n(people)} people, {load} load sources, {format_duration(scenario.duration)} simulated"
+        f"{scenario.source}: ok: {_count(len(scenario.campaigns), 'campaign')} ({described}), "
+        f"{_count(steps, 'step')}, {_count(people, 'person', 'people')}, {_count(load, 'load source')}, "
+        f"{format_duration(scenario.duration)} simulated"
     )
+
+
+def _count(number: int, one: str, many: str = "") -> str:
+    return f"{_n(number)} {one if number == 1 else (many or one + 's')}"

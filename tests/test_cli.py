@@ -80,7 +80,8 @@ def test_log_dash_writes_the_log_to_stdout_and_summary_to_stderr(
 ) -> None:
     assert main(["run", str(write(tmp_path, SMALL)), "--log", "-"]) == 0
     captured = capsys.readouterr()
-    assert [json.loads(line)["type"] for line in captured.out.splitlines()][0] == "fill_out_form"
+    types = [json.loads(line)["type"] for line in captured.out.splitlines()]
+    assert types == ["fill_out_form", "run_started", "change_data_value", "run_completed"]
     assert "Steps executed: 1" in captured.err
 
 

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import io
+
+from sim.activity import Activity
+from sim.progress import ProgressSink
+
+
+def _activity(seq: int, time: float) -> Activity:
+    return Activity(seq=seq, time=time, person="p1", type="fill_out_form")
+
+
+def test_progress_line_shows_virtual_time_and_count_then_clears() -> None:
+    stream = io.StringIO()
+    sink = ProgressSink(stream=stream, duration=86400.0, interval=0.0)
+    for seq in range(1, 8193):
+        sink.write(_activity(seq, 43200.0))
+    sink.close()
+    text = stream.getvalue()
+    assert "\r  simulating: 12h of 1d (50%), 4,096 activities " in text
+    assert "8,192 activities" in text
+    assert text.endswith("\r\033[K")
+
+
+def test_progress_stays_silent_on_short_runs() -> None:
+    stream = io.StringIO()
+    sink = ProgressSink(stream=stream, duration=3600.0, interval=0.0)
+    for seq in range(1, 100):
+        sink.write(_activity(seq, 60.0))
+    sink.close()
+    assert stream.getvalue() == ""
