@@ -7,6 +7,7 @@ traceback), 130 interrupted by Ctrl-C (after a partial summary).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import signal
 import sys
@@ -88,9 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "check":
-        return _check(args.files)
-    return _run(args)
+    try:
+        if args.command == "check":
+            return _check(args.files)
+        return _run(args)
+    except BrokenPipeError:
+        # The reader went away (`sim run | head`): that is how the user wanted it to end.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _check(files: Sequence[Path]) -> int:
@@ -143,8 +151,6 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         summary = simulation.run_sync()
-    except BrokenPipeError:
-        return EXIT_OK  # e.g. `sim run --log - | head`
     finally:
         signal.signal(signal.SIGINT, previous)
     wall = time.perf_counter() - started

@@ -67,7 +67,8 @@ class BudgetExhausted(RunEnded):
         self.budget = budget
 
     def details(self) -> dict[str, Any]:
-        return {"reason": f"step budget of {self.budget} steps per person used up"}
+        steps = "step" if self.budget == 1 else "steps"
+        return {"reason": f"step budget of {self.budget} {steps} per person used up"}
 
 
 @attrs.define(eq=False)
@@ -263,9 +264,14 @@ class Engine:
             raise
         self.emit("run_completed", person, run)
 
-    def _check_alive(self, run: Run) -> None:
+    def _check_removed(self, run: Run) -> None:
+        """After anything that let other runs go first: was this run removed (R11)?"""
         if run.thread.removed:
             raise RunRemoved(run.thread.removed_by)
+
+    def _check_alive(self, run: Run) -> None:
+        """Before a step: not removed, and the person has a step left in the budget."""
+        self._check_removed(run)
         person = run.person
         if person.steps >= self.scenario.step_budget:
             if person.id not in self._exhausted:  # report once per person
@@ -337,7 +343,7 @@ class Engine:
         elif isinstance(action, model.Wait):
             self.emit("wait", person, run, at, duration=action.duration)
             await self.kernel.sleep(action.duration, sleeper=run.thread.sleeper)
-            self._check_alive(run)
+            self._check_removed(run)
         elif isinstance(action, model.CallWebhook):
             await self._call_webhook(run, action, at)
         elif isinstance(action, model.RequestCampaign):
@@ -413,7 +419,7 @@ class Engine:
         # R11: an executable's parent (same thread) is removed with it.
         removed = [other.id for other in live if any(other.thread is thread for thread in threads)]
         self.emit("remove_from_flow", run.person, run, at, campaigns=list(action.campaigns), removed_runs=removed)
-        self._check_alive(run)  # a campaign may remove its own run
+        self._check_removed(run)  # a campaign may remove its own run
 
     # -- Call Webhook (R16)
 
@@ -427,7 +433,7 @@ class Engine:
         await self.kernel.sleep(min(action.latency, model.WEBHOOK_TIMEOUT), sleeper=run.thread.sleeper)
         if action.latency > model.WEBHOOK_TIMEOUT:
             self.emit("webhook_timeout", person, run, at, webhook=action.webhook, after=model.WEBHOOK_TIMEOUT)
-        self._check_alive(run)
+        self._check_removed(run)
 
     async def _webhook_response(self, run: Run, action: model.CallWebhook, at: At) -> None:
         person = run.person

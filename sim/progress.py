@@ -36,8 +36,8 @@ class ProgressSink:
         self._last = now
         share = min(1.0, activity.time / self.duration) if self.duration else 1.0
         self.stream.write(
-            f"\r  simulating: {format_duration(activity.time)} of {format_duration(self.duration)} "
-            f"({share:.0%}), {self._count:,} activities "
+            f"\r\033[K  simulating: {format_duration(activity.time // 60 * 60)} of {format_duration(self.duration)} "
+            f"({share:.0%}), {self._count:,} activities"
         )
         self.stream.flush()
         self._shown = True

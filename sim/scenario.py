@@ -167,7 +167,8 @@ class _Builder:
         kinds = kind if isinstance(kind, tuple) else (kind,)
         ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
         if not ok:
-            names = _either([_kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in kinds])
+            shown = [k for k in kinds if not (k is int and float in kinds)]  # "a number" covers both
+            names = _either([_kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in shown])
             raise self.fail(f'"{key}" must be {names}, not {_kind_of(value)} ({value!r})')
         return value
 
@@ -593,11 +594,12 @@ class _Builder:
             scope, name = match.group(1), match.group(2)
             if scope == "my":
                 tokens = self.programs[program].tokens if program else {}
+                where = f'program "{program}"' if program else "this campaign (it is in no program)"
                 if self.kind == "executable":
                     # R10: with use_parent_tokens the value comes from the caller's program.
                     tokens = {k: v for p in self.programs.values() for k, v in p.tokens.items()}
+                    where = "any program (an executable may use its caller's with use_parent_tokens)"
                 if name not in tokens:
-                    where = f'program "{program}"' if program else "this campaign (it is in no program)"
                     self.problem(
                         f'unknown token "{{{{my.{name}}}}}": not a my-token of {where}{_suggest(name, tokens)}'
                     )

@@ -166,3 +166,16 @@ def test_python_dash_m_sim_and_ctrl_c_gives_partial_summary_and_exit_130(tmp_pat
     assert len(lines) > 10
     for line in lines:  # every line is whole
         json.loads(line)
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    log_to_pipe = subprocess.run(
+        f"{sys.executable} -m sim run {EXAMPLES / 'lead-lifecycle.toml'} --log - | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(log_to_pipe.stdout)["seq"] == 1
+    assert "Traceback" not in log_to_pipe.stderr and "BrokenPipe" not in log_to_pipe.stderr

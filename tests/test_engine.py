@@ -1151,6 +1151,23 @@ def test_runaway_cascade_of_two_step_runs_is_stopped_and_reported() -> None:
     assert summary.campaigns["Loop"].stopped == 1
 
 
+def test_a_run_that_uses_the_last_budget_step_on_a_wait_still_completes() -> None:
+    """Step budget: checked before a step, not after a Wait (R15) that ends a flow."""
+    text = runaway('[{ step = "send_email", email = "hi" }, { step = "wait", duration = "5m" }]', 2).replace(
+        'triggers = [{ trigger = "fills_out_form" }, { trigger = "score_is_changed" }]',
+        'triggers = [{ trigger = "fills_out_form" }]',
+    )
+    activities, summary = run_with_summary(parse_scenario(text, source="<test>"), strategy="fifo")
+    assert [(c, st, ty) for _, c, _, _, st, ty in rows(activities)] == [
+        (None, None, "fill_out_form"),
+        ("Loop", None, "run_started"),
+        ("Loop", 1, "send_email"),
+        ("Loop", 2, "wait"),
+        ("Loop", None, "run_completed"),
+    ]
+    assert summary.budget_exhausted == ()
+
+
 # --- R2: batch campaigns ---------------------------------------------------------------------
 
 

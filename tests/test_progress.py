@@ -17,7 +17,7 @@ def test_progress_line_shows_virtual_time_and_count_then_clears() -> None:
         sink.write(_activity(seq, 43200.0))
     sink.close()
     text = stream.getvalue()
-    assert "\r  simulating: 12h of 1d (50%), 4,096 activities " in text
+    assert "\r\033[K  simulating: 12h of 1d (50%), 4,096 activities" in text
     assert "8,192 activities" in text
     assert text.endswith("\r\033[K")
 
