@@ -115,10 +115,11 @@ def format_check(scenario: Scenario) -> str:
     described = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none"
     steps = sum(len(c.flow) for c in scenario.campaigns.values())
     people = scenario.population + len(scenario.people)
-    load = len(scenario.activities) + len(scenario.generators)
     return (
         f"{scenario.source}: ok: {_count(len(scenario.campaigns), 'campaign')} ({described}), "
-        f"{_count(steps, 'step')}, {_count(people, 'person', 'people')}, {_count(load, 'load source')}, "
+        f"{_count(steps, 'step')}, {_count(people, 'person', 'people')}, "
+        f"{_count(len(scenario.activities), 'timed activity', 'timed activities')}, "
+        f"{_count(len(scenario.generators), 'generator')}, "
         f"{format_duration(scenario.duration)} simulated"
     )
 

@@ -59,5 +59,5 @@ def test_summary_table_has_one_row_per_campaign_with_every_ending() -> None:
 def test_check_line_counts_with_plurals() -> None:
     scenario = parse_scenario(RUNAWAY, source="loop.toml")
     assert format_check(scenario) == (
-        "loop.toml: ok: 1 campaign (1 trigger), 1 step, 1 person, 1 load source, 1h simulated"
+        "loop.toml: ok: 1 campaign (1 trigger), 1 step, 1 person, 1 timed activity, 0 generators, 1h simulated"
     )
