@@ -127,11 +127,13 @@ class JsonLinesSink:
 
     def flush(self) -> None:
         if self._pending:
-            self.stream.write("\n".join(self._pending) + "\n")
+            lines, self._pending = self._pending, []  # taken first: never written twice
+            self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()
-            self._pending.clear()
 
     def close(self) -> None:
-        self.flush()
-        if self.owns_stream:
-            self.stream.close()
+        try:
+            self.flush()
+        finally:
+            if self.owns_stream:
+                self.stream.close()

@@ -93,12 +93,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args.files)
         return _run(args)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except BaseExceptionGroup as group:
+        # A second Ctrl-C may land inside trio, which wraps it in a group.
+        if group.split(KeyboardInterrupt)[1] is None:
+            return _interrupted()
+        raise
     except BrokenPipeError:
         # The reader went away (`sim run | head`): that is how the user wanted it to end.
         # Point stdout at /dev/null so the interpreter's final flush does not fail again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+
+
+def _interrupted() -> int:
+    print("interrupted: stopped at once, without a summary (one Ctrl-C stops with a summary)", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _check(files: Sequence[Path]) -> int:
@@ -151,6 +163,11 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         summary = simulation.run_sync()
+    except OSError as exc:
+        if args.log is None or exc.filename not in (None, args.log):
+            raise
+        print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     finally:
         signal.signal(signal.SIGINT, previous)
     wall = time.perf_counter() - started

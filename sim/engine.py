@@ -110,7 +110,7 @@ class Engine:
     #: activity type -> (campaign, trigger) of active trigger campaigns, in file order.
     _listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = attrs.field(factory=dict, init=False)
     #: person id -> runs in flight (admitted and not ended), in admission order.
-    _live: dict[str, list[Run]] = attrs.field(factory=dict, init=False)
+    _live: dict[str, dict[Run, None]] = attrs.field(factory=dict, init=False)  # ordered sets: O(1) removal
     #: (campaign, person id) -> time of the last run admitted (R18).
     _last_run: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)
     _all_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
@@ -221,7 +221,7 @@ class Engine:
         if reason is not None:
             self.emit("run_skipped", person, run, reason=reason, cause=cause, via=via)
             return None
-        self._live.setdefault(person.id, []).append(run)
+        self._live.setdefault(person.id, {})[run] = None
         self.kernel.spawn(self._run_task, run, cause, via)
         return run
 
@@ -244,7 +244,7 @@ class Engine:
         except RunEnded:
             pass  # logged by run_flow
         finally:
-            self._live[run.person.id].remove(run)
+            del self._live[run.person.id][run]
 
     # -- running a flow (R12)
 
@@ -399,18 +399,18 @@ class Engine:
             # R7: skipped; the parent goes on with its next step.
             self.emit("run_skipped", person, child, reason=reason, cause=None, via="execute_campaign")
             return
-        live = self._live.setdefault(person.id, [])
-        live.append(child)
+        live = self._live.setdefault(person.id, {})
+        live[child] = None
         try:
             await self.run_flow(child, via="execute_campaign")
         finally:
-            live.remove(child)
+            del live[child]
 
     # -- Remove from Flow (R11)
 
     def _remove_from_flow(self, run: Run, action: model.RemoveFromFlow, at: At) -> None:
         targets = set(action.campaigns)
-        live = self._live.get(run.person.id, [])
+        live = self._live.get(run.person.id, {})
         threads = [other.thread for other in live if other.campaign.name in targets and not other.thread.removed]
         for thread in threads:
             thread.removed = True
@@ -431,9 +431,9 @@ class Engine:
         # next step goes first: the documented write-back race.
         self.kernel.spawn(self._webhook_response, run, action, at, delay=action.latency)
         await self.kernel.sleep(min(action.latency, model.WEBHOOK_TIMEOUT), sleeper=run.thread.sleeper)
+        self._check_removed(run)  # removed while waiting: no timeout happened (R11)
         if action.latency > model.WEBHOOK_TIMEOUT:
             self.emit("webhook_timeout", person, run, at, webhook=action.webhook, after=model.WEBHOOK_TIMEOUT)
-        self._check_removed(run)
 
     async def _webhook_response(self, run: Run, action: model.CallWebhook, at: At) -> None:
         person = run.person
@@ -457,7 +457,7 @@ class Engine:
     async def _replay_activities(self) -> None:
         kernel = self.kernel
         for item in self.scenario.activities:
-            await kernel.sleep(item.at - kernel.now)
+            await kernel.sleep_until(item.at)
             self.inject(self.people[item.person], item.type, item.attributes, item.fields)
 
     async def _generate(self, index: int, generator: model.Generator) -> None:
@@ -466,14 +466,15 @@ class Engine:
         people = list(self.people.values())
         if generator.rate <= 0 or not people:
             return
-        gap = 1.0 / generator.rate
         kernel = self.kernel
         count = 0
         while True:
-            due = generator.start + count * gap
+            # Absolute times on a microsecond grid: adding up 1/rate would drift, and
+            # 13/m over 1m would give a 14th arrival at 59.99999999999999.
+            due = round(generator.start + count / generator.rate, 6)
             if generator.stop is not None and due >= generator.stop:
                 return
-            await kernel.sleep(due - kernel.now)
+            await kernel.sleep_until(due)
             fields = {name: rng.choice(values) for name, values in generator.fields.items()}
             self.inject(rng.choice(people), generator.type, generator.attributes, fields)
             count += 1
@@ -481,16 +482,18 @@ class Engine:
     async def _batch(self, campaign: Campaign) -> None:
         schedule = campaign.schedule
         assert schedule is not None
-        while True:
+        tokens = self._my_tokens(campaign)
+        kernel = self.kernel
+        for count in itertools.count(1):
             # R2: everyone who qualifies at the scheduled time runs through the flow.
             for person in self.people.values():
+                if kernel.stop_requested:
+                    return  # Ctrl-C: do not admit the rest of a million-person batch first
                 if all_hold(campaign.filters, person, self.scenario.programs):
-                    self.admit(
-                        campaign, person, parent_id=None, cause=None, via="batch", tokens=self._my_tokens(campaign)
-                    )
+                    self.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)
             if schedule.every is None:
                 return
-            await self.kernel.sleep(schedule.every)
+            await kernel.sleep_until(round(schedule.at + count * schedule.every, 6))
 
 
 def _show(value: object) -> str:

@@ -36,15 +36,18 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
     out: list[str] = []
     head = f"{summary.source}: seed {summary.seed}, strategy {summary.strategy}"
     out.append(head)
-    simulated = format_duration(summary.virtual_time)
+    simulated = f"Simulated {format_duration(summary.virtual_time)} of virtual time"
     if summary.interrupted:
-        simulated += f" of {format_duration(summary.duration)} (INTERRUPTED: partial results)"
+        simulated = (
+            f"INTERRUPTED after {format_duration(summary.virtual_time)} of {format_duration(summary.duration)} "
+            "of virtual time (partial results)"
+        )
     cost = ""
     if wall_seconds is not None:
         cost = f", wall {wall_seconds:.2f}s"
     if peak_mb is not None:
         cost += f", peak memory {peak_mb:,.0f} MB"
-    out.append(f"Simulated {simulated} of virtual time, {_count(summary.people, 'person', 'people')}{cost}")
+    out.append(f"{simulated}, {_count(summary.people, 'person', 'people')}{cost}")
     out.append("")
     header = ("Campaign", "started", "completed", "skipped", "removed", "stopped", "in progress", "steps")
     rows = [

@@ -224,6 +224,9 @@ class _Builder:
             self.check_keys(sim_table, ("seed", "duration", "step_budget"), "[sim]")
             seed = _guard(self, lambda: self.get(sim_table, "seed", int, 0), 0)
             duration = _guard(self, lambda: self.duration(sim_table, "duration", 86400.0), 86400.0)
+            if duration <= 0:
+                self.problem(f'"duration" must be longer than zero, not {sim_table["duration"]!r}')
+                duration = 86400.0
             budget = _guard(self, lambda: self.get(sim_table, "step_budget", int, 10_000), 10_000)
             if budget < 1:
                 self.problem(f'"step_budget" must be at least 1, not {budget}')

@@ -70,12 +70,11 @@ class Simulation:
 
     async def run(self) -> Summary:
         """Simulate to the scenario's duration (or a stop request); close the sinks."""
-        try:
+        with contextlib.ExitStack() as closing:
+            for sink in self.sinks:
+                closing.callback(sink.close)  # each one closed, even if another fails
             with _fewer_collections():
                 await self.kernel.run(self.engine.main)
-        finally:
-            for sink in self.sinks:
-                sink.close()
         return self.summary()
 
     def run_sync(self) -> Summary:
@@ -88,6 +87,6 @@ class Simulation:
             self.engine.people,
             strategy=self.strategy,
             # Time runs to the scenario's end unless the run was interrupted.
-            virtual_time=kernel.now if kernel.stop_requested else self.scenario.duration,
-            interrupted=kernel.stop_requested,
+            virtual_time=kernel.now if kernel.interrupted else self.scenario.duration,
+            interrupted=kernel.interrupted,
         )

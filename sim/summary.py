@@ -129,10 +129,14 @@ class Tally:
                 stopped=counts["stopped"],
                 steps=self.steps[name],
             )
-        fields = {}
+        fields: dict[str, tuple[tuple[Value, int], ...]] = {}
         for field in self.changed_fields:
-            values: Counter[Value] = Counter(p.fields.get(field) for p in people.values())
-            fields[field] = tuple(sorted(values.items(), key=_by_count))
+            # Keyed with the type too: True == 1 in Python, not in a person's field.
+            values: Counter[tuple[type, Value]] = Counter(
+                (type(v), v) for p in people.values() for v in [p.fields.get(field)]
+            )
+            pairs: list[tuple[Value, int]] = [(value, count) for (_, value), count in values.items()]
+            fields[field] = tuple(sorted(pairs, key=_by_count))
         lists = {name: sum(name in p.lists for p in people.values()) for name in self.changed_lists}
         statuses = {}
         for program in self.changed_programs:

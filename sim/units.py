@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 #: Unit word -> seconds. A month is 30 days (R18).
@@ -44,6 +45,8 @@ def parse_duration(text: object) -> float:
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
     if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise ValueError(f"{text!r} is not a finite duration; {_DURATION_HINT}")
         if text < 0:
             raise ValueError(f"{text!r} is negative; a duration is zero or more")
         return float(text)
@@ -60,6 +63,8 @@ def parse_duration(text: object) -> float:
         parts += 1
     if parts == 0:
         raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+    if not math.isfinite(total):
+        raise ValueError(f"{text!r} is too long to simulate; {_DURATION_HINT}")
     return total
 
 
@@ -81,6 +86,8 @@ def parse_rate(text: object) -> float:
         period = parse_duration(period_text)
     except ValueError:
         raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}") from None
+    if not math.isfinite(count) or not math.isfinite(period):
+        raise ValueError(f"{text!r} is not a finite rate; {_RATE_HINT}")
     if count < 0 or period <= 0:
         raise ValueError(f"{text!r} is not a rate; the count must be >= 0 and the period > 0")
     return count / period

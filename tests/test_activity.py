@@ -58,3 +58,24 @@ def test_memory_sink_keeps_order() -> None:
     sink.write(second)
     sink.close()
     assert sink.activities == [first, second]
+
+
+def test_a_failed_write_does_not_write_the_same_lines_twice() -> None:
+    class Flaky(io.StringIO):
+        failures = 1
+
+        def flush(self) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise OSError(28, "No space left on device")
+            super().flush()
+
+    stream = Flaky()
+    sink = JsonLinesSink(stream=stream, owns_stream=False, buffer_lines=2)
+    sink.write(Activity(seq=1, time=0.0, person="p1", type="visit_page"))
+    try:
+        sink.write(Activity(seq=2, time=0.0, person="p1", type="visit_page"))
+    except OSError:
+        pass
+    sink.close()
+    assert [Activity.from_json(line).seq for line in stream.getvalue().splitlines()] == [1, 2]

@@ -179,3 +179,10 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     )
     assert json.loads(log_to_pipe.stdout)["seq"] == 1
     assert "Traceback" not in log_to_pipe.stderr and "BrokenPipe" not in log_to_pipe.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(EXAMPLES / "lead-lifecycle.toml"), "--log", "/dev/full"]) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot write the log to /dev/full: No space left on device" in err

@@ -1317,3 +1317,57 @@ def test_every_run_starts_at_most_once_and_ends_exactly_once_on_the_default_exam
             assert last.time + last.details["duration"] >= scenario.duration, run  # the window is [0, duration)
     assert in_progress == sum(t.in_progress for t in summary.campaigns.values())
     assert in_progress > 0  # the 2-day wait outlives the 3-day run for late form fills
+
+
+# --- regressions: review findings ------------------------------------------------------
+
+
+def test_r16_r11_a_run_removed_while_waiting_for_a_webhook_logs_no_timeout() -> None:
+    """The 30 s timeout never happened for a run removed at 5 s; the write-back still lands."""
+    text = (
+        '\n[fields]\nsegment = ""\n[sim]\nduration = "1h"\n'
+        + ANN
+        + """
+[campaigns.Enrich]
+triggers = [{ trigger = "fills_out_form", form = "F" }]
+flow = [{ step = "call_webhook", webhook = "Slow", latency = "45s", response = { segment = "Ent" } }]
+
+[campaigns.Stop]
+triggers = [{ trigger = "fills_out_form", form = "G" }]
+flow = [{ step = "remove_from_flow", campaigns = "Enrich" }]
+"""
+        + form_fill("1m")
+        + form_fill("1m5s", form="G")
+    )
+    activities = fifo(text)
+    assert "webhook_timeout" not in [a.type for a in activities]
+    assert [(a.time, a.campaign, a.type) for a in activities if a.campaign == "Enrich"][-3:] == [
+        (65.0, "Enrich", "run_removed"),
+        (105.0, "Enrich", "webhook_response"),
+        (105.0, "Enrich", "change_data_value"),
+    ]
+
+
+def test_generator_times_do_not_drift_past_the_window() -> None:
+    """13/m over 1m is 13 arrivals; adding up 1/rate would give a 14th at 59.99999999999999."""
+    text = '\n[sim]\nduration = "1m"\n' + ANN + '\n[[generators]]\ntype = "visit_page"\npage = "x"\nrate = "13/m"\n'
+    times = [a.time for a in fifo(text)]
+    assert len(times) == 13
+    assert times[-1] == round(12 * 60 / 13, 6)
+
+
+def test_r2_recurring_batch_runs_on_exact_times() -> None:
+    """every = 0.1 s over 1 s: runs at 0.0 .. 0.9, ten of them, each time exact."""
+    text = (
+        '\n[sim]\nduration = "1s"\n'
+        + ANN
+        + """
+[campaigns.Tick]
+kind = "batch"
+qualification = "every time"
+schedule = { at = "0s", every = "100ms" }
+flow = [{ step = "send_email", email = "tick" }]
+"""
+    )
+    starts = [a.time for a in fifo(text) if a.type == "run_started"]
+    assert starts == [round(k / 10, 6) for k in range(10)]

@@ -244,3 +244,79 @@ def test_bucket_pops_the_kth_oldest_like_a_plain_list(ops: list[int | None]) -> 
             rank = op % len(reference)
             assert bucket.pop(rank) is reference.pop(rank)
         assert bucket.live == len(reference)
+
+
+async def test_a_stop_requested_before_the_start_runs_nothing() -> None:
+    kernel = Kernel()
+    kernel.stop_requested = True
+    ran: list[str] = []
+
+    async def main() -> None:
+        ran.append("main")
+
+    await kernel.run(main)
+    assert ran == []
+    assert kernel.interrupted
+
+
+async def test_a_stop_requested_after_the_end_is_not_an_interruption() -> None:
+    kernel = Kernel(until=5.0)
+
+    async def main() -> None:
+        await kernel.sleep(1.0)
+
+    await kernel.run(main)
+    kernel.stop_requested = True  # e.g. a Ctrl-C while the summary prints
+    assert not kernel.interrupted
+
+
+@pytest.mark.parametrize("bad", [2, -1, 1.0, None])
+async def test_a_strategy_choosing_outside_the_candidates_is_an_error(bad: object) -> None:
+    class Broken:
+        def choose(self, count: int) -> int:
+            return bad  # type: ignore[return-value]
+
+    kernel = Kernel(strategy=Broken())
+
+    async def mark() -> None:
+        await kernel.checkpoint()
+
+    async def main() -> None:
+        kernel.spawn(mark)
+        kernel.spawn(mark)
+
+    with pytest.raises(ValueError, match=r"chose .* of 2 candidates \(0\.\.1\)"):
+        await kernel.run(main)
+
+
+async def test_tasks_left_at_the_end_unwind_their_finally_blocks() -> None:
+    kernel = Kernel(until=10.0)
+    unwound: list[int] = []
+
+    async def waiter(index: int) -> None:
+        try:
+            await kernel.sleep(3600.0)
+        finally:
+            unwound.append(index)
+
+    async def main() -> None:
+        for index in range(5):
+            kernel.spawn(waiter, index)
+        kernel.spawn(waiter, 99, delay=20.0)  # never started: due after the end
+
+    await kernel.run(main)
+    assert sorted(unwound) == [0, 1, 2, 3, 4]
+    assert kernel.cut_short and not kernel.interrupted
+
+
+async def test_sleep_until_lands_exactly() -> None:
+    kernel = Kernel()
+    seen: list[float] = []
+
+    async def main() -> None:
+        for tenth in range(1, 4):
+            await kernel.sleep_until(tenth / 10)
+            seen.append(kernel.now)
+
+    await kernel.run(main)
+    assert seen == [0.1, 0.2, 0.3]  # 0.1 + 0.1 + 0.1 would be 0.30000000000000004

@@ -24,9 +24,11 @@ def test_parse_duration(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5", "5x", "h", "-3s", True, -1, [1], "2h and"])
+@pytest.mark.parametrize(
+    "text", ["", "5", "5x", "h", "-3s", True, -1, [1], "2h and", float("nan"), float("inf"), "1" + "0" * 400 + "d"]
+)
 def test_parse_duration_rejects_with_hint(text: object) -> None:
-    with pytest.raises(ValueError, match=r"duration|negative"):
+    with pytest.raises(ValueError, match=r"duration|negative|too long"):
         parse_duration(text)
 
 
@@ -38,7 +40,7 @@ def test_parse_rate(text: str, per_second: float) -> None:
     assert parse_rate(text) == pytest.approx(per_second)
 
 
-@pytest.mark.parametrize("text", ["20000", "x/h", "5/0s", "5/x", 5])
+@pytest.mark.parametrize("text", ["20000", "x/h", "5/0s", "5/x", 5, "inf/s", "nan/s", "1e400/h"])
 def test_parse_rate_rejects(text: object) -> None:
     with pytest.raises(ValueError, match="rate"):
         parse_rate(text)
