@@ -448,18 +448,26 @@ class _Builder:
         for key in allowed:
             if key in raw:
                 values = self.values(raw[key], f'constraint "{key}"')
+                values = tuple(None if v == "NULL" else v for v in values)  # "NULL": the empty value
                 for value in values:
-                    self.check_constraint(name, key, value)
+                    self.check_constraint(raw, key, value)
                 constraints.append((key, values))
         return model.Trigger(name=name, constraints=tuple(constraints))
 
-    def check_constraint(self, trigger: str, key: str, value: Value) -> None:
+    def check_constraint(self, trigger: Mapping[str, Any], key: str, value: Value) -> None:
         if key == "field":
             self.field_name(value)
         elif key == "list":
             self.name("list", value, self.lists)
         elif key == "program":
             self.name("program", value, self.programs)
+        elif key in ("new_status", "old_status"):
+            program = trigger.get("program")
+            if isinstance(program, str) and program in self.programs:
+                self.name("status", value, self.programs[program].statuses, of=f'of program "{program}"')
+            else:
+                known = dict.fromkeys(s for p in self.programs.values() for s in p.statuses)
+                self.name("status", value, known, of="of any program")
         elif key == "source" and value not in model.REQUEST_SOURCES:
             raise self.fail(f'source "{value}" is not a request source; use one of {", ".join(model.REQUEST_SOURCES)}')
 

@@ -1371,3 +1371,22 @@ flow = [{ step = "send_email", email = "tick" }]
     )
     starts = [a.time for a in fifo(text) if a.type == "run_started"]
     assert starts == [round(k / 10, 6) for k in range(10)]
+
+
+def test_r1_a_null_constraint_fires_when_a_field_is_cleared() -> None:
+    text = (
+        '\n[sim]\nduration = "1h"\n[fields]\nowner = "Sam"\n'
+        + ANN
+        + """
+[campaigns.Clear]
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "change_data_value", field = "owner", value = "NULL" }]
+
+[campaigns.Reassign]
+triggers = [{ trigger = "data_value_changes", field = "owner", new_value = "NULL" }]
+flow = [{ step = "change_data_value", field = "owner", value = "Queue" }]
+"""
+        + form_fill("1m")
+    )
+    changes = [(a.campaign, a.details["new_value"]) for a in fifo(text) if a.type == "change_data_value"]
+    assert changes == [("Clear", None), ("Reassign", "Queue")]

@@ -1284,3 +1284,36 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text, source="x.toml")
     assert str(info.value).splitlines() == [str(p) for p in problems]
+
+
+def test_program_status_trigger_constraints_name_real_statuses() -> None:
+    text = """
+[programs.P]
+statuses = ["Not in Program", "Member", "MQL"]
+
+[campaigns.T]
+triggers = [
+  { trigger = "program_status_is_changed", program = "P", new_status = "MQLL" },
+  { trigger = "program_status_is_changed", old_status = "Membr" },
+]
+flow = []
+"""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.toml")
+    assert [str(p) for p in info.value.problems] == [
+        's.toml: campaign "T", trigger 1: unknown status "MQLL" of program "P"; did you mean "MQL"?',
+        's.toml: campaign "T", trigger 2: unknown status "Membr" of any program; did you mean "Member"?',
+    ]
+
+
+def test_null_in_a_trigger_constraint_is_the_empty_value() -> None:
+    text = """
+[fields]
+owner = "x"
+
+[campaigns.T]
+triggers = [{ trigger = "data_value_changes", field = "owner", new_value = "NULL" }]
+flow = []
+"""
+    trigger = parse_scenario(text).campaigns["T"].triggers[0]
+    assert trigger.constraints == (("field", ("owner",)), ("new_value", (None,)))
