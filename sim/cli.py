@@ -1,12 +1,14 @@
 """The ``sim`` command: ``sim run`` and ``sim check``.
 
-Exit codes (DESIGN.md): 0 done, 1 a failed check, 2 bad input (with a message, never a
-traceback), 130 interrupted by Ctrl-C (after a partial summary).
+Exit codes (DESIGN.md): 0 done, 2 bad input (with a message, never a traceback), 130
+interrupted by Ctrl-C (after a partial summary); 1 is kept for checks that fail on
+request (none yet: e.g. races found when asked to fail on them).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import resource
 import signal
@@ -19,9 +21,10 @@ from types import FrameType
 
 from sim import __version__
 from sim.activity import ActivitySink, JsonLinesSink
+from sim.model import Scenario
 from sim.progress import ProgressSink
 from sim.report import format_check, format_summary
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.simulation import STRATEGIES, Simulation
 
 #: The scenario ``sim run`` uses when given no file.
@@ -38,12 +41,27 @@ def default_scenario_path() -> Path:
     return Path(__file__).resolve().parent.parent / "examples" / DEFAULT_SCENARIO
 
 
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is below it (shorter to read)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sim",
         description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
-        epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 1 failed check, 2 bad input, "
-        "130 interrupted.",
+        epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 2 bad input (a scenario with "
+        "problems, a bad option, an unwritable log), 130 interrupted; 1 is kept for checks that fail on request.",
     )
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -60,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file",
         nargs="?",
         type=Path,
-        help=f"scenario TOML file (default: the bundled examples/{DEFAULT_SCENARIO})",
+        help=f"scenario TOML file, '-' for standard input (default: the bundled examples/{DEFAULT_SCENARIO})",
     )
     run.add_argument("--seed", type=int, metavar="N", help="random seed; overrides [sim] seed in the file")
     run.add_argument(
@@ -83,12 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
         "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
         "per valid file and exits 0.",
     )
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s)")
+    check.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            # A campaign named "Zürich 🚀" must not crash a run on an ASCII terminal.
+            stream.reconfigure(errors="backslashreplace")
     try:
         if args.command == "check":
             return _check(args.files)
@@ -106,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:  # e.g. standard output on a full disk
+        print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _interrupted() -> int:
@@ -117,31 +144,41 @@ def _check(files: Sequence[Path]) -> int:
     status = EXIT_OK
     for path in files:
         try:
-            scenario = load_scenario(path)
+            scenario = _load(path)
         except ScenarioError as exc:
-            _report_problems(exc)
+            _report_problems(exc, running=False)
             status = EXIT_BAD_INPUT
         else:
             print(format_check(scenario))
     return status
 
 
-def _report_problems(exc: ScenarioError) -> None:
+def _report_problems(exc: ScenarioError, *, running: bool) -> None:
     for problem in exc.problems:
         print(f"error: {problem}", file=sys.stderr)
     count = len(exc.problems)
-    print(f"{count} problem{'s' if count != 1 else ''} found; nothing was run.", file=sys.stderr)
+    print(f"{count} problem{'s' if count != 1 else ''} found{'; nothing was run' if running else ''}.", file=sys.stderr)
+
+
+def _load(path: Path) -> Scenario:
+    """A scenario file, or standard input for ``-``."""
+    if str(path) == "-":
+        return parse_scenario(sys.stdin.read(), source="<stdin>")
+    return load_scenario(path)
 
 
 def _run(args: argparse.Namespace) -> int:
-    path: Path = args.file if args.file is not None else default_scenario_path()
+    path: Path = args.file if args.file is not None else _shown(default_scenario_path())
     try:
-        scenario = load_scenario(path)
+        scenario = _load(path)
     except ScenarioError as exc:
-        _report_problems(exc)
+        _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     sinks: list[ActivitySink] = []
     if args.log is not None:
+        if args.log != "-" and str(path) != "-" and _same_file(path, Path(args.log)):
+            print(f"error: --log {args.log} is the scenario file itself; pick another path", file=sys.stderr)
+            return EXIT_BAD_INPUT
         try:
             sinks.append(JsonLinesSink.open(args.log))
         except OSError as exc:
@@ -164,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = simulation.run_sync()
     except OSError as exc:
-        if args.log is None or exc.filename not in (None, args.log):
+        if args.log is None or isinstance(exc, BrokenPipeError) or exc.filename not in (None, args.log):
             raise
         print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT

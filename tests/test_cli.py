@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -105,7 +106,7 @@ def test_check_reports_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err
     assert f'error: {path}: campaign "Normalize", trigger 1: unknown trigger "fills_out_forms"' in err
     assert f'error: {path}: campaign "Normalize", step 2 (wait): "duration": \'soon\' is not a duration' in err
-    assert "2 problems found; nothing was run." in err
+    assert err.endswith("2 problems found.\n")
 
 
 def test_run_refuses_a_bad_file_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,3 +187,42 @@ def test_a_full_disk_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest
     assert main(["run", str(EXAMPLES / "lead-lifecycle.toml"), "--log", "/dev/full"]) == 2
     err = capsys.readouterr().err
     assert "error: cannot write the log to /dev/full: No space left on device" in err
+
+
+def test_log_refuses_to_overwrite_the_scenario_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, SMALL)
+    assert main(["run", str(path), "--log", str(path)]) == 2
+    assert "is the scenario file itself" in capsys.readouterr().err
+    assert path.read_text(encoding="utf-8") == SMALL
+
+
+def test_check_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(SMALL))
+    assert main(["check", "-"]) == 0
+    assert capsys.readouterr().out.startswith("<stdin>: ok: 1 campaign (1 trigger), 1 step, 1 person")
+
+
+@pytest.mark.slow
+def test_unicode_names_on_an_ascii_terminal_do_not_crash(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("Normalize", '"Formulaire – Zürich 🚀"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(path)],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b"Formulaire \\u2013 Z\\xfcrich \\U0001f680" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_on_the_log_ends_quietly() -> None:
+    result = subprocess.run(
+        f"{sys.executable} -m sim run --log - | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout == '{"seq":1,"'
+    assert result.stderr == ""
