@@ -32,8 +32,28 @@ from sim.units import parse_duration, parse_rate
 
 T = TypeVar("T")
 
+#: More people than this do not fit in this machine's memory (about 1 KB each, live).
+MAX_PEOPLE = 10_000_000
+
 #: Executable nesting limit below the top parent (R8).
 MAX_EXECUTE_DEPTH = 3
+
+#: Step kind -> the parameters it takes (besides step, choices and default).
+STEP_PARAMS: dict[str, tuple[str, ...]] = {
+    "change_data_value": ("field", "value"),
+    "change_score": ("field", "change"),
+    "change_program_status": ("program", "status"),
+    "add_to_list": ("list",),
+    "remove_from_list": ("list",),
+    "interesting_moment": ("description",),
+    "send_email": ("email",),
+    "send_alert": ("alert", "to"),
+    "call_webhook": ("webhook", "latency", "status", "response"),
+    "wait": ("duration",),
+    "request_campaign": ("campaign",),
+    "execute_campaign": ("campaign", "use_parent_tokens"),
+    "remove_from_flow": ("campaigns",),
+}
 
 _TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
 _SCORE_CHANGE = re.compile(r"^\s*([+\-=])\s*(\d+(?:\.\d+)?)\s*$")
@@ -127,7 +147,8 @@ class _Builder:
         self.lists: tuple[str, ...] = ()
         self.programs: dict[str, model.Program] = {}
         self.campaign_names: dict[str, None] = {}
-        self.person_ids: set[str] = set()
+        self.person_ids: set[str] = set()  # explicit people; p1..pN are implied by population
+        self.population = 0
         self.kind = ""  # kind of the campaign being built
         #: Request and Execute Campaign actions with where they were written, for R3, R4, R8.
         self.calls: list[_Call] = []
@@ -248,9 +269,11 @@ class _Builder:
         campaigns: dict[str, Campaign] = {}
         for name, raw in raw_campaigns.items():
             with self.at(f'campaign "{name}"'):
+                if not name.strip():
+                    raise self.fail('a campaign needs a name; [campaigns.""] is empty')
                 campaigns[name] = self.build_campaign(name, raw)
         self.check_requests_and_executes(campaigns)
-        activities = self.build_activities(data, self.person_ids, campaigns)
+        activities = self.build_activities(data, campaigns)
         generators = self.build_generators(data, campaigns)
         if population == 0 and not people and (activities or generators):
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
@@ -326,9 +349,12 @@ class _Builder:
             if count < 0:
                 self.problem(f'"count" must be zero or more, not {count}')
                 count = 0
+            elif count > MAX_PEOPLE:
+                self.problem(f'"count" = {count:,} is more people than fit in memory; at most {MAX_PEOPLE:,}')
+                count = 0
+        self.population = count
         people: list[model.PersonSpec] = []
         seen = self.person_ids  # every id written, so a person with a problem is not also "unknown"
-        seen.update(f"p{i}" for i in range(1, count + 1))
         raw = self.section(data, "person", list, "[[person]]")
         for index, spec in enumerate(raw, 1):
             with self.at(f"[[person]] {index}"):
@@ -337,7 +363,7 @@ class _Builder:
                 self.check_keys(spec, ("id", "fields", "lists"), "[[person]]")
                 pid = self.get(spec, "id", str)
                 self.where = f'person "{pid}"'
-                if re.fullmatch(r"p\d+", pid) and 1 <= int(pid[1:]) <= count:
+                if re.fullmatch(r"p[1-9]\d*", pid) and int(pid[1:]) <= count:
                     raise self.fail(f'"{pid}" clashes with a generated person (p1..p{count}); pick another id')
                 if pid in seen:
                     raise self.fail("this person id is used twice")
@@ -346,6 +372,12 @@ class _Builder:
                 lists = tuple(self.name("list", n, self.lists) for n in self.get(spec, "lists", list, []))
                 people.append(model.PersonSpec(id=pid, fields=fields, lists=lists))
         return count, people
+
+    def is_person(self, pid: str) -> bool:
+        """An explicit person's id, or one of the generated p1..pN."""
+        if pid in self.person_ids:
+            return True
+        return re.fullmatch(r"p[1-9]\d*", pid) is not None and int(pid[1:]) <= self.population
 
     def field_values(self, raw: Mapping[str, Any]) -> dict[str, Value]:
         out: dict[str, Value] = {}
@@ -564,6 +596,8 @@ class _Builder:
         choices_raw = self.get(raw, "choices", list)
         # Parameters on the step itself are shared by every choice and the default.
         shared = {k: v for k, v in raw.items() if k not in ("step", "choices", "default")}
+        self.check_keys(shared, (*STEP_PARAMS[kind], "step", "choices", "default"), f"a {kind} step")
+        shared = {k: v for k, v in shared.items() if k in STEP_PARAMS[kind]}  # reported once, here
         outer = self.where
         choices: list[Choice] = []
         for index, choice_raw in enumerate(choices_raw, 1):
@@ -597,11 +631,16 @@ class _Builder:
         action: Action = builder(params, program)
         return action
 
-    def params(self, params: Mapping[str, Any], kind: str, allowed: tuple[str, ...]) -> None:
-        self.check_keys(params, allowed, f"a {kind} step")
+    def params(self, params: Mapping[str, Any], kind: str) -> None:
+        self.check_keys(params, STEP_PARAMS[kind], f"a {kind} step")
 
     def tokens_in(self, text: str, program: str | None) -> None:
-        for match in _TOKEN.finditer(text):
+        for loose in re.finditer(r"\{\{.*?\}\}", text):
+            match = _TOKEN.fullmatch(loose.group(0))
+            if match is None:
+                forms = "{{my.NAME}}, {{lead.FIELD}} or {{trigger.NAME}}"
+                self.problem(f'malformed token "{loose.group(0)}"; write {forms}')
+                continue
             scope, name = match.group(1), match.group(2)
             if scope == "my":
                 tokens = self.programs[program].tokens if program else {}
@@ -621,7 +660,7 @@ class _Builder:
                 self.problem(f'unknown token scope "{scope}" in "{match.group(0)}"; use my., lead. or trigger.')
 
     def action_change_data_value(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "change_data_value", ("field", "value"))
+        self.params(p, "change_data_value")
         field = self.field_name(self.get(p, "field", str))
         raw = self.get(p, "value", (str, int, float, bool))
         if isinstance(raw, str) and "{{" in raw:
@@ -630,7 +669,7 @@ class _Builder:
         return model.ChangeDataValue(field=field, value=self.field_value(field, raw))
 
     def action_change_score(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "change_score", ("field", "change"))
+        self.params(p, "change_score")
         field = self.field_name(self.get(p, "field", str, "score"))
         if not _is_number(self.fields[field].default):
             default = self.fields[field].default
@@ -644,7 +683,7 @@ class _Builder:
         return model.ChangeScore(field=field, op=match.group(1), amount=float(match.group(2)))  # type: ignore[arg-type]
 
     def action_change_program_status(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "change_program_status", ("program", "status"))
+        self.params(p, "change_program_status")
         name = self.name(
             "program", self.get(p, "program", str, program) if program else self.get(p, "program", str), self.programs
         )
@@ -654,29 +693,29 @@ class _Builder:
         return model.ChangeProgramStatus(program=name, status=status)
 
     def action_add_to_list(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "add_to_list", ("list",))
+        self.params(p, "add_to_list")
         return model.AddToList(list=self.name("list", self.get(p, "list", str), self.lists))
 
     def action_remove_from_list(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "remove_from_list", ("list",))
+        self.params(p, "remove_from_list")
         return model.RemoveFromList(list=self.name("list", self.get(p, "list", str), self.lists))
 
     def action_interesting_moment(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "interesting_moment", ("description",))
+        self.params(p, "interesting_moment")
         text = self.get(p, "description", str)
         self.tokens_in(text, program)
         return model.InterestingMoment(description=text)
 
     def action_send_email(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "send_email", ("email",))
+        self.params(p, "send_email")
         return model.SendEmail(email=self.get(p, "email", str))
 
     def action_send_alert(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "send_alert", ("alert", "to"))
+        self.params(p, "send_alert")
         return model.SendAlert(alert=self.get(p, "alert", str), to=self.get(p, "to", str, ""))
 
     def action_call_webhook(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "call_webhook", ("webhook", "latency", "status", "response"))
+        self.params(p, "call_webhook")
         status = self.get(p, "status", int, 200)
         if not 100 <= status <= 599:
             raise self.fail(f'"status" {status} is not an HTTP status code (100-599)')
@@ -695,22 +734,22 @@ class _Builder:
         )
 
     def action_wait(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "wait", ("duration",))
+        self.params(p, "wait")
         return model.Wait(duration=self.duration(p, "duration"))
 
     def action_request_campaign(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "request_campaign", ("campaign",))
+        self.params(p, "request_campaign")
         return model.RequestCampaign(campaign=self.name("campaign", self.get(p, "campaign", str), self.campaign_names))
 
     def action_execute_campaign(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "execute_campaign", ("campaign", "use_parent_tokens"))
+        self.params(p, "execute_campaign")
         return model.ExecuteCampaign(
             campaign=self.name("campaign", self.get(p, "campaign", str), self.campaign_names),
             use_parent_tokens=self.get(p, "use_parent_tokens", bool, False),
         )
 
     def action_remove_from_flow(self, p: Mapping[str, Any], program: str | None) -> Action:
-        self.params(p, "remove_from_flow", ("campaigns",))
+        self.params(p, "remove_from_flow")
         raw = self.get(p, "campaigns", (list, str))
         names = [raw] if isinstance(raw, str) else raw
         if not names:
@@ -783,7 +822,7 @@ class _Builder:
         return attributes
 
     def build_activities(
-        self, data: Mapping[str, Any], person_ids: set[str], campaigns: Mapping[str, Campaign]
+        self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]
     ) -> list[model.ExternalActivity]:
         raw = self.section(data, "activities", list, "[[activities]]")
         out = []
@@ -798,7 +837,7 @@ class _Builder:
                 allowed = ("at", "person", "type", "fields", *model.EXTERNAL_ACTIVITIES[type_])
                 self.check_keys(item, allowed, f"a {type_} activity")
                 person = self.get(item, "person", str)
-                if person not in person_ids:
+                if not self.is_person(person):
                     raise self.fail(f'unknown person "{person}"; declare it with [[person]] or [people] count')
                 fields = self.field_values(self.get(item, "fields", dict, {}))
                 if fields and type_ != "fill_out_form":

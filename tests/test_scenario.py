@@ -1317,3 +1317,53 @@ flow = []
 """
     trigger = parse_scenario(text).campaigns["T"].triggers[0]
     assert trigger.constraints == (("field", ("owner",)), ("new_value", (None,)))
+
+
+def test_a_misspelt_shared_parameter_is_reported_once_at_the_step() -> None:
+    text = """
+[campaigns.T]
+triggers = [{ trigger = "fills_out_form" }]
+flow = [
+  { step = "send_email", emial = "x", choices = [{ if = { field = "score", op = "is", value = 1 }, email = "a" }] },
+]
+"""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.toml")
+    assert [str(p) for p in info.value.problems] == [
+        's.toml: campaign "T", step 1 (send_email): unknown key "emial" in a send_email step; did you mean "email"?'
+    ]
+
+
+@pytest.mark.parametrize("token", ["{{my}}", "{{lead.}}", "{{trigger}}", "{{}}"])
+def test_malformed_tokens_are_reported(token: str) -> None:
+    text = f"""
+[campaigns.T]
+triggers = [{{ trigger = "fills_out_form" }}]
+flow = [{{ step = "interesting_moment", description = "x {token} y" }}]
+"""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.toml")
+    assert [p.message for p in info.value.problems] == [
+        f'malformed token "{token}"; write {{{{my.NAME}}}}, {{{{lead.FIELD}}}} or {{{{trigger.NAME}}}}'
+    ]
+
+
+def test_an_empty_campaign_name_is_refused() -> None:
+    with pytest.raises(ScenarioError, match=r"a campaign needs a name"):
+        parse_scenario('[campaigns."  "]\ntriggers = [{ trigger = "fills_out_form" }]\n', source="s.toml")
+
+
+def test_a_huge_population_is_refused_quickly_without_listing_it() -> None:
+    text = '[people]\ncount = 99999999999999999999\n[[activities]]\nat = "1m"\nperson = "p5"\ntype = "visit_page"\n'
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.toml")
+    first = info.value.problems[0]
+    assert first.where == "[people]"
+    assert "more people than fit in memory; at most 10,000,000" in first.message
+
+
+def test_generated_people_are_known_without_being_listed() -> None:
+    text = '[people]\ncount = 5000000\n[[activities]]\nat = "1m"\nperson = "p4999999"\ntype = "visit_page"\n'
+    assert parse_scenario(text).activities[0].person == "p4999999"
+    with pytest.raises(ScenarioError, match='unknown person "p05"'):
+        parse_scenario(text.replace("p4999999", "p05"))
