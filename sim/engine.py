@@ -175,6 +175,16 @@ class Engine:
                 continue
             # R1: the filters must hold at the moment the trigger fires.
             if not all_hold(campaign.filters, person, self.scenario.programs):
+                if requested:  # a request names its campaign: say why it did not run
+                    fired.add(campaign.name)
+                    self._skip(
+                        campaign,
+                        person,
+                        parent_id=activity.run,
+                        cause=activity.seq,
+                        via=trigger.name,
+                        reason="smart list filters do not hold",
+                    )
                 continue
             fired.add(campaign.name)
             tokens = {**self._my_tokens(campaign), **{f"trigger.{k}": _show(v) for k, v in activity.details.items()}}
@@ -209,6 +219,10 @@ class Engine:
         Returns None when the qualification rule (R18) or an exhausted step budget
         turns the person away; that is logged as a skipped run.
         """
+        reason = self._refusal(campaign, person)
+        if reason is not None:
+            self._skip(campaign, person, parent_id=parent_id, cause=cause, via=via, reason=reason)
+            return None
         run = Run(
             id=next(self._run_ids),
             campaign=campaign,
@@ -217,13 +231,18 @@ class Engine:
             parent_id=parent_id,
             tokens=tokens,
         )
-        reason = self._refusal(campaign, person)
-        if reason is not None:
-            self.emit("run_skipped", person, run, reason=reason, cause=cause, via=via)
-            return None
         self._live.setdefault(person.id, {})[run] = None
         self.kernel.spawn(self._run_task, run, cause, via)
         return run
+
+    def _skip(
+        self, campaign: Campaign, person: Person, *, parent_id: int | None, cause: int | None, via: str, reason: str
+    ) -> None:
+        """Log a run that was turned away: it gets a run id and one ``run_skipped``."""
+        run = Run(
+            id=next(self._run_ids), campaign=campaign, person=person, thread=Thread(), parent_id=parent_id, tokens={}
+        )
+        self.emit("run_skipped", person, run, reason=reason, cause=cause, via=via)
 
     def _refusal(self, campaign: Campaign, person: Person) -> str | None:
         """Why the person may not run through ``campaign`` now (R18), or None; records the run."""

@@ -1390,3 +1390,33 @@ flow = [{ step = "change_data_value", field = "owner", value = "Queue" }]
     )
     changes = [(a.campaign, a.details["new_value"]) for a in fifo(text) if a.type == "change_data_value"]
     assert changes == [("Clear", None), ("Reassign", "Queue")]
+
+
+def test_r5_a_request_refused_by_the_smart_list_leaves_a_skipped_run() -> None:
+    """R5 + R1: a request names its campaign, so a filter refusal is logged with its cause."""
+    text = (
+        '\n[sim]\nduration = "1h"\n'
+        + ANN
+        + """
+[campaigns.Ask]
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "request_campaign", campaign = "Route" }]
+
+[campaigns.Route]
+triggers = [{ trigger = "campaign_is_requested" }]
+filters = [{ field = "score", op = "at least", value = 50 }]
+flow = [{ step = "send_alert", alert = "MQL" }]
+"""
+        + form_fill("1m")
+    )
+    activities = fifo(text)
+    request = next(a for a in activities if a.type == "request_campaign")
+    skipped = [a for a in activities if a.type == "run_skipped"]
+    assert [(a.campaign, a.parent, a.details) for a in skipped] == [
+        (
+            "Route",
+            request.run,
+            {"reason": "smart list filters do not hold", "cause": request.seq, "via": "campaign_is_requested"},
+        )
+    ]
+    assert "send_alert" not in [a.type for a in activities]
