@@ -71,7 +71,7 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
     out.extend(_table(("type", "count"), ((k, _n(v)) for k, v in summary.activities.items())))
     if summary.fields or summary.lists or summary.statuses:
         out.append("")
-        out.append("Final values the flows changed (people):")
+        out.append("Final values the flows changed (value: people):")
         for field, counts in summary.fields.items():
             out.append(f"  {field}: " + _distribution(counts, summary.people))
         for name, members in summary.lists.items():
@@ -89,17 +89,18 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
         if len(summary.budget_exhausted) > 10:
             out.append(f"  ... and {_n(len(summary.budget_exhausted) - 10)} more")
         out.append(
-            '  A campaign whose own activity triggers it again (qualification "every time") cascades '
-            "forever; narrow its trigger or filters, or raise [sim] step_budget if the work is real."
+            "  Most often a campaign whose own activity triggers it again (qualification \"every time\") "
+            "cascades forever: narrow its trigger or filters. If the steps are real work (a heavy load on "
+            "few people), raise [sim] step_budget."
         )
     return "\n".join(out)
 
 
 def _distribution(counts: Sequence[tuple[Value, int]], people: int, top: int = 8) -> str:
-    shown = [f"{_value(v)} {_n(c)} ({100 * c / people:.1f}%)" for v, c in counts[:top]]
+    shown = [f"{_value(v)}: {_n(c)} ({100 * c / people:.1f}%)" for v, c in counts[:top]]
     rest = counts[top:]
     if rest:
-        shown.append(f"{len(rest)} other values {_n(sum(c for _, c in rest))}")
+        shown.append(f"{len(rest)} other values: {_n(sum(c for _, c in rest))}")
     numbers = [(v, c) for v, c in counts if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(numbers) > 1:
         weight = sum(c for _, c in numbers)

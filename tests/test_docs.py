@@ -230,3 +230,22 @@ def test_every_mentioned_example_file_loads() -> None:
         assert path.is_file(), f"docs/scenarios.md mentions {name}, which does not exist"
         found = problems(path.read_text(encoding="utf-8"), source=name)
         assert not found, f"{name}, mentioned in docs/scenarios.md, does not load:\n" + "\n".join(found)
+
+
+def test_the_readme_sample_is_what_sim_run_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README.md quotes `sim run` output; every quoted line (bar wall time and memory) is real."""
+    monkeypatch.chdir(ROOT)  # the default scenario is shown relative to the working directory
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```text\nexamples/lead-lifecycle.toml")
+    quoted = readme[start + len("```text\n") : readme.index("```", start + 7)].splitlines()
+    assert main(["run"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+
+    def steady(line: str) -> str:
+        return re.sub(r"wall [0-9.]+s, peak memory [0-9,]+ MB", "wall -, peak memory -", line)
+
+    for line in quoted:
+        if line != "...":
+            assert steady(line) in [steady(p) for p in printed], line

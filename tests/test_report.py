@@ -36,7 +36,7 @@ def test_summary_names_the_person_whose_budget_ran_out_and_how_to_fix_it() -> No
     assert "Step budget exhausted (4 steps per person) for 1 person; their runs were stopped:" in text
     assert '  ann: at 1m in campaign "Loop"' in text
     assert "raise [sim] step_budget" in text
-    assert "  score: 4 1 (100.0%)" in text
+    assert "  score: 4: 1 (100.0%)" in text
 
 
 def test_summary_table_has_one_row_per_campaign_with_every_ending() -> None:
