@@ -89,7 +89,7 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
         if len(summary.budget_exhausted) > 10:
             out.append(f"  ... and {_n(len(summary.budget_exhausted) - 10)} more")
         out.append(
-            "  Most often a campaign whose own activity triggers it again (qualification \"every time\") "
+            '  Most often a campaign whose own activity triggers it again (qualification "every time") '
             "cascades forever: narrow its trigger or filters. If the steps are real work (a heavy load on "
             "few people), raise [sim] step_budget."
         )

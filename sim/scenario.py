@@ -28,7 +28,7 @@ from sim.model import (
     Step,
     Value,
 )
-from sim.units import parse_duration, parse_rate
+from sim.units import parse_duration, parse_rate, show
 
 T = TypeVar("T")
 
@@ -176,7 +176,7 @@ class _Builder:
     def table(self, parent: Mapping[str, Any], key: str, what: str) -> Mapping[str, Any]:
         value = parent.get(key, {})
         if not isinstance(value, dict):
-            raise self.fail(f"{what} must be a table, not {_kind_of(value)} ({value!r})")
+            raise self.fail(f"{what} must be a table, not {_kind_of(value)} ({show(value)})")
         return value
 
     def get(self, table: Mapping[str, Any], key: str, kind: type[T] | tuple[type, ...], default: Any = ...) -> Any:
@@ -190,7 +190,7 @@ class _Builder:
         if not ok:
             shown = [k for k in kinds if not (k is int and float in kinds)]  # "a number" covers both
             names = _either([_kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in shown])
-            raise self.fail(f'"{key}" must be {names}, not {_kind_of(value)} ({value!r})')
+            raise self.fail(f'"{key}" must be {names}, not {_kind_of(value)} ({show(value)})')
         return value
 
     def section(self, data: Mapping[str, Any], key: str, kind: type[Any], where: str) -> Any:
@@ -212,7 +212,7 @@ class _Builder:
     def value(self, raw: object, what: str) -> Value:
         if isinstance(raw, (str, int, float, bool)):
             return raw
-        raise self.fail(f"{what} must be a string, number or boolean, not {_kind_of(raw)} ({raw!r})")
+        raise self.fail(f"{what} must be a string, number or boolean, not {_kind_of(raw)} ({show(raw)})")
 
     def values(self, raw: object, what: str) -> tuple[Value, ...]:
         items = raw if isinstance(raw, list) else [raw]
@@ -221,7 +221,7 @@ class _Builder:
     def name(self, kind: str, name: object, known: Iterable[str], of: str = "") -> str:
         """``name`` if it is one of ``known``; ``of`` says whose (e.g. 'of program "X"')."""
         if not isinstance(name, str):
-            raise self.fail(f"{kind} name must be a string, not {_kind_of(name)} ({name!r})")
+            raise self.fail(f"{kind} name must be a string, not {_kind_of(name)} ({show(name)})")
         known = list(known)
         if name not in known:
             whose = f" {of}" if of else ""
@@ -246,7 +246,7 @@ class _Builder:
             seed = _guard(self, lambda: self.get(sim_table, "seed", int, 0), 0)
             duration = _guard(self, lambda: self.duration(sim_table, "duration", 86400.0), 86400.0)
             if duration <= 0:
-                self.problem(f'"duration" must be longer than zero, not {sim_table["duration"]!r}')
+                self.problem(f'"duration" must be longer than zero, not {show(sim_table["duration"])}')
                 duration = 86400.0
             budget = _guard(self, lambda: self.get(sim_table, "step_budget", int, 10_000), 10_000)
             if budget < 1:
@@ -258,7 +258,7 @@ class _Builder:
                 if isinstance(item, str):
                     names.append(item)
                 else:
-                    self.problem(f"list names must be strings, not {_kind_of(item)} ({item!r})")
+                    self.problem(f"list names must be strings, not {_kind_of(item)} ({show(item)})")
             self.lists = tuple(dict.fromkeys(names))
         self.build_fields(data)
         self.build_programs(data)
@@ -393,7 +393,7 @@ class _Builder:
         value = self.value(raw, f'value of "{field}"')
         default = self.fields[field].default
         if _is_number(default) and not _is_number(value) and value != "NULL":
-            raise self.fail(f'field "{field}" holds numbers; {value!r} is not a number')
+            raise self.fail(f'field "{field}" holds numbers; {show(value)} is not a number')
         return None if value == "NULL" else value
 
     # -- campaigns
@@ -535,15 +535,14 @@ class _Builder:
                 return model.FieldFilter(field=field, op=op)
             values = self.values(self.get(raw, "value", (str, int, float, bool, list)), '"value"')
             if op in ("greater than", "less than", "at least", "at most") and not all(_is_number(v) for v in values):
-                raise self.fail(f'op "{op}" compares numbers; {raw["value"]!r} is not a number')
+                raise self.fail(f'op "{op}" compares numbers; {show(raw["value"])} is not a number')
             return model.FieldFilter(field=field, op=op, values=values)
-        raise self.fail(
-            f'a filter needs "field" (with op and value), "list", or "program" (with status); got keys {sorted(raw)}'
-        )
+        needs = 'a filter needs "field" (with op and value), "list", or "program" (with status)'
+        raise self.fail(f"{needs}; got keys {show(sorted(raw))}")
 
     def build_qualification(self, raw: object) -> model.Qualification:
         if not isinstance(raw, str):
-            raise self.fail(f'"qualification" must be a string, not {_kind_of(raw)} ({raw!r})')
+            raise self.fail(f'"qualification" must be a string, not {_kind_of(raw)} ({show(raw)})')
         text = " ".join(raw.lower().replace("_", " ").split())
         if text == "once":
             return model.Qualification(rule="once")
@@ -673,13 +672,13 @@ class _Builder:
         field = self.field_name(self.get(p, "field", str, "score"))
         if not _is_number(self.fields[field].default):
             default = self.fields[field].default
-            raise self.fail(f'field "{field}" is not numeric (its default is {default!r}); a score needs a number')
+            raise self.fail(f'field "{field}" is not numeric (its default is {show(default)}); a score needs a number')
         change = self.get(p, "change", (str, int))
         match = _SCORE_CHANGE.match(str(change)) if isinstance(change, str) else None
         if isinstance(change, int):
             return model.ChangeScore(field=field, op="+" if change >= 0 else "-", amount=float(abs(change)))
         if match is None:
-            raise self.fail(f'change {change!r} is not a score change; write "+N", "-N" or "=N", e.g. "+10" (R14)')
+            raise self.fail(f'change {show(change)} is not a score change; write "+N", "-N" or "=N", e.g. "+10" (R14)')
         return model.ChangeScore(field=field, op=match.group(1), amount=float(match.group(2)))  # type: ignore[arg-type]
 
     def action_change_program_status(self, p: Mapping[str, Any], program: str | None) -> Action:

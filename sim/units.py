@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -33,6 +34,22 @@ UNITS: dict[str, float] = {
     "months": 2592000.0,
 }
 
+
+def show(value: object) -> str:
+    """A value as it is written in TOML, for messages: true, "text", [1, 2], { a = 1 }."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, list):
+        return "[" + ", ".join(show(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {show(item)}" for key, item in value.items()) + " }" if value else "{}"
+    return str(value)
+
+
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)", re.IGNORECASE)
 _DURATION_HINT = 'write a number and a unit, e.g. "30s", "5m", "2h", "1h30m", "3d" or "4 hours"'
 
@@ -43,28 +60,28 @@ def parse_duration(text: object) -> float:
     A bare number (TOML int or float) is taken as seconds.
     """
     if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+        raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
     if isinstance(text, (int, float)):
         if not math.isfinite(text):
-            raise ValueError(f"{text!r} is not a finite duration; {_DURATION_HINT}")
+            raise ValueError(f"{show(text)} is not a finite duration; {_DURATION_HINT}")
         if text < 0:
-            raise ValueError(f"{text!r} is negative; a duration is zero or more")
+            raise ValueError(f"{show(text)} is negative; a duration is zero or more")
         return float(text)
     if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+        raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
     pos, total, parts = 0, 0.0, 0
     stripped = text.strip()
     while pos < len(stripped):
         match = _PART.match(stripped, pos)
         if match is None or match.group(2).lower() not in UNITS:
-            raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+            raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
         total += float(match.group(1)) * UNITS[match.group(2).lower()]
         pos = match.end()
         parts += 1
     if parts == 0:
-        raise ValueError(f"{text!r} is not a duration; {_DURATION_HINT}")
+        raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
     if not math.isfinite(total):
-        raise ValueError(f"{text!r} is too long to simulate; {_DURATION_HINT}")
+        raise ValueError(f"{show(text)} is too long to simulate; {_DURATION_HINT}")
     return total
 
 
@@ -74,22 +91,22 @@ _RATE_HINT = 'write a count per period, e.g. "20000/h", "5/s", "100/d" or "1/5m"
 def parse_rate(text: object) -> float:
     """Events per second in a rate string like "20000/h"; raises ValueError."""
     if not isinstance(text, str) or text.count("/") != 1:
-        raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}")
+        raise ValueError(f"{show(text)} is not a rate; {_RATE_HINT}")
     count_text, period_text = (part.strip() for part in text.split("/"))
     try:
         count = float(count_text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}") from None
+        raise ValueError(f"{show(text)} is not a rate; {_RATE_HINT}") from None
     if period_text and period_text[0].isalpha():
         period_text = "1" + period_text
     try:
         period = parse_duration(period_text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a rate; {_RATE_HINT}") from None
+        raise ValueError(f"{show(text)} is not a rate; {_RATE_HINT}") from None
     if not math.isfinite(count) or not math.isfinite(period):
-        raise ValueError(f"{text!r} is not a finite rate; {_RATE_HINT}")
+        raise ValueError(f"{show(text)} is not a finite rate; {_RATE_HINT}")
     if count < 0 or period <= 0:
-        raise ValueError(f"{text!r} is not a rate; the count must be >= 0 and the period > 0")
+        raise ValueError(f"{show(text)} is not a rate; the count must be >= 0 and the period > 0")
     return count / period
 
 

@@ -105,7 +105,7 @@ def test_check_reports_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert f'error: {path}: campaign "Normalize", trigger 1: unknown trigger "fills_out_forms"' in err
-    assert f'error: {path}: campaign "Normalize", step 2 (wait): "duration": \'soon\' is not a duration' in err
+    assert f'error: {path}: campaign "Normalize", step 2 (wait): "duration": "soon" is not a duration' in err
     assert err.endswith("2 problems found.\n")
 
 

@@ -885,29 +885,29 @@ def test_unknown_step_with_suggestion() -> None:
             '[campaigns.T]\ntriggers = [{ trigger = "fills_out_form" }]\n'
             'flow = [{ step = "wait", duration = "4 hourz" }]',
             'campaign "T", step 1 (wait)',
-            ('"duration"', "'4 hourz' is not a duration", '"4 hours"'),
+            ('"duration"', '"4 hourz" is not a duration', '"4 hours"'),
         ),
         (
             '[campaigns.T]\ntriggers = [{ trigger = "fills_out_form" }]\n'
             'flow = [{ step = "call_webhook", webhook = "w", latency = "soon" }]',
             'campaign "T", step 1 (call_webhook)',
-            ('"latency"', "'soon' is not a duration"),
+            ('"latency"', '"soon" is not a duration'),
         ),
         (
             '[campaigns.B]\nkind = "batch"\nschedule = { at = "2 oclock" }',
             'campaign "B"',
-            ('"at"', "'2 oclock' is not a duration"),
+            ('"at"', '"2 oclock" is not a duration'),
         ),
         (
             '[campaigns.B]\nkind = "batch"\nschedule = { at = "2h", every = "dialy" }',
             'campaign "B"',
-            ('"every"', "'dialy' is not a duration"),
+            ('"every"', '"dialy" is not a duration'),
         ),
-        ('[sim]\nduration = "3 dayz"', "[sim]", ('"duration"', "'3 dayz' is not a duration")),
+        ('[sim]\nduration = "3 dayz"', "[sim]", ('"duration"', '"3 dayz" is not a duration')),
         (
             '[[activities]]\nat = "soon"\nperson = "p1"\ntype = "visit_page"\npage = "/"',
             "[[activities]] 1 (visit_page)",
-            ('"at"', "'soon' is not a duration"),
+            ('"at"', '"soon" is not a duration'),
         ),
     ],
     ids=["wait", "webhook-latency", "schedule-at", "schedule-every", "sim-duration", "activity-at"],
@@ -1010,7 +1010,7 @@ def test_R18_malformed_qualification_rule(rule: str) -> None:
 )
 def test_text_value_for_a_numeric_field(snippet: str, where: str) -> None:
     problem = only_problem(scenario(snippet), where)
-    assert_words(problem.message, ('field "score" holds numbers', "'high' is not a number"))
+    assert_words(problem.message, ('field "score" holds numbers', '"high" is not a number'))
 
 
 def test_numeric_filter_compares_numbers() -> None:
@@ -1020,7 +1020,7 @@ def test_numeric_filter_compares_numbers() -> None:
         filters = [{ field = "score", op = "at least", value = "fifty" }]
         """)
     problem = only_problem(text, 'campaign "T", filter 1')
-    assert_words(problem.message, ('op "at least" compares numbers', "'fifty' is not a number"))
+    assert_words(problem.message, ('op "at least" compares numbers', '"fifty" is not a number'))
 
 
 @pytest.mark.parametrize(
@@ -1218,7 +1218,7 @@ def test_broken_person_is_not_also_reported_unknown_by_an_activity() -> None:
 def test_R2_batch_with_malformed_schedule_is_not_also_missing_one() -> None:
     text = scenario('[campaigns.B]\nkind = "batch"\nschedule = { at = "tonight" }\n')
     problem = only_problem(text, 'campaign "B"')
-    assert "'tonight' is not a duration" in problem.message
+    assert '"tonight" is not a duration' in problem.message
 
 
 # --- all problems at once -----------------------------------------------------------
