@@ -14,6 +14,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -192,6 +193,20 @@ class _Builder:
             names = _either([_kind_of(k()) if k in (bool, int, float, str, list, dict) else k.__name__ for k in shown])
             raise self.fail(f'"{key}" must be {names}, not {_kind_of(value)} ({show(value)})')
         return value
+
+    def all_of(self, *getters: Callable[[], Any]) -> list[Any]:
+        """Run every getter, so each problem is reported, not only the first; then give up
+        (raise _Skip) if any failed."""
+        results, failed = [], False
+        for get in getters:
+            try:
+                results.append(get())
+            except _Skip:
+                failed = True
+                results.append(None)
+        if failed:
+            raise _Skip()
+        return results
 
     def section(self, data: Mapping[str, Any], key: str, kind: type[Any], where: str) -> Any:
         """A top-level table or array; an empty one (and a problem) if it has the wrong type."""
@@ -660,8 +675,9 @@ class _Builder:
 
     def action_change_data_value(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "change_data_value")
-        field = self.field_name(self.get(p, "field", str))
-        raw = self.get(p, "value", (str, int, float, bool))
+        field, raw = self.all_of(
+            lambda: self.field_name(self.get(p, "field", str)), lambda: self.get(p, "value", (str, int, float, bool))
+        )
         if isinstance(raw, str) and "{{" in raw:
             self.tokens_in(raw, program)
             return model.ChangeDataValue(field=field, value=raw)
@@ -669,17 +685,20 @@ class _Builder:
 
     def action_change_score(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "change_score")
-        field = self.field_name(self.get(p, "field", str, "score"))
-        if not _is_number(self.fields[field].default):
-            default = self.fields[field].default
-            raise self.fail(f'field "{field}" is not numeric (its default is {show(default)}); a score needs a number')
-        change = self.get(p, "change", (str, int))
+        field, change = self.all_of(lambda: self.score_field(p), lambda: self.get(p, "change", (str, int)))
         match = _SCORE_CHANGE.match(str(change)) if isinstance(change, str) else None
         if isinstance(change, int):
             return model.ChangeScore(field=field, op="+" if change >= 0 else "-", amount=float(abs(change)))
         if match is None:
             raise self.fail(f'change {show(change)} is not a score change; write "+N", "-N" or "=N", e.g. "+10" (R14)')
         return model.ChangeScore(field=field, op=match.group(1), amount=float(match.group(2)))  # type: ignore[arg-type]
+
+    def score_field(self, p: Mapping[str, Any]) -> str:
+        field = self.field_name(self.get(p, "field", str, "score"))
+        default = self.fields[field].default
+        if not _is_number(default):
+            raise self.fail(f'field "{field}" is not numeric (its default is {show(default)}); a score needs a number')
+        return field
 
     def action_change_program_status(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "change_program_status")
@@ -711,26 +730,34 @@ class _Builder:
 
     def action_send_alert(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "send_alert")
-        return model.SendAlert(alert=self.get(p, "alert", str), to=self.get(p, "to", str, ""))
+        alert, to = self.all_of(lambda: self.get(p, "alert", str), lambda: self.get(p, "to", str, ""))
+        return model.SendAlert(alert=alert, to=to)
 
     def action_call_webhook(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "call_webhook")
-        status = self.get(p, "status", int, 200)
+        webhook, latency, status, mappings = self.all_of(
+            lambda: self.get(p, "webhook", str),
+            lambda: self.duration(p, "latency", 0.5),
+            lambda: self.http_status(p),
+            lambda: self.response_mappings(p),
+        )
+        return model.CallWebhook(webhook=webhook, latency=latency, status=status, response=mappings)
+
+    def http_status(self, p: Mapping[str, Any]) -> int:
+        status: int = self.get(p, "status", int, 200)
         if not 100 <= status <= 599:
             raise self.fail(f'"status" {status} is not an HTTP status code (100-599)')
-        response = self.get(p, "response", dict, {})
+        return status
+
+    def response_mappings(self, p: Mapping[str, Any]) -> tuple[tuple[str, Value], ...]:
         mappings = []
-        for field, raw in response.items():
+        for field, raw in self.get(p, "response", dict, {}).items():
             try:
-                mappings.append((self.field_name(field), self.field_value(field, raw)))
+                field = self.field_name(field)  # first: field_value needs a known field
+                mappings.append((field, self.field_value(field, raw)))
             except _Skip:
                 pass
-        return model.CallWebhook(
-            webhook=self.get(p, "webhook", str),
-            latency=self.duration(p, "latency", 0.5),
-            status=status,
-            response=tuple(mappings),
-        )
+        return tuple(mappings)
 
     def action_wait(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "wait")
@@ -742,10 +769,11 @@ class _Builder:
 
     def action_execute_campaign(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "execute_campaign")
-        return model.ExecuteCampaign(
-            campaign=self.name("campaign", self.get(p, "campaign", str), self.campaign_names),
-            use_parent_tokens=self.get(p, "use_parent_tokens", bool, False),
+        campaign, use_parent_tokens = self.all_of(
+            lambda: self.name("campaign", self.get(p, "campaign", str), self.campaign_names),
+            lambda: self.get(p, "use_parent_tokens", bool, False),
         )
+        return model.ExecuteCampaign(campaign=campaign, use_parent_tokens=use_parent_tokens)
 
     def action_remove_from_flow(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "remove_from_flow")
@@ -835,23 +863,29 @@ class _Builder:
                 self.where = f"[[activities]] {index} ({type_})"
                 allowed = ("at", "person", "type", "fields", *model.EXTERNAL_ACTIVITIES[type_])
                 self.check_keys(item, allowed, f"a {type_} activity")
-                person = self.get(item, "person", str)
-                if not self.is_person(person):
-                    raise self.fail(f'unknown person "{person}"; declare it with [[person]] or [people] count')
-                fields = self.field_values(self.get(item, "fields", dict, {}))
-                if fields and type_ != "fill_out_form":
-                    raise self.fail('"fields" belongs to fill_out_form activities only')
+                at, person, fields, attributes = self.all_of(
+                    partial(self.duration, item, "at"),
+                    partial(self.known_person, item),
+                    partial(self.form_fields, item, type_),
+                    partial(self.activity_attributes, item, type_, campaigns),
+                )
                 out.append(
-                    model.ExternalActivity(
-                        at=self.duration(item, "at"),
-                        person=person,
-                        type=type_,
-                        attributes=self.activity_attributes(item, type_, campaigns),
-                        fields=fields,
-                    )
+                    model.ExternalActivity(at=at, person=person, type=type_, attributes=attributes, fields=fields)
                 )
         out.sort(key=lambda a: a.at)  # stable: same time keeps file order
         return out
+
+    def known_person(self, item: Mapping[str, Any]) -> str:
+        person: str = self.get(item, "person", str)
+        if not self.is_person(person):
+            raise self.fail(f'unknown person "{person}"; declare it with [[person]] or [people] count')
+        return person
+
+    def form_fields(self, item: Mapping[str, Any], type_: str) -> dict[str, Value]:
+        fields = self.field_values(self.get(item, "fields", dict, {}))
+        if fields and type_ != "fill_out_form":
+            raise self.fail('"fields" belongs to fill_out_form activities only')
+        return fields
 
     def build_generators(self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]) -> list[model.Generator]:
         raw = self.section(data, "generators", list, "[[generators]]")

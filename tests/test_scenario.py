@@ -1367,3 +1367,24 @@ def test_generated_people_are_known_without_being_listed() -> None:
     assert parse_scenario(text).activities[0].person == "p4999999"
     with pytest.raises(ScenarioError, match='unknown person "p05"'):
         parse_scenario(text.replace("p4999999", "p05"))
+
+
+def test_every_problem_of_one_step_and_one_activity_is_reported() -> None:
+    text = """
+[campaigns.T]
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "call_webhook", webhook = "w", status = 99, latency = "-1s" }]
+
+[[activities]]
+type = "visit_page"
+person = "nobody"
+page = "/"
+"""
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.toml")
+    assert [(p.where, p.message.split(";")[0]) for p in info.value.problems] == [
+        ('campaign "T", step 1 (call_webhook)', '"latency": "-1s" is not a duration'),
+        ('campaign "T", step 1 (call_webhook)', '"status" 99 is not an HTTP status code (100-599)'),
+        ("[[activities]] 1 (visit_page)", '"at" is required (a duration such as "5m")'),
+        ("[[activities]] 1 (visit_page)", 'unknown person "nobody"'),
+    ]
