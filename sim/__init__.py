@@ -17,6 +17,7 @@ from sim.model import (
     FieldFilter,
     Filter,
     ListFilter,
+    Problem,
     ProgramStatusFilter,
     Qualification,
     Scenario,
@@ -24,7 +25,7 @@ from sim.model import (
     Step,
     Trigger,
 )
-from sim.scenario import Problem, ScenarioError, load_scenario, parse_scenario
+from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.simulation import Simulation
 from sim.summary import CampaignTally, Summary
 

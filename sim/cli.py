@@ -149,8 +149,14 @@ def _check(files: Sequence[Path]) -> int:
             _report_problems(exc, running=False)
             status = EXIT_BAD_INPUT
         else:
+            _report_warnings(scenario)
             print(format_check(scenario))
     return status
+
+
+def _report_warnings(scenario: Scenario) -> None:
+    for warning in scenario.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _report_problems(exc: ScenarioError, *, running: bool) -> None:
@@ -174,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
+    _report_warnings(scenario)
     sinks: list[ActivitySink] = []
     if args.log is not None:
         if args.log != "-" and str(path) != "-" and _same_file(path, Path(args.log)):

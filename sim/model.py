@@ -338,6 +338,19 @@ class Generator:
 
 
 @attrs.frozen(kw_only=True)
+class Problem:
+    """One thing wrong (or suspicious) in a scenario file, with where it was written."""
+
+    file: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.where}:" if self.where else ""
+        return f"{self.file}:{where} {self.message}"
+
+
+@attrs.frozen(kw_only=True)
 class Scenario:
     """A whole scenario file, checked: names resolve and every rule holds."""
 
@@ -353,3 +366,5 @@ class Scenario:
     people: tuple[PersonSpec, ...] = ()
     activities: tuple[ExternalActivity, ...] = ()
     generators: tuple[Generator, ...] = ()
+    #: Valid but almost surely unintended (an activity after the end, an unused executable).
+    warnings: tuple[Problem, ...] = ()

@@ -26,10 +26,11 @@ from sim.model import (
     Campaign,
     Choice,
     Filter,
+    Problem,
     Step,
     Value,
 )
-from sim.units import parse_duration, parse_rate, show
+from sim.units import format_duration, parse_duration, parse_rate, show
 
 T = TypeVar("T")
 
@@ -58,19 +59,6 @@ STEP_PARAMS: dict[str, tuple[str, ...]] = {
 
 _TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
 _SCORE_CHANGE = re.compile(r"^\s*([+\-=])\s*(\d+(?:\.\d+)?)\s*$")
-
-
-@attrs.frozen(kw_only=True)
-class Problem:
-    """One thing wrong with a scenario, with where it was written."""
-
-    file: str
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.where}:" if self.where else ""
-        return f"{self.file}:{where} {self.message}"
 
 
 class ScenarioError(Exception):
@@ -292,7 +280,9 @@ class _Builder:
         generators = self.build_generators(data, campaigns)
         if population == 0 and not people and (activities or generators):
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
+        warnings = self.warnings(duration, campaigns, activities, generators)
         return model.Scenario(
+            warnings=warnings,
             source=self.source,
             seed=seed,
             duration=duration,
@@ -306,6 +296,37 @@ class _Builder:
             activities=tuple(activities),
             generators=tuple(generators),
         )
+
+    def warnings(
+        self,
+        duration: float,
+        campaigns: Mapping[str, Campaign],
+        activities: list[model.ExternalActivity],
+        generators: list[model.Generator],
+    ) -> tuple[Problem, ...]:
+        """Things that are valid but almost surely not what the author meant."""
+        out: list[Problem] = []
+
+        def warn(where: str, message: str) -> None:
+            out.append(Problem(file=self.source, where=where, message=message))
+
+        end = f"[sim] duration ({format_duration(duration)})"
+        executed = {call.action.campaign for call in self.calls if isinstance(call.action, model.ExecuteCampaign)}
+        for campaign in campaigns.values():
+            where = f'campaign "{campaign.name}"'
+            if campaign.kind == "executable" and campaign.name not in executed:
+                warn(where, "no campaign executes it, so it never runs (R4)")
+            if campaign.schedule is not None and campaign.schedule.at >= duration:
+                warn(where, f"its schedule starts at {format_duration(campaign.schedule.at)}, not before {end}")
+            if not campaign.flow:
+                warn(where, "its flow has no steps")
+        late = [a for a in activities if a.at >= duration]
+        if late:
+            warn("[[activities]]", f"timed activities at or after {end} never happen ({len(late)} of them)")
+        for index, generator in enumerate(generators, 1):
+            if generator.start >= duration:
+                warn(f"[[generators]] {index} ({generator.type})", f"it starts at or after {end}, so it never fires")
+        return tuple(out)
 
     # -- fields, programs, people
 

@@ -226,3 +226,13 @@ def test_a_closed_pipe_on_the_log_ends_quietly() -> None:
     )
     assert result.stdout == '{"seq":1,"'
     assert result.stderr == ""
+
+
+def test_warnings_go_to_stderr_and_do_not_fail_the_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, SMALL.replace('at = "1m"', 'at = "2h"'))
+    assert main(["check", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"warning: {path}: [[activities]]: timed activities at or after [sim] duration (1h) never happen (1 of them)\n"
+    )
+    assert ": ok: " in captured.out

@@ -25,6 +25,7 @@ from sim.model import (
     FieldSpec,
     ListFilter,
     PersonSpec,
+    Problem,
     ProgramStatusFilter,
     Qualification,
     RequestCampaign,
@@ -33,7 +34,7 @@ from sim.model import (
     Trigger,
     Wait,
 )
-from sim.scenario import Problem, ScenarioError, load_scenario, parse_scenario
+from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -1388,3 +1389,48 @@ page = "/"
         ("[[activities]] 1 (visit_page)", '"at" is required (a duration such as "5m")'),
         ("[[activities]] 1 (visit_page)", 'unknown person "nobody"'),
     ]
+
+
+def test_valid_but_suspicious_designs_load_with_warnings() -> None:
+    text = """
+[sim]
+duration = "1h"
+
+[[person]]
+id = "ann"
+
+[campaigns.Unused]
+kind = "executable"
+flow = [{ step = "send_email", email = "x" }]
+
+[campaigns.Late]
+kind = "batch"
+schedule = { at = "2h" }
+filters = [{ field = "score", op = "at least", value = 0 }]
+flow = []
+
+[[activities]]
+at = "3h"
+person = "ann"
+type = "visit_page"
+page = "/"
+
+[[generators]]
+type = "visit_page"
+page = "/"
+rate = "1/m"
+start = "1h"
+"""
+    scenario = parse_scenario(text, source="s.toml")
+    assert [str(w) for w in scenario.warnings] == [
+        's.toml: campaign "Unused": no campaign executes it, so it never runs (R4)',
+        's.toml: campaign "Late": its schedule starts at 2h, not before [sim] duration (1h)',
+        's.toml: campaign "Late": its flow has no steps',
+        "s.toml: [[activities]]: timed activities at or after [sim] duration (1h) never happen (1 of them)",
+        "s.toml: [[generators]] 1 (visit_page): it starts at or after [sim] duration (1h), so it never fires",
+    ]
+
+
+def test_the_examples_have_no_warnings() -> None:
+    for path in sorted(EXAMPLES.glob("*.toml")):
+        assert load_scenario(path).warnings == (), path
