@@ -8,6 +8,7 @@ keeps a list for tests.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Mapping
@@ -117,6 +118,9 @@ class JsonLinesSink:
     def open(cls, path: str | Path) -> JsonLinesSink:
         """``-`` is standard output (left open on close)."""
         if str(path) == "-":
+            if isinstance(sys.stdout, io.TextIOWrapper):
+                # JSON Lines is UTF-8 whatever the terminal's encoding; never escape-mangled.
+                sys.stdout.reconfigure(encoding="utf-8", errors="strict")
             return cls(stream=sys.stdout, owns_stream=False)
         return cls(stream=open(path, "w", encoding="utf-8"))
 

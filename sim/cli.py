@@ -19,13 +19,16 @@ from importlib import resources
 from pathlib import Path
 from types import FrameType
 
+import trio
+
 from sim import __version__
 from sim.activity import ActivitySink, JsonLinesSink
-from sim.model import Scenario
+from sim.model import Problem, Scenario
 from sim.progress import ProgressSink
 from sim.report import format_check, format_summary
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.simulation import STRATEGIES, Simulation
+from sim.summary import Summary
 
 #: The scenario ``sim run`` uses when given no file.
 DEFAULT_SCENARIO = "lead-lifecycle.toml"
@@ -168,9 +171,15 @@ def _report_problems(exc: ScenarioError, *, running: bool) -> None:
 
 def _load(path: Path) -> Scenario:
     """A scenario file, or standard input for ``-``."""
-    if str(path) == "-":
-        return parse_scenario(sys.stdin.read(), source="<stdin>")
-    return load_scenario(path)
+    if str(path) != "-":
+        return load_scenario(path)
+    if sys.stdin is None:
+        raise ScenarioError([Problem(file="<stdin>", where="", message="standard input is closed")])
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem(file="<stdin>", where="", message=f"not UTF-8 text: {exc}")]) from None
+    return parse_scenario(text, source="<stdin>")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -196,24 +205,32 @@ def _run(args: argparse.Namespace) -> int:
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
     simulation = Simulation(scenario, seed=args.seed, strategy=args.strategy, sinks=sinks)
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        if simulation.kernel.stop_requested:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now
-        simulation.request_stop()
+    async def run_with_ctrl_c() -> Summary:
+        # trio.run installed its own SIGINT handler, which raises KeyboardInterrupt only
+        # where that is safe. Ours goes in front: the first Ctrl-C asks the kernel to stop
+        # at the next task switch (whole log lines, a partial summary); the second is
+        # trio's to deliver.
+        trio_handler = signal.getsignal(signal.SIGINT)
 
-    # Our own handler (trio leaves a non-default one alone): the kernel stops at the next
-    # task switch, so the log ends on a whole line and the summary covers what ran.
-    previous = signal.signal(signal.SIGINT, interrupt)
+        def interrupt(signum: int, frame: FrameType | None) -> None:
+            if simulation.kernel.stop_requested and callable(trio_handler):
+                trio_handler(signum, frame)
+            simulation.request_stop()
+
+        signal.signal(signal.SIGINT, interrupt)
+        try:
+            return await simulation.run()
+        finally:
+            signal.signal(signal.SIGINT, trio_handler)
+
     started = time.perf_counter()
     try:
-        summary = simulation.run_sync()
+        summary = trio.run(run_with_ctrl_c)
     except OSError as exc:
         if args.log is None or isinstance(exc, BrokenPipeError) or exc.filename not in (None, args.log):
             raise
         print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    finally:
-        signal.signal(signal.SIGINT, previous)
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(format_summary(summary, wall_seconds=wall, peak_mb=peak_mb), file=out)

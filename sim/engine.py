@@ -34,8 +34,6 @@ from sim.summary import BudgetReport, Tally
 #: The (1-based step index, step kind) that produced an activity; None outside a flow.
 At = tuple[int, str] | None
 
-_TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
-
 
 class RunEnded(Exception):
     """Unwinds a run's task early; the top run catches it."""
@@ -216,8 +214,8 @@ class Engine:
     ) -> Run | None:
         """Start a run of ``campaign`` for ``person`` as a task of its own (R5, R2, R1).
 
-        Returns None when the qualification rule (R18) or an exhausted step budget
-        turns the person away; that is logged as a skipped run.
+        Returns None when the qualification rule (R18) turns the person away; that is
+        logged as a skipped run.
         """
         reason = self._refusal(campaign, person)
         if reason is not None:
@@ -390,7 +388,7 @@ class Engine:
                 return _show(run.person.fields.get(name))
             return run.tokens.get(f"{scope}.{name}", "")
 
-        return _TOKEN.sub(token, text)
+        return model.TOKEN.sub(token, text)
 
     # -- Execute Campaign (R6, R7, R10, R8)
 

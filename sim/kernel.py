@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import operator
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, Protocol
@@ -168,6 +169,7 @@ class Kernel:
     _awaited: _Entry | None = attrs.field(default=None, init=False)
     _finished: bool = attrs.field(default=False, init=False)
     _error: BaseException | None = attrs.field(default=None, init=False)
+    _alone: int = attrs.field(default=0, init=False)  # steps taken with no hand-off
 
     async def run(self, main: Callable[[], Awaitable[None]]) -> None:
         """Run ``main`` and every task it spawns until no work is left or time is up.
@@ -182,11 +184,9 @@ class Kernel:
             self._main = current_task()
             self.spawn(main)
             first = self._next()
-            if first is None:
-                self._finished = True  # stopped, or an empty window, before anything ran
-            else:
+            if first is not None:  # else: stopped, or an empty window, before anything ran
                 self._resume(first)
-                await wait_task_rescheduled(self._abort)
+                await wait_task_rescheduled(self._abort_main)
             self._shut_down()
             nursery.cancel_scope.cancel()  # for tasks a cancellation from outside left behind
         if self._error is not None:
@@ -216,15 +216,29 @@ class Kernel:
             sleeper.entry = entry
         nxt = self._next()
         if nxt is entry:
+            await self._now_and_then()
             return
         self._resume(nxt)
-        await wait_task_rescheduled(self._abort)
+        await self._park(entry)
 
     async def checkpoint(self) -> None:
         """A choice point: any task due now may run before this one goes on."""
         heap = self._heap
         if self._due or (heap and heap[0][0] <= self.now) or self.stop_requested:
             await self.sleep(0.0)
+        else:
+            await self._now_and_then()
+
+    async def _now_and_then(self) -> None:
+        """Yield to trio once in a while when no other task is due.
+
+        A lone task would otherwise never give trio's run loop a turn, and a deadline or
+        cancellation from outside the run would never be seen. Every other simulation
+        task is parked meanwhile, so this changes no order.
+        """
+        self._alone += 1
+        if not self._alone & 0xFFF:
+            await trio.lowlevel.checkpoint()
 
     def wake(self, sleeper: Sleeper) -> None:
         """End ``sleeper``'s sleep now, if it is sleeping into the future."""
@@ -232,8 +246,11 @@ class Kernel:
         if entry is None or entry.cancelled or entry.time <= self.now:
             return
         entry.cancelled = True
-        sleeper.entry = _Entry(self.now, entry.priority, next(self._seq), entry.task)
+        task = entry.task
+        sleeper.entry = _Entry(self.now, entry.priority, next(self._seq), task)
         entry.task = None  # the dead entry stays in the heap; it must not keep the task alive
+        if task is not None:
+            task.custom_sleep_data = sleeper.entry
         self._push(sleeper.entry)
 
     # -- internals: only ever one task runs these at a time
@@ -284,10 +301,7 @@ class Kernel:
         if count > 1:
             try:
                 index = self.strategy.choose(count)
-                if not (isinstance(index, int) and 0 <= index < count):
-                    raise ValueError(
-                        f"strategy {self.strategy!r} chose {index!r} of {count} candidates (0..{count - 1})"
-                    )
+                index = _checked_choice(self.strategy, index, count)
             except Exception as exc:
                 self._fail(exc)
                 return None
@@ -331,13 +345,27 @@ class Kernel:
             parked.extend(entry for entry in bucket.items if entry is not None)
         self._heap, self._ready, self._due = [], {}, 0
         for entry in parked:
-            if entry.task is not None and not entry.cancelled:
+            # Only a task still parked on this very entry: trio clears custom_sleep_data
+            # when it resumes a task itself (a cancellation).
+            if entry.task is not None and entry.task.custom_sleep_data is entry:
                 reschedule(entry.task, outcome.Error(_Shutdown()))
                 entry.task = None
 
+    async def _park(self, entry: _Entry) -> None:
+        """Wait, parked on ``entry``, until the kernel picks it."""
+        assert entry.task is not None
+        entry.task.custom_sleep_data = entry
+        await wait_task_rescheduled(self._abort)
+
+    def _abort_main(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
+        self._finished = True  # cancelled from outside (or Ctrl-C): no more hand-offs
+        return Abort.SUCCEEDED
+
     def _abort(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
-        # A cancelled task cannot be resumed in order, so the run ends with it.
-        self._finished = True
+        # A task cancelled through trio cannot be resumed in order, so the run ends with it.
+        if not self._finished:
+            self._fail(RuntimeError("a simulation task was cancelled through trio; wait with the kernel instead"))
+        self._finish()
         return Abort.SUCCEEDED
 
     async def _bootstrap(self, entry: _Entry, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
@@ -348,7 +376,7 @@ class Kernel:
             if self._awaited is entry:
                 self._awaited = None
             else:
-                await wait_task_rescheduled(self._abort)
+                await self._park(entry)
             await fn(*args)
         except _Shutdown:
             return
@@ -357,6 +385,18 @@ class Kernel:
             self._finish()
             return
         self._resume(self._next())
+
+
+def _checked_choice(strategy: Strategy, index: object, count: int) -> int:
+    """``index`` as an int in 0..count-1, or a ValueError naming the strategy."""
+    try:
+        chosen = -1 if isinstance(index, bool) else operator.index(index)  # type: ignore[arg-type]
+    except TypeError:
+        chosen = -1
+    if not 0 <= chosen < count:
+        name = type(strategy).__name__
+        raise ValueError(f"strategy {name} chose {index!r} of {count} candidates (0..{count - 1})")
+    return chosen
 
 
 class _Shutdown(BaseException):

@@ -8,6 +8,7 @@ Durations are seconds of virtual time; step indexes are 1-based as in Marketo's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Literal
 
@@ -68,6 +69,9 @@ EXTERNAL_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
     "change_data_value": ("field", "value"),
     "request_campaign": ("campaign", "source"),
 }
+
+#: A token in a text value: {{my.NAME}}, {{lead.FIELD}} or {{trigger.NAME}} (R10).
+TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
 
 #: Webhook response time limit (R16): Marketo stops waiting after 30 s.
 WEBHOOK_TIMEOUT = 30.0

@@ -10,6 +10,7 @@ The format is documented in docs/scenarios.md.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 import tomllib
@@ -37,6 +38,9 @@ T = TypeVar("T")
 #: More people than this do not fit in this machine's memory (about 1 KB each, live).
 MAX_PEOPLE = 10_000_000
 
+#: Virtual times are kept on a microsecond grid, so no load may be denser than this.
+MAX_RATE = 1_000_000.0
+
 #: Executable nesting limit below the top parent (R8).
 MAX_EXECUTE_DEPTH = 3
 
@@ -57,7 +61,6 @@ STEP_PARAMS: dict[str, tuple[str, ...]] = {
     "remove_from_flow": ("campaigns",),
 }
 
-_TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
 _SCORE_CHANGE = re.compile(r"^\s*([+\-=])\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -87,6 +90,10 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> model.Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(file=source, where="", message=f"TOML syntax error: {exc}")]) from None
+    except RecursionError:
+        raise ScenarioError([Problem(file=source, where="", message="TOML nested too deeply to read")]) from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise ScenarioError([Problem(file=source, where="", message=f"TOML value cannot be read: {exc}")]) from None
     return build_scenario(data, source=source)
 
 
@@ -124,7 +131,7 @@ def _kind_of(value: object) -> str:
         str: "a string",
         list: "an array",
         dict: "a table",
-    }.get(type(value), type(value).__name__)
+    }.get(type(value), "a date-time" if isinstance(value, (datetime.date, datetime.time)) else type(value).__name__)
 
 
 class _Builder:
@@ -387,8 +394,8 @@ class _Builder:
                 count = 0
             elif count > MAX_PEOPLE:
                 self.problem(f'"count" = {count:,} is more people than fit in memory; at most {MAX_PEOPLE:,}')
-                count = 0
-        self.population = count
+        self.population = count  # as written: its people are known names even if too many
+        count = min(count, MAX_PEOPLE)
         people: list[model.PersonSpec] = []
         seen = self.person_ids  # every id written, so a person with a problem is not also "unknown"
         raw = self.section(data, "person", list, "[[person]]")
@@ -516,7 +523,8 @@ class _Builder:
         for key in allowed:
             if key in raw:
                 values = self.values(raw[key], f'constraint "{key}"')
-                values = tuple(None if v == "NULL" else v for v in values)  # "NULL": the empty value
+                if key in ("new_value", "old_value"):
+                    values = tuple(None if v == "NULL" else v for v in values)  # "NULL": the empty value
                 for value in values:
                     self.check_constraint(raw, key, value)
                 constraints.append((key, values))
@@ -604,8 +612,8 @@ class _Builder:
             every = named.get(raw["every"]) if isinstance(raw["every"], str) else None
             if every is None:
                 every = self.duration(raw, "every")
-            if every <= 0:
-                raise self.fail('"every" must be longer than zero')
+            if every < 1e-6:
+                raise self.fail('"every" must be at least 1 µs: times are kept to the microsecond')
         return model.Schedule(at=at, every=every)
 
     # -- steps
@@ -670,8 +678,8 @@ class _Builder:
         self.check_keys(params, STEP_PARAMS[kind], f"a {kind} step")
 
     def tokens_in(self, text: str, program: str | None) -> None:
-        for loose in re.finditer(r"\{\{.*?\}\}", text):
-            match = _TOKEN.fullmatch(loose.group(0))
+        for loose in re.finditer(r"\{\{[^{]*?\}\}", text, re.DOTALL):
+            match = model.TOKEN.fullmatch(loose.group(0))
             if match is None:
                 forms = "{{my.NAME}}, {{lead.FIELD}} or {{trigger.NAME}}"
                 self.problem(f'malformed token "{loose.group(0)}"; write {forms}')
@@ -925,6 +933,8 @@ class _Builder:
                     rate = parse_rate(self.get(item, "rate", str))
                 except ValueError as exc:
                     raise self.fail(f'"rate": {exc}') from None
+                if rate > MAX_RATE:
+                    raise self.fail(f'"rate" {show(item["rate"])} is over {MAX_RATE:,.0f}/s; times are kept to the µs')
                 fields: dict[str, tuple[Value, ...]] = {}
                 for key, val in self.get(item, "fields", dict, {}).items():
                     try:

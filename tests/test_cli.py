@@ -197,7 +197,7 @@ def test_log_refuses_to_overwrite_the_scenario_file(tmp_path: Path, capsys: pyte
 
 
 def test_check_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(SMALL))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SMALL.encode("utf-8"))))
     assert main(["check", "-"]) == 0
     assert capsys.readouterr().out.startswith("<stdin>: ok: 1 campaign (1 trigger), 1 step, 1 person")
 
@@ -236,3 +236,24 @@ def test_warnings_go_to_stderr_and_do_not_fail_the_check(tmp_path: Path, capsys:
         f"warning: {path}: [[activities]]: timed activities at or after [sim] duration (1h) never happen (1 of them)\n"
     )
     assert ": ok: " in captured.out
+
+
+@pytest.mark.slow
+def test_the_log_on_an_ascii_stdout_is_still_utf8_json(tmp_path: Path) -> None:
+    path = write(tmp_path, SMALL.replace("Normalize", '"Zürich 🚀"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(path), "--log", "-"],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        check=True,
+    )
+    campaigns = {json.loads(line)["campaign"] for line in result.stdout.decode("utf-8").splitlines()}
+    assert "Zürich 🚀" in campaigns
+
+
+def test_standard_input_that_is_not_utf8_is_a_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x = '\xff'\n")))
+    assert main(["check", "-"]) == 2
+    assert "error: <stdin>: not UTF-8 text" in capsys.readouterr().err

@@ -320,3 +320,38 @@ async def test_sleep_until_lands_exactly() -> None:
 
     await kernel.run(main)
     assert seen == [0.1, 0.2, 0.3]  # 0.1 + 0.1 + 0.1 would be 0.30000000000000004
+
+
+async def test_a_trio_cancellation_inside_a_task_is_an_error_not_a_hang() -> None:
+    kernel = Kernel()
+
+    async def impatient() -> None:
+        with trio.move_on_after(0):
+            await kernel.sleep(5.0)  # parked in the kernel (another task is due first), then cancelled by trio
+        await kernel.sleep(1.0)
+
+    async def other() -> None:
+        await kernel.sleep(1.0)
+        await kernel.sleep(10.0)
+
+    async def main() -> None:
+        kernel.spawn(impatient)
+        kernel.spawn(other)
+
+    with pytest.raises(RuntimeError, match="cancelled through trio"):
+        await kernel.run(main)
+
+
+async def test_cancelling_the_run_from_outside_ends_it() -> None:
+    kernel = Kernel()
+    ticks: list[float] = []
+
+    async def forever() -> None:
+        while True:
+            await kernel.sleep(1.0)
+            ticks.append(kernel.now)
+
+    with trio.move_on_after(0.2) as scope:
+        await kernel.run(forever)
+    assert scope.cancelled_caught
+    assert ticks  # virtual time went on until the real deadline

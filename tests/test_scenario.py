@@ -1434,3 +1434,43 @@ start = "1h"
 def test_the_examples_have_no_warnings() -> None:
     for path in sorted(EXAMPLES.glob("*.toml")):
         assert load_scenario(path).warnings == (), path
+
+
+def test_null_is_the_empty_value_only_for_new_and_old_values() -> None:
+    text = '[campaigns.T]\ntriggers = [{ trigger = "data_value_changes", field = "NULL" }]\nflow = []\n'
+    with pytest.raises(ScenarioError, match='unknown field "NULL"'):
+        parse_scenario(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = " + "[" * 5000 + "]" * 5000, "TOML nested too deeply to read"),
+        ("x = " + "9" * 5000, "TOML value cannot be read"),
+    ],
+)
+def test_unreadable_toml_is_a_problem_not_a_crash(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario(text)
+
+
+def test_a_date_time_is_named_as_toml_writes_it() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario("[sim]\nseed = 1979-05-27T07:32:00Z\n", source="s.toml")
+    assert str(info.value.problems[0]) == (
+        's.toml: [sim]: "seed" must be an integer, not a date-time (1979-05-27T07:32:00+00:00)'
+    )
+
+
+def test_tokens_are_checked_as_they_are_resolved() -> None:
+    base = '[campaigns.T]\ntriggers = [{ trigger = "fills_out_form" }]\nflow = [{ step = "interesting_moment", '
+    with pytest.raises(ScenarioError, match=r'unknown token "\{\{lead\.nope'):
+        parse_scenario(base + 'description = "a {{lead.nope\\n}} b" }]\n')
+    # A brace before a token is text; the token after it is checked and resolved.
+    assert parse_scenario(base + 'description = "{{{lead.score}}}" }]\n').campaigns["T"].flow
+
+
+def test_load_denser_than_the_microsecond_grid_is_refused() -> None:
+    text = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\npage = "/"\nrate = "2000000/s"\n'
+    with pytest.raises(ScenarioError, match=r'"rate" "2000000/s" is over 1,000,000/s'):
+        parse_scenario(text)
