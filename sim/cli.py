@@ -83,7 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=f"scenario TOML file, '-' for standard input (default: the bundled examples/{DEFAULT_SCENARIO})",
     )
-    run.add_argument("--seed", type=int, metavar="N", help="random seed; overrides [sim] seed in the file")
+    run.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="overrides [sim] seed: it draws the people, the generated load and (with --strategy random) "
+        "the order of runs due at the same instant",
+    )
     run.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -102,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check scenario files without running them",
         description="Load each scenario file and run every definition check (R2-R4, R8, R9, R16, R18, unknown "
         "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
-        "per valid file and exits 0.",
+        "per valid file and exits 0. Valid but suspicious designs (an executable nothing calls, activities "
+        "after the end) are printed as warnings and do not fail the check.",
     )
     check.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
