@@ -395,17 +395,6 @@ class Engine:
     async def _execute(self, parent: Run, action: model.ExecuteCampaign, at: At) -> None:
         child_campaign = self.scenario.campaigns[action.campaign]
         person = parent.person
-        tokens = parent.tokens if action.use_parent_tokens else self._my_tokens(child_campaign)
-        child = Run(
-            id=next(self._run_ids),
-            campaign=child_campaign,
-            person=person,
-            thread=parent.thread,
-            parent_id=parent.id,
-            tokens=tokens,
-            depth=parent.depth + 1,
-        )
-        assert child.depth <= 3, "R8 depth is checked when the scenario loads"
         reason = None
         if not all_hold(child_campaign.filters, person, self.scenario.programs):
             reason = "smart list filters do not hold"
@@ -414,8 +403,18 @@ class Engine:
         self.emit("execute_campaign", person, parent, at, campaign=child_campaign.name, qualified=reason is None)
         if reason is not None:
             # R7: skipped; the parent goes on with its next step.
-            self.emit("run_skipped", person, child, reason=reason, cause=None, via="execute_campaign")
+            self._skip(child_campaign, person, parent_id=parent.id, cause=None, via="execute_campaign", reason=reason)
             return
+        child = Run(
+            id=next(self._run_ids),
+            campaign=child_campaign,
+            person=person,
+            thread=parent.thread,
+            parent_id=parent.id,
+            tokens=parent.tokens if action.use_parent_tokens else self._my_tokens(child_campaign),
+            depth=parent.depth + 1,
+        )
+        assert child.depth <= 3, "R8 depth is checked when the scenario loads"
         live = self._live.setdefault(person.id, {})
         live[child] = None
         try:

@@ -884,14 +884,7 @@ class _Builder:
         out = []
         for index, item in enumerate(raw, 1):
             with self.at(f"[[activities]] {index}"):
-                if not isinstance(item, dict):
-                    raise self.fail(f"must be a table, not {_kind_of(item)}")
-                type_ = self.get(item, "type", str)
-                if type_ not in model.EXTERNAL_ACTIVITIES:
-                    raise self.fail(f'unknown activity type "{type_}"{_suggest(type_, model.EXTERNAL_ACTIVITIES)}')
-                self.where = f"[[activities]] {index} ({type_})"
-                allowed = ("at", "person", "type", "fields", *model.EXTERNAL_ACTIVITIES[type_])
-                self.check_keys(item, allowed, f"a {type_} activity")
+                type_ = self.external_type(item, "activity", ("at", "person", "type", "fields"))
                 at, person, fields, attributes = self.all_of(
                     partial(self.duration, item, "at"),
                     partial(self.known_person, item),
@@ -903,6 +896,20 @@ class _Builder:
                 )
         out.sort(key=lambda a: a.at)  # stable: same time keeps file order
         return out
+
+    def external_type(self, item: object, noun: str, keys: tuple[str, ...]) -> str:
+        """The activity type of one [[activities]] or [[generators]] table, with its keys checked.
+
+        ``keys`` are the table's own keys; the type's attributes are added to them.
+        """
+        if not isinstance(item, dict):
+            raise self.fail(f"must be a table, not {_kind_of(item)}")
+        type_: str = self.get(item, "type", str)
+        if type_ not in model.EXTERNAL_ACTIVITIES:
+            raise self.fail(f'unknown activity type "{type_}"{_suggest(type_, model.EXTERNAL_ACTIVITIES)}')
+        self.where = f"{self.where} ({type_})"
+        self.check_keys(item, (*keys, *model.EXTERNAL_ACTIVITIES[type_]), f"a {type_} {noun}")
+        return type_
 
     def known_person(self, item: Mapping[str, Any]) -> str:
         person: str = self.get(item, "person", str)
@@ -921,14 +928,7 @@ class _Builder:
         out = []
         for index, item in enumerate(raw, 1):
             with self.at(f"[[generators]] {index}"):
-                if not isinstance(item, dict):
-                    raise self.fail(f"must be a table, not {_kind_of(item)}")
-                type_ = self.get(item, "type", str)
-                if type_ not in model.EXTERNAL_ACTIVITIES:
-                    raise self.fail(f'unknown activity type "{type_}"{_suggest(type_, model.EXTERNAL_ACTIVITIES)}')
-                self.where = f"[[generators]] {index} ({type_})"
-                allowed = ("type", "rate", "start", "stop", "fields", *model.EXTERNAL_ACTIVITIES[type_])
-                self.check_keys(item, allowed, f"a {type_} generator")
+                type_ = self.external_type(item, "generator", ("type", "rate", "start", "stop", "fields"))
                 try:
                     rate = parse_rate(self.get(item, "rate", str))
                 except ValueError as exc:
