@@ -939,6 +939,8 @@ class _Builder:
                 for key, val in self.get(item, "fields", dict, {}).items():
                     try:
                         field = self.field_name(key)
+                        if val == []:
+                            raise self.fail(f'"fields": "{key}" = [] has no value to draw; give one or more')
                         fields[field] = tuple(
                             self.field_value(field, v) for v in (val if isinstance(val, list) else [val])
                         )

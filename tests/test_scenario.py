@@ -1474,3 +1474,13 @@ def test_load_denser_than_the_microsecond_grid_is_refused() -> None:
     text = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\npage = "/"\nrate = "2000000/s"\n'
     with pytest.raises(ScenarioError, match=r'"rate" "2000000/s" is over 1,000,000/s'):
         parse_scenario(text)
+
+
+def test_generator_field_with_no_value_to_draw_is_refused() -> None:
+    # Found by the dump round trip: this passed the checks and crashed `sim run`.
+    text = (
+        '[fields]\nowner = ""\n[[person]]\nid = "a"\n'
+        '[[generators]]\ntype = "fill_out_form"\nrate = "1/h"\nfields = { owner = [] }\n'
+    )
+    problem = only_problem(text, "[[generators]] 1 (fill_out_form)")
+    assert problem.message == '"fields": "owner" = [] has no value to draw; give one or more'
