@@ -1,0 +1,652 @@
+"""The ordering guarantees of MARKETO.md, as checks over an activity log.
+
+Each check reads a whole log (and the scenario that made it) and returns the
+`Violation` records it finds, each with the activities that show it. They are what the
+property tests in tests/test_guarantees.py assert over generated designs, and what
+`sim.testing.assert_guarantees` runs on a log of your own. docs/guarantees.md states each
+one with its rule.
+
+The log alone is the evidence: a check never looks inside the engine. Person state at any
+moment is rebuilt by replaying the log's change activities over the scenario's people,
+which is itself a check (`check_replay`): each change must start from the value the log
+says the person had.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from sim import model
+from sim.activity import RUN_ENDINGS, RUN_STARTED, Activity
+from sim.conditions import all_hold, trigger_matches
+from sim.model import Campaign, Scenario
+from sim.people import Person, make_people
+from sim.summary import Summary
+
+#: Run endings that also end every run of the same task (R11, the step budget).
+_ABRUPT = ("run_removed", "run_stopped")
+_EXECUTED = "execute_campaign"  # the ``via`` of an executed run
+
+
+@attrs.frozen(kw_only=True)
+class Violation:
+    """One place where a log breaks a guarantee, with the activities that show it."""
+
+    guarantee: str
+    rules: str
+    message: str
+    evidence: tuple[Activity, ...] = ()
+
+    def __str__(self) -> str:
+        lines = [f"{self.guarantee} ({self.rules}): {self.message}"]
+        lines.extend(f"    {format_activity(a)}" for a in self.evidence)
+        return "\n".join(lines)
+
+
+def format_activity(activity: Activity) -> str:
+    """One activity on one line, for messages: seq, time, person, run, step and details."""
+    where = ""
+    if activity.campaign is not None:
+        step = f" step {activity.step} ({activity.kind})" if activity.step is not None else ""
+        parent = f" parent {activity.parent}" if activity.parent is not None else ""
+        where = f' "{activity.campaign}" run {activity.run}{parent}{step}'
+    details = ", ".join(f"{k}={v!r}" for k, v in activity.details.items())
+    return f"#{activity.seq} t={activity.time:g} {activity.person}{where}: {activity.type}" + (
+        f" {{{details}}}" if details else ""
+    )
+
+
+def is_write_back(activity: Activity) -> bool:
+    """A webhook response and the fields it writes: a task of their own, not the run's (R16)."""
+    return activity.type == "webhook_response" or (
+        activity.type == "change_data_value" and activity.details.get("source") == "webhook"
+    )
+
+
+@attrs.define(eq=False)
+class RunRecord:
+    """What the log says about one run: how it began, its own activities, how it ended."""
+
+    id: int
+    campaign: str
+    person: str
+    parent: int | None
+    via: str
+    cause: int | None
+    first: Activity  # run_started or run_skipped
+    own: list[Activity] = attrs.field(factory=list)  # in log order; no write-backs
+    endings: list[Activity] = attrs.field(factory=list)
+    top: int = 0  # the run whose task this run's steps run in (itself unless executed)
+    depth: int = 0  # executable nesting below the top run (R8)
+
+    @property
+    def skipped(self) -> bool:
+        return self.first.type == "run_skipped"
+
+
+@attrs.define(eq=False)
+class Log:
+    """An activity log indexed for the checks: runs, tasks, and the activity by seq."""
+
+    scenario: Scenario
+    activities: Sequence[Activity]
+    by_seq: dict[int, Activity] = attrs.field(factory=dict)
+    runs: dict[int, RunRecord] = attrs.field(factory=dict)
+    #: top run id -> the activities of its task (the run and its executables), in order.
+    tasks: dict[int, list[Activity]] = attrs.field(factory=dict)
+    #: cause seq -> the runs (started or skipped) it led to.
+    caused: dict[int, list[RunRecord]] = attrs.field(factory=lambda: defaultdict(list))
+    #: Activities of runs with no run_started/run_skipped before them.
+    orphans: list[Activity] = attrs.field(factory=list)
+    #: What the run itself reported, when known: checked against the log.
+    summary: Summary | None = None
+    people: Mapping[str, Person] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        scenario: Scenario,
+        activities: Iterable[Activity],
+        *,
+        summary: Summary | None = None,
+        people: Mapping[str, Person] | None = None,
+    ) -> Log:
+        """Index ``activities``; ``summary`` and ``people`` (the end state) are optional."""
+        log = cls(scenario=scenario, activities=list(activities), summary=summary, people=people)
+        for activity in log.activities:
+            log.by_seq.setdefault(activity.seq, activity)
+            if activity.run is None or activity.campaign is None:
+                continue
+            record = log.runs.get(activity.run)
+            if record is None:
+                if activity.type not in (RUN_STARTED, "run_skipped"):
+                    log.orphans.append(activity)
+                    continue
+                record = log._open(activity)
+            if is_write_back(activity):
+                continue
+            record.own.append(activity)
+            if activity.type in RUN_ENDINGS and activity.type != "run_skipped":
+                record.endings.append(activity)
+            if not record.skipped:
+                log.tasks.setdefault(record.top, []).append(activity)
+        return log
+
+    def _open(self, first: Activity) -> RunRecord:
+        assert first.run is not None and first.campaign is not None
+        details = first.details
+        record = RunRecord(
+            id=first.run,
+            campaign=first.campaign,
+            person=first.person,
+            parent=first.parent,
+            via=str(details.get("via", "")),
+            cause=details.get("cause"),
+            first=first,
+        )
+        record.top = record.id
+        parent = self.runs.get(first.parent) if first.parent is not None else None
+        if record.via == _EXECUTED and parent is not None:
+            record.top = parent.top
+            record.depth = parent.depth + 1
+            if record.skipped:  # a skipped child is still a step of its parent's task (R7)
+                self.tasks.setdefault(record.top, []).append(first)
+        self.runs[record.id] = record
+        if record.cause is not None:
+            self.caused[record.cause].append(record)
+        return record
+
+    def campaign(self, name: str) -> Campaign | None:
+        return self.scenario.campaigns.get(name)
+
+
+def _violation(guarantee: str, rules: str) -> Callable[..., Violation]:
+    def make(message: str, *evidence: Activity) -> Violation:
+        return Violation(guarantee=guarantee, rules=rules, message=message, evidence=tuple(evidence))
+
+    return make
+
+
+# -- 1. step order (R12) ------------------------------------------------------------
+
+
+def check_step_order(log: Log) -> list[Violation]:
+    """A run's activities follow its flow: started first, steps in order, one end, last."""
+    bad = _violation("step order", "R12")
+    out = [bad("an activity of a run that never started", a) for a in log.orphans]
+    for record in log.runs.values():
+        own = record.own
+        if record.skipped:
+            if len(own) > 1:
+                out.append(bad("a skipped run has activities besides run_skipped", *own[:3]))
+            continue
+        campaign = log.campaign(record.campaign)
+        flow = campaign.flow if campaign is not None else ()
+        if own[0].type != RUN_STARTED:
+            out.append(bad("a run's first activity is not run_started", own[0]))
+        if len(record.endings) > 1:
+            out.append(bad("a run ended more than once", *record.endings))
+        elif record.endings and own[-1] is not record.endings[0]:
+            out.append(bad("a run has activities after its end", record.endings[0], own[-1]))
+        last = 0
+        for activity in own:
+            step = activity.step
+            if step is None:
+                continue
+            if not 1 <= step <= len(flow) or flow[step - 1].kind != activity.kind:
+                out.append(bad(f"step {step} ({activity.kind}) is not in the campaign's flow", activity))
+            elif step < last:
+                out.append(bad(f"step {step} ran after step {last}", activity))
+            last = max(last, step)
+    return out
+
+
+# -- 2. executable contiguity (R6, R7, R8) -------------------------------------------
+
+
+def check_executable_contiguity(log: Log) -> list[Violation]:
+    """Between a parent's Execute Campaign step and its next step, only the child runs.
+
+    In the task of the top run: right after an ``execute_campaign`` activity comes the
+    child's run_started (or run_skipped when it did not qualify, R7), then only the
+    child's and its own children's activities up to the child's end, then the parent's
+    next activity; a child that was removed or stopped takes the parent with it (R11).
+    Nesting is at most three deep (R8).
+    """
+    bad = _violation("executable contiguity", "R6, R8")
+    out: list[Violation] = []
+    for record in log.runs.values():
+        if record.via == _EXECUTED and record.depth > 3:
+            out.append(bad(f"an executable nested {record.depth} levels deep (at most 3)", record.first))
+    for task in log.tasks.values():
+        for index, activity in enumerate(task):
+            if activity.type == "execute_campaign":
+                out.extend(_check_call(log, task, index, bad))
+            elif activity.type in (RUN_STARTED, "run_skipped"):
+                assert activity.run is not None
+                record = log.runs[activity.run]
+                if record.via != _EXECUTED:
+                    continue
+                before = task[index - 1] if index else None
+                if (
+                    before is None
+                    or before.type != "execute_campaign"
+                    or before.run != record.parent
+                    or before.details.get("campaign") != record.campaign
+                ):
+                    out.append(bad("an executed run that no Execute Campaign step just called", activity))
+    return out
+
+
+def _check_call(log: Log, task: list[Activity], index: int, bad: Callable[..., Violation]) -> list[Violation]:
+    call = task[index]
+    target = call.details.get("campaign")
+    nxt = task[index + 1] if index + 1 < len(task) else None
+    child = log.runs.get(nxt.run) if nxt is not None and nxt.run is not None else None
+    if (
+        nxt is None
+        or child is None
+        or nxt is not child.first
+        or child.via != _EXECUTED
+        or child.parent != call.run
+        or child.campaign != target
+    ):
+        return [
+            bad(f'Execute Campaign "{target}" is not followed at once by its child run', call, *task[index + 1 :][:2])
+        ]
+    if child.skipped != (call.details.get("qualified") is False):
+        return [bad("the child's run_skipped does not match the step's qualified flag", call, child.first)]
+    if child.skipped:
+        return []
+    subtree = {child.id}
+    for position in range(index + 2, len(task)):
+        activity = task[position]
+        run = log.runs.get(activity.run) if activity.run is not None else None
+        if run is not None and run.parent in subtree and run.via == _EXECUTED:
+            subtree.add(run.id)
+        if activity.run not in subtree:
+            return [bad("the parent's next activity came before its child run ended", call, activity)]
+        if any(activity is end for end in child.endings):
+            if activity.type in _ABRUPT:
+                after = task[position + 1] if position + 1 < len(task) else None
+                if after is None or after.run != call.run or after.type != activity.type:
+                    return [
+                        bad(
+                            f"the child's {activity.type} did not end its parent too (R11)",
+                            activity,
+                            *task[position + 1 :][:1],
+                        )
+                    ]
+            return []
+    return [bad(f'the child run of "{target}" never ended', call, child.first)]
+
+
+# -- 3. request causality (R5) and 5. trigger causality (R1, R17) --------------------
+
+
+def check_request_causality(log: Log) -> list[Violation]:
+    """A requested run starts after the request that caused it; every request gets its run."""
+    bad = _violation("request causality", "R5")
+    out: list[Violation] = []
+    for activity in log.activities:
+        if activity.type != "request_campaign":
+            continue
+        target = activity.details.get("campaign")
+        runs = [r for r in log.caused.get(activity.seq, ()) if r.campaign == target]
+        if len(runs) != 1:
+            out.append(bad(f'a request for "{target}" led to {len(runs)} runs, not 1', activity))
+        for record in runs:
+            first = record.first
+            if first.seq <= activity.seq or first.time < activity.time:
+                out.append(bad("a requested run started before its request", first, activity))
+            if record.person != activity.person or record.parent != activity.run:
+                out.append(bad("a requested run's person or parent is not its requester's", activity, first))
+    for record in log.runs.values():
+        if record.via == "campaign_is_requested":
+            cause = log.by_seq.get(record.cause) if record.cause is not None else None
+            if cause is None or cause.type != "request_campaign":
+                out.append(bad("a requested run with no request before it", record.first))
+    return out
+
+
+def check_trigger_causality(log: Log) -> list[Violation]:
+    """A triggered run starts after the activity that fired it, when its filters held then.
+
+    And the converse, so nothing is lost: every activity that matches an active trigger
+    campaign's trigger, with the campaign's filters holding at that moment, starts exactly
+    one run (or one skipped run) of it (R1, R17).
+    """
+    bad = _violation("trigger causality", "R1, R17")
+    scenario = log.scenario
+    listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = defaultdict(list)
+    for campaign in scenario.campaigns.values():
+        if campaign.kind == "trigger" and campaign.active:
+            for trigger in campaign.triggers:
+                listeners[trigger.activity].append((campaign, trigger))
+    out: list[Violation] = []
+    #: (cause seq, campaign) -> did the filters hold when the trigger fired?
+    expected: dict[tuple[int, str], bool] = {}
+
+    def observe(activity: Activity, person: Person) -> None:
+        for campaign, trigger in listeners.get(activity.type, ()):
+            if (activity.seq, campaign.name) in expected or not trigger_matches(trigger, activity.details):
+                continue
+            if activity.type == "request_campaign" and activity.details.get("campaign") != campaign.name:
+                continue
+            expected[activity.seq, campaign.name] = all_hold(campaign.filters, person, scenario.programs)
+
+    out.extend(replay(log, observe=observe, guarantee="trigger causality"))
+    for record in log.runs.values():
+        if record.via not in model.TRIGGER_ACTIVITIES:
+            continue
+        cause = log.by_seq.get(record.cause) if record.cause is not None else None
+        if cause is None or cause.seq >= record.first.seq or cause.time > record.first.time:
+            out.append(bad("a triggered run with no activity before it that fired it", record.first))
+            continue
+        held = expected.get((cause.seq, record.campaign))
+        if held is None or cause.person != record.person:
+            out.append(bad(f'"{record.campaign}" ran for an activity none of its triggers match', cause, record.first))
+        elif held is False and record.first.details.get("reason") != "smart list filters do not hold":
+            out.append(bad("a triggered run whose smart list filters did not hold when it fired", cause, record.first))
+        elif held is True and record.skipped and not str(record.first.details.get("reason", "")).startswith("qualif"):
+            out.append(bad("a run skipped for its filters, which held when it fired", cause, record.first))
+    for (seq, name), held in expected.items():
+        runs = [r for r in log.caused.get(seq, ()) if r.campaign == name]
+        requested = log.by_seq[seq].type == "request_campaign"
+        want = 1 if held or requested else 0
+        if len(runs) != want:
+            out.append(
+                bad(f'an activity that should fire "{name}" {want} time(s) fired it {len(runs)}', log.by_seq[seq])
+            )
+    return out
+
+
+# -- 6. qualification (R18) ----------------------------------------------------------
+
+
+def check_qualification(log: Log) -> list[Violation]:
+    """ "once": at most one run per person; "once every N": runs at least N apart; no
+    person turned away without a run that justifies it."""
+    bad = _violation("qualification", "R18")
+    out: list[Violation] = []
+    started: dict[tuple[str, str], list[Activity]] = defaultdict(list)
+    for record in log.runs.values():
+        if not record.skipped:
+            started[record.campaign, record.person].append(record.first)
+    for (name, _person), firsts in started.items():
+        campaign = log.campaign(name)
+        if campaign is None:
+            continue
+        rule = campaign.qualification
+        if rule.rule == "once" and len(firsts) > 1:
+            out.append(bad(f'"{name}" is "once" but ran {len(firsts)} times for one person', *firsts[:3]))
+        elif rule.rule == "once_every":
+            for a, b in itertools.pairwise(firsts):
+                if b.time - a.time < rule.interval:
+                    out.append(bad(f'"{name}" is "once every {rule.interval:g}s" but ran twice within it', a, b))
+    for record in log.runs.values():
+        reason = str(record.first.details.get("reason", "")) if record.skipped else ""
+        if not reason.startswith("qualification"):
+            continue
+        campaign = log.campaign(record.campaign)
+        time = record.first.time
+        earlier = [a for a in started.get((record.campaign, record.person), ()) if a.time <= time]
+        if campaign is None or campaign.qualification.rule == "every_time":
+            out.append(bad('a run turned away by qualification under "every time"', record.first))
+        elif campaign.qualification.rule == "once" and not earlier:
+            out.append(bad('a "once" run turned away with no earlier run', record.first))
+        elif campaign.qualification.rule == "once_every" and not any(
+            time - a.time < campaign.qualification.interval for a in earlier
+        ):
+            out.append(bad('a "once every" run turned away with no run within the period', record.first))
+    return out
+
+
+# -- 7. conservation ------------------------------------------------------------------
+
+
+def check_conservation(log: Log) -> list[Violation]:
+    """Every run that starts ends once or is still waiting at the end; every external
+    activity of the scenario is in the log; the summary counts what the log holds."""
+    bad = _violation("conservation", "R15, R16")
+    out: list[Violation] = []
+    in_progress: Counter[str] = Counter()
+    for record in log.runs.values():
+        if record.skipped or record.endings:
+            continue
+        in_progress[record.campaign] += 1
+        task = log.tasks[record.top]
+        last = task[-1]
+        if not _parked_past_end(log, last):
+            out.append(bad("a run that never ended and is not waiting past the end", record.first, last))
+    out.extend(_check_external(log, bad))
+    summary = log.summary
+    if summary is not None:
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for activity in log.activities:
+            if activity.type in (RUN_STARTED, *RUN_ENDINGS) and activity.campaign is not None:
+                counts[activity.campaign][activity.type] += 1
+        for name, tally in summary.campaigns.items():
+            c = counts[name]
+            logged = (c["run_started"], c["run_completed"], c["run_skipped"], c["run_removed"], c["run_stopped"])
+            told = (tally.started, tally.completed, tally.skipped, tally.removed, tally.stopped)
+            if logged != told or tally.in_progress != in_progress[name]:
+                out.append(bad(f'the summary of "{name}" says {told} runs, the log {logged}'))
+    return out
+
+
+def _parked_past_end(log: Log, last: Activity) -> bool:
+    """Whether a task's last activity leaves it asleep until the end of the window or later."""
+    end = log.scenario.duration
+    if last.type == "wait":
+        return bool(last.time + last.details["duration"] >= end)
+    if last.type == "call_webhook":
+        return any(last.time + min(lat, model.WEBHOOK_TIMEOUT) >= end for lat in _latencies(log, last))
+    return False
+
+
+def _latencies(log: Log, call: Activity) -> list[float]:
+    """The latencies the webhook step that logged ``call`` may have had (its choices too)."""
+    campaign = log.campaign(call.campaign or "")
+    if campaign is None or call.step is None or not 1 <= call.step <= len(campaign.flow):
+        return []
+    step = campaign.flow[call.step - 1]
+    actions = [step.action, *(choice.action for choice in step.choices)]
+    return [a.latency for a in actions if isinstance(a, model.CallWebhook) and a.webhook == call.details.get("webhook")]
+
+
+def _check_external(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
+    """Each timed activity and generator arrival before the end is logged once, at its time."""
+    scenario = log.scenario
+    end = scenario.duration
+    expected: Counter[tuple[float, str, str, str]] = Counter()
+    for item in scenario.activities:
+        if item.at < end and item.type != "change_data_value":  # a change logs only if it changes
+            expected[item.at, item.person, item.type, _key(item.attributes)] += 1
+    generated: Counter[tuple[float, str, str]] = Counter()
+    for generator in scenario.generators:
+        if generator.type != "change_data_value":
+            for due in generator_times(generator, end):
+                generated[due, generator.type, _key(generator.attributes)] += 1
+    logged = [a for a in log.activities if a.run is None and a.type != "change_data_value"]
+    out: list[Violation] = []
+    for activity in logged:
+        key = (activity.time, activity.person, activity.type, _key(activity.details))
+        if expected[key]:
+            expected[key] -= 1
+        elif generated[activity.time, activity.type, key[3]]:
+            generated[activity.time, activity.type, key[3]] -= 1
+        else:
+            out.append(bad("an external activity that the scenario does not have", activity))
+    for (at, person, type_, attributes), count in (+expected).items():
+        out.append(bad(f"{count} timed {type_} activity for {person} at t={at:g} {attributes} is missing"))
+    for (at, type_, attributes), count in (+generated).items():
+        out.append(bad(f"{count} generated {type_} activity at t={at:g} {attributes} is missing"))
+    return out
+
+
+def _key(attributes: Mapping[str, Any]) -> str:
+    return repr(sorted(attributes.items()))
+
+
+def generator_times(generator: model.Generator, end: float) -> Iterable[float]:
+    """When a generator's activities are due in ``[0, end)``: evenly spaced, on the µs grid."""
+    if generator.rate <= 0:
+        return
+    count = 0
+    while True:
+        due = round(generator.start + count / generator.rate, 6)
+        if due >= end or (generator.stop is not None and due >= generator.stop):
+            return
+        yield due
+        count += 1
+
+
+# -- 9. time (R15) ----------------------------------------------------------------------
+
+
+def check_time(log: Log) -> list[Violation]:
+    """Time never goes back; a step takes no time; a wait lasts exactly its duration.
+
+    Within one task, the activity after a ``wait`` comes exactly ``duration`` later (or
+    earlier, when a Remove from Flow ends the run, R11); after ``call_webhook`` the run
+    waits for the response or 30 s, whichever is first (R16); otherwise no time passes.
+    """
+    bad = _violation("time", "R15, R16")
+    out: list[Violation] = []
+    previous: Activity | None = None
+    for position, activity in enumerate(log.activities, 1):
+        if activity.seq != position:
+            out.append(bad(f"activity number {position} has seq {activity.seq}: the log has a gap", activity))
+            break
+        if not 0 <= activity.time < log.scenario.duration:
+            out.append(bad("an activity outside the simulated window", activity))
+        if previous is not None and activity.time < previous.time:
+            out.append(bad("time went backwards", previous, activity))
+        previous = activity
+    for task in log.tasks.values():
+        for a, b in itertools.pairwise(task):
+            if a.type == "wait":
+                due = [a.time + a.details["duration"]]
+            elif a.type == "call_webhook":
+                due = [a.time + min(lat, model.WEBHOOK_TIMEOUT) for lat in _latencies(log, a)]
+            else:
+                due = [a.time]
+            if b.time in due:
+                continue
+            if b.type == "run_removed" and a.time <= b.time <= max(due):
+                continue  # woken early by Remove from Flow (R11)
+            out.append(bad(f"the next activity of this task came at t={b.time:g}, not at {due}", a, b))
+    return out
+
+
+# -- 8. replay ---------------------------------------------------------------------------
+
+
+def replay(
+    log: Log,
+    *,
+    observe: Callable[[Activity, Person], None] | None = None,
+    final: Mapping[str, Person] | None = None,
+    guarantee: str = "replay",
+) -> list[Violation]:
+    """Rebuild people from the log's changes; each change must start from the replayed value.
+
+    ``observe`` sees every activity with its person's state just after it (when triggers
+    fire). With ``final`` (the engine's people at the end), the replayed end state must
+    equal it: the log holds every change, nothing lost (R12, R17).
+    """
+    bad = _violation(guarantee, "R12, R17")
+    scenario = log.scenario
+    people = make_people(scenario)
+    out: list[Violation] = []
+    for activity in log.activities:
+        person = people.get(activity.person)
+        if person is None:
+            out.append(bad("an activity of an unknown person", activity))
+            continue
+        message = _apply(scenario, person, activity)
+        if message:
+            out.append(bad(message, activity))
+        if observe is not None:
+            observe(activity, person)
+    if final is not None:
+        for pid, person in people.items():
+            other = final.get(pid)
+            state = (person.fields, person.lists, person.statuses)
+            if other is None or state != (other.fields, other.lists, other.statuses):
+                out.append(bad(f"replaying the log gives {pid} {state}, the run ended with another state"))
+    return out
+
+
+def _apply(scenario: Scenario, person: Person, activity: Activity) -> str | None:
+    """Apply one change activity to ``person``; say what is wrong if it does not fit.
+
+    The change is applied even then, so one bad activity is reported once, not again at
+    every later one.
+    """
+    details = activity.details
+    kind = activity.type
+    problem = None
+    if kind in ("change_data_value", "change_score"):
+        field = details["field"]
+        old = person.fields.get(field)
+        if not (old == details["old_value"] and type(old) is type(details["old_value"])):
+            problem = f"{field} was {old!r}, the change says {details['old_value']!r}"
+        person.fields[field] = details["new_value"]
+    elif kind in ("add_to_list", "remove_from_list"):
+        name = details["list"]
+        if (name in person.lists) == (kind == "add_to_list"):
+            problem = f"membership of {name} did not change"
+        if kind == "add_to_list":
+            person.lists.add(name)
+        else:
+            person.lists.discard(name)
+    elif kind == "change_program_status":
+        statuses = scenario.programs[details["program"]].statuses
+        current = statuses[person.statuses.get(details["program"], 0)]
+        new = statuses.index(details["new_status"])
+        if current != details["old_status"] or new <= statuses.index(current):
+            problem = (
+                f"status was {current!r}, the change says {details['old_status']!r}; statuses only move forward (R14)"
+            )
+        person.statuses[details["program"]] = new
+    return problem
+
+
+def check_replay(log: Log) -> list[Violation]:
+    """Replaying the log's changes is consistent, and gives the run's end state if known."""
+    return replay(log, final=log.people)
+
+
+# -- all of them ------------------------------------------------------------------------
+
+
+#: Name -> check, in the numbering of docs/guarantees.md.
+CHECKS: Mapping[str, Callable[[Log], list[Violation]]] = {
+    "step order": check_step_order,
+    "executable contiguity": check_executable_contiguity,
+    "request causality": check_request_causality,
+    "trigger causality": check_trigger_causality,
+    "qualification": check_qualification,
+    "conservation": check_conservation,
+    "replay": check_replay,
+    "time": check_time,
+}
+
+
+def check_guarantees(
+    scenario: Scenario,
+    activities: Iterable[Activity],
+    *,
+    summary: Summary | None = None,
+    people: Mapping[str, Person] | None = None,
+) -> list[Violation]:
+    """Every check over one log. ``scenario`` must be the one run, with the run's seed."""
+    log = Log.of(scenario, activities, summary=summary, people=people)
+    return [violation for check in CHECKS.values() for violation in check(log)]

@@ -1,0 +1,600 @@
+"""Hypothesis strategies that generate valid campaign designs.
+
+Every scenario `scenarios()` draws passes the definition checks of ``sim check`` (R3, R4,
+R8, R9, R16, known names, good values): tests/test_strategies.py proves it by writing each
+one to TOML and reading it back. Designs are small and built from a fixed vocabulary (two
+forms, two lists, one program, a few fields and values), so that independently drawn
+steps, filters and triggers touch the same state: that is where cascades and races come
+from. Everything shrinks towards fewer campaigns, shorter flows and simpler steps, and the
+simplest step kind is ``send_email``, which always logs, so a shrunk counterexample reads
+as a short story.
+
+Import them from `sim.testing`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import overload
+
+import attrs
+from hypothesis import strategies as st
+
+from sim import model
+from sim.model import (
+    Action,
+    Campaign,
+    CampaignKind,
+    Choice,
+    ExternalActivity,
+    FieldFilter,
+    FieldSpec,
+    Filter,
+    ListFilter,
+    PersonSpec,
+    Program,
+    ProgramStatusFilter,
+    Qualification,
+    Scenario,
+    Schedule,
+    Step,
+    Trigger,
+    Value,
+)
+
+# -- the vocabulary every generated design shares ------------------------------------
+
+#: The program of generated designs, with statuses in progression order (R14).
+PROGRAM = Program(name="Lifecycle", statuses=("Not in Program", "Member", "Engaged", "MQL"), tokens={"owner": "Sales"})
+LISTS = ("Newsletter", "MQL")
+FORMS = ("Contact Us", "Demo Request")
+#: Field -> its spec: ``stage`` is what campaigns write and read.
+FIELDS: Mapping[str, FieldSpec] = {
+    "score": FieldSpec(name="score", default=0),
+    "stage": FieldSpec(name="stage", default="Known"),
+    "country": FieldSpec(name="country", default="US"),
+}
+STAGES: tuple[Value, ...] = ("Known", "Engaged", "MQL")
+#: Times (seconds) that activities, schedules and waits are drawn from: few, so that
+#: independently drawn ones coincide and runs become due at the same instant.
+TIMES = (0.0, 60.0, 3600.0)
+#: Person ids of explicit people, in the order they are drawn.
+PERSON_IDS = ("alice", "bob", "carol", "dave", "erin", "frank")
+
+#: Step kinds in shrinking order: the first is the simplest story.
+SIMPLE_KINDS = (
+    "send_email",
+    "change_data_value",
+    "change_score",
+    "add_to_list",
+    "remove_from_list",
+    "change_program_status",
+    "interesting_moment",
+    "send_alert",
+)
+
+# campaign names by kind, numbered from 1
+_NAMES: Mapping[str, str] = {
+    "trigger": "Trigger {}",
+    "requested": "Requested {}",
+    "executable": "Executable {}",
+    "batch": "Batch {}",
+}
+
+Range = tuple[int, int]
+
+
+@attrs.frozen(kw_only=True)
+class Design:
+    """What a flow may refer to: the campaigns around it and what it may contain.
+
+    ``executables`` pairs each executable with its nesting level (1..3); a flow at level
+    L may execute only executables of a deeper level, so calls never cycle and never
+    nest deeper than three (R8). Hashable, so strategies built for a design are cached.
+    """
+
+    requestable: tuple[str, ...] = ()
+    executables: tuple[tuple[str, int], ...] = ()
+    campaigns: tuple[str, ...] = ()
+    waits: bool = True
+    webhooks: bool = True
+    removals: bool = True
+    max_steps: int = 4
+    max_choices: int = 2
+
+
+# -- filters, values and actions -------------------------------------------------------
+
+
+@functools.cache
+def _filters() -> st.SearchStrategy[Filter]:
+    return st.one_of(
+        st.builds(
+            FieldFilter,
+            field=st.just("stage"),
+            op=st.sampled_from(("is", "is not")),
+            values=st.tuples(st.sampled_from(STAGES)),
+        ),
+        st.builds(
+            FieldFilter,
+            field=st.just("score"),
+            op=st.sampled_from(("at least", "less than")),
+            values=st.tuples(st.sampled_from((10, 50))),
+        ),
+        st.builds(ListFilter, list=st.sampled_from(LISTS), member=st.booleans()),
+        st.builds(
+            ProgramStatusFilter,
+            program=st.just(PROGRAM.name),
+            status=st.sampled_from(PROGRAM.statuses),
+            negate=st.booleans(),
+        ),
+        st.builds(FieldFilter, field=st.just("country"), op=st.sampled_from(("is empty", "is not empty"))),
+    )
+
+
+@functools.cache
+def _actions(kind: str, design: Design) -> st.SearchStrategy[Action]:
+    """The action of one step of ``kind`` (what a choice or the default does)."""
+    if kind == "send_email":
+        return st.builds(model.SendEmail, email=st.sampled_from(("Welcome", "Follow-up")))
+    if kind == "change_data_value":
+        return st.one_of(
+            st.builds(
+                model.ChangeDataValue,
+                field=st.just("stage"),
+                value=st.sampled_from((*STAGES, None, "{{lead.country}}", "{{trigger.form}}")),
+            ),
+            st.builds(model.ChangeDataValue, field=st.just("score"), value=st.sampled_from((0, 60))),
+        )
+    if kind == "change_score":
+        return st.builds(
+            model.ChangeScore,
+            field=st.just("score"),
+            op=st.sampled_from(("+", "-", "=")),
+            amount=st.sampled_from((10.0, 50.0)),
+        )
+    if kind in ("add_to_list", "remove_from_list"):
+        cls = model.AddToList if kind == "add_to_list" else model.RemoveFromList
+        return st.builds(cls, list=st.sampled_from(LISTS))
+    if kind == "change_program_status":
+        return st.builds(
+            model.ChangeProgramStatus, program=st.just(PROGRAM.name), status=st.sampled_from(PROGRAM.statuses[1:])
+        )
+    if kind == "interesting_moment":
+        return st.builds(model.InterestingMoment, description=st.sampled_from(("Visited", "From {{lead.country}}")))
+    if kind == "send_alert":
+        return st.builds(model.SendAlert, alert=st.just("Hot lead"), to=st.sampled_from(("", "sales@example.com")))
+    if kind == "wait":
+        return st.builds(model.Wait, duration=st.sampled_from((60.0, 0.0, 3600.0)))
+    if kind == "call_webhook":
+        return st.builds(
+            model.CallWebhook,
+            webhook=st.just("Enrich"),
+            # 30 s exactly: the response and the run's next step are due together (R16);
+            # 45 s: the run times out first and the response lands after later steps.
+            latency=st.sampled_from((0.5, 30.0, 45.0)),
+            status=st.sampled_from((200, 500)),
+            response=st.sampled_from(((("stage", "Engaged"),), ())),
+        )
+    if kind == "request_campaign":
+        return st.builds(model.RequestCampaign, campaign=st.sampled_from(design.requestable))
+    if kind == "execute_campaign":
+        return st.builds(
+            model.ExecuteCampaign,
+            campaign=st.sampled_from([name for name, _ in design.executables]),
+            use_parent_tokens=st.booleans(),
+        )
+    if kind == "remove_from_flow":
+        return st.builds(model.RemoveFromFlow, campaigns=st.tuples(st.sampled_from(design.campaigns)))
+    raise ValueError(f"unknown step kind {kind!r}")
+
+
+def step_kinds(kind: CampaignKind, design: Design, *, level: int = 0) -> tuple[str, ...]:
+    """The step kinds a campaign of ``kind`` at executable ``level`` may hold (R9, R16)."""
+    kinds = list(SIMPLE_KINDS)
+    if design.requestable:
+        kinds.append("request_campaign")
+    if any(other > level for _, other in design.executables):
+        kinds.append("execute_campaign")
+    if kind != "executable" and design.waits:
+        kinds.append("wait")  # R9: no Wait in an executable
+    if kind == "trigger" and design.webhooks:
+        kinds.append("call_webhook")  # R16: trigger campaigns only
+    if design.removals and design.campaigns:
+        kinds.append("remove_from_flow")
+    return tuple(kinds)
+
+
+@functools.cache
+def steps(kind: str, design: Design = Design(), *, level: int = 0) -> st.SearchStrategy[Step]:
+    """One flow step of ``kind``, with up to ``design.max_choices`` choices (R13)."""
+    if kind == "execute_campaign":
+        # only deeper executables: no cycle, at most three levels (R8)
+        design = attrs.evolve(design, executables=tuple((n, lvl) for n, lvl in design.executables if lvl > level))
+    actions = _actions(kind, design)
+    plain = st.builds(Step, kind=st.just(kind), action=actions)
+    if not design.max_choices:
+        return plain
+    with_choices = st.builds(
+        Step,
+        kind=st.just(kind),
+        choices=st.lists(
+            st.builds(Choice, conditions=st.tuples(_filters()), action=actions),
+            min_size=1,
+            max_size=design.max_choices,
+        ).map(tuple),
+        action=st.none() | actions,  # the default; None: "do nothing"
+    )
+    return plain | with_choices
+
+
+@functools.cache
+def flows(
+    kind: CampaignKind = "trigger", design: Design = Design(), *, level: int = 0, min_steps: int = 0
+) -> st.SearchStrategy[tuple[Step, ...]]:
+    """A flow for a campaign of ``kind``: steps that are valid there (R9, R16, R8)."""
+    kinds = step_kinds(kind, design, level=level)
+    return st.lists(
+        st.one_of([steps(k, design, level=level) for k in kinds]),
+        min_size=min_steps,
+        max_size=max(design.max_steps, min_steps),
+    ).map(tuple)
+
+
+@functools.cache
+def triggers(*, cascades: bool = True) -> st.SearchStrategy[Trigger]:
+    """A trigger on an external activity, or (with ``cascades``) on a flow's activity (R1, R17)."""
+    external = st.one_of(
+        st.builds(
+            Trigger,
+            name=st.just("fills_out_form"),
+            constraints=st.sampled_from(((), (("form", (FORMS[0],)),), (("form", FORMS),))),
+        ),
+        st.builds(Trigger, name=st.just("clicks_link")),
+    )
+    if not cascades:
+        return external
+    fired_by_flows = st.one_of(
+        st.builds(
+            Trigger,
+            name=st.just("data_value_changes"),
+            constraints=st.sampled_from(((("field", ("stage",)),), (("field", ("stage",)), ("new_value", ("MQL",))))),
+        ),
+        st.builds(Trigger, name=st.just("score_is_changed")),
+        st.builds(Trigger, name=st.just("added_to_list"), constraints=st.tuples(st.just(("list", (LISTS[1],))))),
+        st.builds(Trigger, name=st.just("program_status_is_changed")),
+    )
+    return external | fired_by_flows
+
+
+@functools.cache
+def qualifications() -> st.SearchStrategy[Qualification]:
+    """R18: every time (first, so shrinking lands there), once, or once every 1 min / 1 h."""
+    return st.one_of(
+        st.just(Qualification(rule="every_time")),
+        st.just(Qualification(rule="once")),
+        st.builds(Qualification, rule=st.just("once_every"), interval=st.sampled_from((60.0, 3600.0))),
+    )
+
+
+@st.composite
+def campaigns(
+    draw: st.DrawFn,
+    name: str,
+    kind: CampaignKind = "trigger",
+    design: Design = Design(),
+    *,
+    requestable: bool = False,
+    level: int = 0,
+    cascades: bool = True,
+) -> Campaign:
+    """One campaign of ``kind``, valid for ``design``.
+
+    ``requestable``: a trigger campaign listening to "Campaign is Requested" (R3), from
+    flows and the API. ``level``: an executable's nesting level (R8).
+    """
+    filters = tuple(draw(_FILTER_LISTS))
+    qualification = draw(qualifications())
+    flow = draw(flows(kind, design, level=level))
+    program = draw(_PROGRAMS)
+    if kind == "executable":
+        return Campaign(name=name, kind=kind, program=program, filters=filters, qualification=qualification, flow=flow)
+    if kind == "batch":
+        schedule = draw(_SCHEDULES)
+        return Campaign(
+            name=name,
+            kind=kind,
+            program=program,
+            filters=filters,
+            qualification=qualification,
+            schedule=schedule,
+            flow=flow,
+        )
+    if requestable:
+        sources = draw(_SOURCES)
+        found: tuple[Trigger, ...] = (
+            Trigger(name="campaign_is_requested", constraints=(("source", sources),) if sources else ()),
+        )
+    else:
+        found = tuple(draw(_trigger_lists(cascades)))
+    return Campaign(
+        name=name,
+        kind=kind,
+        program=program,
+        triggers=found,
+        filters=filters,
+        qualification=qualification,
+        flow=flow,
+    )
+
+
+_FILTER_LISTS = st.lists(_filters(), max_size=2)
+_PROGRAMS = st.sampled_from((PROGRAM.name, None))
+_SCHEDULES = st.builds(Schedule, at=st.sampled_from(TIMES), every=st.sampled_from((None, 3600.0)))
+_SOURCES: st.SearchStrategy[tuple[str, ...]] = st.sampled_from(((), ("marketo_flow_action", "web_service_api")))
+
+
+@functools.cache
+def _trigger_lists(cascades: bool) -> st.SearchStrategy[list[Trigger]]:
+    return st.lists(triggers(cascades=cascades), min_size=1, max_size=2)
+
+
+def _optional(key: str, values: st.SearchStrategy[Value]) -> st.SearchStrategy[dict[str, Value]]:
+    return st.just({}) | values.map(lambda value: {key: value})
+
+
+@functools.cache
+def people(id: str = "alice") -> st.SearchStrategy[PersonSpec]:
+    """One explicit person: some fields set, in some lists."""
+    fields = st.tuples(
+        _optional("stage", st.sampled_from(STAGES)),
+        _optional("score", st.sampled_from((10, 60))),
+        _optional("country", st.sampled_from(("", "DE"))),
+    ).map(lambda parts: {k: v for part in parts for k, v in part.items()})
+    lists = st.lists(st.sampled_from(LISTS), unique=True, max_size=len(LISTS)).map(tuple)
+    return st.builds(PersonSpec, id=st.just(id), fields=fields, lists=lists)
+
+
+@functools.cache
+def _external_activities(ids: Sequence[str], requestable: Sequence[str]) -> st.SearchStrategy[ExternalActivity]:
+    at = st.sampled_from(TIMES)
+    person = st.sampled_from(ids)
+    kinds = [
+        st.builds(
+            ExternalActivity,
+            at=at,
+            person=person,
+            type=st.just("fill_out_form"),
+            attributes=st.sampled_from(FORMS).map(lambda form: {"form": form}),
+            fields=st.sampled_from(({}, {"stage": "Known"}, {"stage": "MQL"})),
+        ),
+        st.builds(ExternalActivity, at=at, person=person, type=st.just("click_link"), attributes=st.just({})),
+        st.builds(
+            ExternalActivity,
+            at=at,
+            person=person,
+            type=st.just("change_data_value"),
+            attributes=st.sampled_from(STAGES).map(lambda stage: {"field": "stage", "value": stage}),
+        ),
+    ]
+    if requestable:
+        kinds.append(
+            st.builds(
+                ExternalActivity,
+                at=at,
+                person=person,
+                type=st.just("request_campaign"),
+                attributes=st.sampled_from(requestable).map(
+                    lambda name: {"campaign": name, "source": "web_service_api"}
+                ),
+            )
+        )
+    return st.one_of(kinds)
+
+
+def _ref(kind: str, index: int) -> str:
+    """A placeholder for "the index-th campaign of kind", resolved once all are drawn."""
+    return f"\x00{kind} {index}"
+
+
+@attrs.frozen(kw_only=True)
+class _Names:
+    """The real campaign names, by kind, for resolving placeholders."""
+
+    requested: tuple[str, ...]
+    executables: tuple[str, ...]  # level of the i-th (0-based): min(i + 1, max_depth)
+    every: tuple[str, ...]
+    max_depth: int
+
+    def level(self, name: str) -> int:
+        return min(self.executables.index(name) + 1, self.max_depth) if name in self.executables else 0
+
+    @overload
+    def resolve(self, action: Action, level: int) -> Action: ...
+    @overload
+    def resolve(self, action: None, level: int) -> None: ...
+    def resolve(self, action: Action | None, level: int) -> Action | None:
+        """``action`` with real names, or raise LookupError when nothing fits it."""
+        if isinstance(action, model.RequestCampaign):
+            return attrs.evolve(action, campaign=_pick(self.requested, action.campaign))
+        if isinstance(action, model.ExecuteCampaign):
+            deeper = tuple(n for n in self.executables if self.level(n) > level)  # R8: no cycle, <= 3
+            return attrs.evolve(action, campaign=_pick(deeper, action.campaign))
+        if isinstance(action, model.RemoveFromFlow):
+            return attrs.evolve(action, campaigns=tuple(_pick(self.every, c) for c in action.campaigns))
+        return action
+
+    def resolve_flow(self, campaign: Campaign) -> Campaign:
+        """Steps with real names; a step whose target no longer exists is left out."""
+        level = self.level(campaign.name)
+        flow = []
+        for step in campaign.flow:
+            try:
+                action = self.resolve(step.action, level)
+                choices = tuple(attrs.evolve(c, action=self.resolve(c.action, level)) for c in step.choices)
+            except LookupError:
+                continue
+            flow.append(attrs.evolve(step, action=action, choices=choices))
+        return attrs.evolve(campaign, flow=tuple(flow))
+
+
+def _pick(names: Sequence[str], placeholder: str) -> str:
+    if not names:
+        raise LookupError(placeholder)
+    return names[int(placeholder.rsplit(" ", 1)[1]) % len(names)]
+
+
+def _check_range(bounds: Range, what: str) -> None:
+    low, high = bounds
+    if not 0 <= low <= high:
+        raise ValueError(f"{what}={bounds!r}: give (min, max) with 0 <= min <= max")
+
+
+@attrs.frozen(kw_only=True)
+class _Options:
+    """The options of `scenarios`, hashable so that its strategy is built once."""
+
+    counts: tuple[tuple[str, Range], ...]
+    design: Design
+    max_depth: int
+    max_people: int
+    max_activities: int
+    cascades: bool
+
+
+def scenarios(
+    *,
+    trigger_campaigns: Range = (1, 2),
+    requested_campaigns: Range = (0, 2),
+    executable_campaigns: Range = (0, 3),
+    batch_campaigns: Range = (0, 1),
+    max_steps: int = 4,
+    max_choices: int = 2,
+    max_depth: int = 3,
+    max_people: int = 3,
+    max_activities: int = 4,
+    waits: bool = True,
+    webhooks: bool = True,
+    removals: bool = True,
+    cascades: bool = True,
+) -> st.SearchStrategy[Scenario]:
+    """A whole valid scenario: campaigns of each kind, people, timed activities.
+
+    Counts of campaigns per kind are (min, max) ranges. ``max_depth`` (1-3) bounds
+    executable nesting (R8); ``cascades`` lets trigger campaigns listen to what flows
+    do (R17); ``waits``, ``webhooks`` and ``removals`` allow those steps. Activities come
+    at a few shared times, so runs become due together and the schedule matters.
+    """
+    counts = (
+        ("trigger", trigger_campaigns),
+        ("requested", requested_campaigns),
+        ("executable", executable_campaigns),
+        ("batch", batch_campaigns),
+    )
+    for kind, bounds in counts:
+        _check_range(bounds, f"{kind}_campaigns")
+    if not 1 <= max_depth <= 3:
+        raise ValueError(f"max_depth={max_depth!r}: executables nest 1 to 3 levels deep (R8)")
+    if not 1 <= max_people <= len(PERSON_IDS):
+        raise ValueError(f"max_people={max_people!r}: give 1 to {len(PERSON_IDS)}")
+    for name, value in (("max_steps", max_steps), ("max_choices", max_choices), ("max_activities", max_activities)):
+        if value < 0:
+            raise ValueError(f"{name}={value!r}: give 0 or more")
+    # Campaigns are drawn with placeholder targets, resolved once all are drawn.
+    design = Design(
+        requestable=tuple(_ref("requested", i) for i in range(requested_campaigns[1])),
+        executables=tuple((_ref("executable", i), 4) for i in range(executable_campaigns[1])),
+        campaigns=tuple(_ref("any", i) for i in range(sum(high for _, (_, high) in counts))),
+        waits=waits,
+        webhooks=webhooks,
+        removals=removals,
+        max_steps=max_steps,
+        max_choices=max_choices,
+    )
+    options = _Options(
+        counts=counts,
+        design=design,
+        max_depth=max_depth,
+        max_people=max_people,
+        max_activities=max_activities,
+        cascades=cascades,
+    )
+    return _scenarios(options)
+
+
+@functools.cache
+def _campaign_lists(kind: str, bounds: Range, design: Design, cascades: bool) -> st.SearchStrategy[list[Campaign]]:
+    one = campaigns(
+        _ref(kind, 0),
+        "trigger" if kind == "requested" else kind,  # type: ignore[arg-type]
+        design,
+        requestable=kind == "requested",
+        cascades=cascades,
+    )
+    return st.lists(one, min_size=bounds[0], max_size=bounds[1])
+
+
+@functools.cache
+def _people_lists(max_people: int) -> st.SearchStrategy[list[PersonSpec]]:
+    return st.lists(
+        st.sampled_from(PERSON_IDS[:max_people]).flatmap(people),
+        min_size=1,
+        max_size=max_people,
+        unique_by=lambda p: p.id,
+    )
+
+
+@functools.cache
+def _activity_lists(
+    ids: tuple[str, ...], requestable: tuple[str, ...], max_size: int
+) -> st.SearchStrategy[list[ExternalActivity]]:
+    return st.lists(_external_activities(ids, requestable), max_size=max_size)
+
+
+_SEEDS = st.integers(0, 2**16)
+_DURATIONS = st.sampled_from((7200.0, 86400.0))
+_BUDGETS = st.sampled_from((100, 5))
+
+
+@functools.cache
+def _scenarios(options: _Options) -> st.SearchStrategy[Scenario]:
+    return _draw_scenario(options)
+
+
+@st.composite
+def _draw_scenario(draw: st.DrawFn, options: _Options) -> Scenario:
+    # Each campaign is one list element: shrinking deletes any campaign cleanly, and the
+    # steps that called it go with it when the placeholders are resolved.
+    drawn: dict[str, list[Campaign]] = {}
+    for kind, bounds in options.counts:
+        found = draw(_campaign_lists(kind, bounds, options.design, options.cascades))
+        drawn[kind] = [attrs.evolve(c, name=_NAMES[kind].format(i)) for i, c in enumerate(found, 1)]
+    everything = [c for group in drawn.values() for c in group]
+    names = _Names(
+        requested=tuple(c.name for c in drawn["requested"]),
+        executables=tuple(c.name for c in drawn["executable"]),
+        every=tuple(c.name for c in everything),
+        max_depth=options.max_depth,
+    )
+    explicit = tuple(draw(_people_lists(options.max_people)))
+    ids = tuple(person.id for person in explicit)
+    activities = draw(_activity_lists(ids, names.requested, options.max_activities))
+    activities.sort(key=lambda a: a.at)  # the loader's order: by time, ties in file order
+    return Scenario(
+        source="<generated>",
+        seed=draw(_SEEDS),
+        duration=draw(_DURATIONS),
+        step_budget=draw(_BUDGETS),
+        fields=dict(FIELDS),
+        lists=LISTS,
+        programs={PROGRAM.name: PROGRAM},
+        campaigns={c.name: names.resolve_flow(c) for c in everything},
+        people=explicit,
+        activities=tuple(activities),
+    )
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Run seeds: they pick the schedule among runs due at the same instant."""
+    return st.integers(0, 2**32 - 1)

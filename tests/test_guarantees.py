@@ -1,0 +1,409 @@
+"""The ordering guarantees (docs/guarantees.md), proven over generated designs.
+
+Two halves:
+- Property tests: Hypothesis draws a valid design (`sim.testing.scenarios`) and a seed,
+  the simulator runs it, and one check of `sim.guarantees` must find nothing. Each test
+  is one numbered guarantee of docs/guarantees.md.
+- Teeth: a check that cannot fail proves nothing, so each one is shown a log that breaks
+  its guarantee (a hand-made edit of an exact log) and must say so; and an engine broken
+  on purpose (an executable run as a task of its own) must be caught and shrunk to a
+  small design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, Phase, event, find, given, note, settings
+from hypothesis import strategies as st
+
+from sim import model
+from sim.activity import Activity
+from sim.dump import dump_scenario
+from sim.engine import At, Engine, Run
+from sim.guarantees import (
+    Log,
+    Violation,
+    check_conservation,
+    check_executable_contiguity,
+    check_guarantees,
+    check_qualification,
+    check_replay,
+    check_request_causality,
+    check_step_order,
+    check_time,
+    check_trigger_causality,
+)
+from sim.model import Scenario
+from sim.scenario import parse_scenario
+from sim.testing import SimulationResult, scenarios, seeds, simulate
+
+BASE = (Path(__file__).parent / "data" / "guarantees.toml").read_text(encoding="utf-8")
+
+
+def violations_of(check: Callable[[Log], list[Violation]], result: SimulationResult) -> list[Violation]:
+    log = Log.of(result.scenario, result.activities, summary=result.summary, people=result.people)
+    return check(log)
+
+
+def holds(check: Callable[[Log], list[Violation]], scenario: Scenario, seed: int) -> SimulationResult:
+    """Run ``scenario`` and assert that ``check`` finds nothing; the design goes in the report."""
+    result = simulate(scenario, seed=seed)
+    found = violations_of(check, result)
+    if found:
+        note(dump_scenario(result.scenario))
+    assert not found, "\n".join(str(v) for v in found[:5])
+    return result
+
+
+def count(result: SimulationResult, type_: str) -> int:
+    return sum(a.type == type_ for a in result.activities)
+
+
+# --- 1-9: the properties over generated designs ------------------------------------
+
+
+@given(scenarios(), seeds())
+def test_1_step_order(scenario: Scenario, seed: int) -> None:
+    """R12: a run's activities follow its flow, from run_started to its one end."""
+    result = holds(check_step_order, scenario, seed)
+    event(f"steps logged: {'some' if any(a.step for a in result.activities) else 'none'}")
+
+
+@given(scenarios(executable_campaigns=(1, 3)), seeds())
+def test_2_executable_contiguity(scenario: Scenario, seed: int) -> None:
+    """R6, R8: between Execute Campaign and the parent's next step, only the child runs."""
+    result = holds(check_executable_contiguity, scenario, seed)
+    event(f"executions: {min(count(result, 'execute_campaign'), 3)}")
+
+
+@given(scenarios(requested_campaigns=(1, 2)), seeds())
+def test_3_request_causality(scenario: Scenario, seed: int) -> None:
+    """R5: a requested run starts after its request, and every request gets its run."""
+    result = holds(check_request_causality, scenario, seed)
+    event(f"requests: {min(count(result, 'request_campaign'), 3)}")
+
+
+def request_orders(result: SimulationResult) -> set[str]:
+    """For each Request Campaign step: did the requested run's first step come "before"
+    or "after" the requester's next step?"""
+    log = Log.of(result.scenario, result.activities)
+    orders = set()
+    for activity in result.activities:
+        if activity.type != "request_campaign" or activity.run is None:
+            continue
+        requester = log.runs[activity.run]
+        later = [a for a in requester.own if a.seq > activity.seq and a.step is not None and a.step > activity.step]
+        for requested in log.caused.get(activity.seq, ()):
+            first = next((a for a in requested.own if a.step is not None), None)
+            if later and first is not None:
+                orders.add("before" if first.seq < later[0].seq else "after")
+    return orders
+
+
+FIND = settings(max_examples=2000, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+#: Finding a witness is enough: no need to shrink it.
+FIND_ANY = settings(FIND, phases=[Phase.generate])
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_4_request_freedom(order: str) -> None:
+    """R5: generated designs and seeds exist where the requested run's first step lands
+    before the requester's next step, and others where it lands after: the simulator
+    explores both orders, not one."""
+    scenario, seed = find(
+        st.tuples(scenarios(requested_campaigns=(1, 2)), seeds()),
+        lambda case: order in request_orders(simulate(case[0], seed=case[1])),
+        settings=FIND_ANY,
+    )
+    assert order in request_orders(simulate(scenario, seed=seed))
+
+
+def test_4_request_freedom_in_one_design_across_seeds() -> None:
+    """R5: one fixed design (request, then a step) shows both orders over seeds; fifo one:
+    the requested run starts first, but the requester's Wait is logged before its step."""
+    scenario = parse_scenario(BASE)
+    orders = [request_orders(simulate(scenario, seed=seed)) for seed in range(32)]
+    assert {"before"} in orders and {"after"} in orders
+    assert request_orders(simulate(scenario, strategy="fifo")) == {"after"}
+
+
+@given(scenarios(), seeds())
+def test_5_trigger_causality(scenario: Scenario, seed: int) -> None:
+    """R1, R17: a triggered run starts after the activity that fired it, its filters
+    holding then; every activity that should fire a campaign does, once."""
+    result = holds(check_trigger_causality, scenario, seed)
+    event(f"triggered runs: {min(sum(a.details.get('cause') is not None for a in result.activities), 3)}")
+
+
+@given(scenarios(), seeds())
+def test_6_qualification(scenario: Scenario, seed: int) -> None:
+    """R18: "once" at most once per person; "once every N" runs at least N apart."""
+    result = holds(check_qualification, scenario, seed)
+    turned_away = any("qualification" in str(a.details.get("reason")) for a in result.activities)
+    event(f"turned away by qualification: {turned_away}")
+
+
+@given(scenarios(), seeds())
+def test_7_conservation(scenario: Scenario, seed: int) -> None:
+    """Every run that starts ends once or is still waiting at the end; every external
+    activity is logged; the summary agrees with the log."""
+    result = holds(check_conservation, scenario, seed)
+    event(f"runs in progress at the end: {any(t.in_progress for t in result.summary.campaigns.values())}")
+
+
+@given(scenarios(), seeds())
+def test_8_determinism_and_replay(scenario: Scenario, seed: int) -> None:
+    """Same scenario and seed, same log; the log reads back from JSON Lines; replaying its
+    changes over the people gives the run's end state."""
+    first = holds(check_replay, scenario, seed)
+    second = simulate(scenario, seed=seed)
+    assert [a.to_json() for a in first.activities] == [a.to_json() for a in second.activities]
+    assert [Activity.from_json(a.to_json()) for a in first.activities] == list(first.activities)
+
+
+@given(scenarios(), seeds())
+def test_9_time(scenario: Scenario, seed: int) -> None:
+    """R15: time never goes back, steps take no time, a wait lasts exactly its duration."""
+    result = holds(check_time, scenario, seed)
+    event(f"waits: {min(count(result, 'wait'), 2)}")
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(max_steps=6, max_activities=6, max_people=4), seeds())
+def test_every_guarantee_on_larger_designs(scenario: Scenario, seed: int) -> None:
+    """All the checks at once, on designs a little larger than the defaults."""
+    result = simulate(scenario, seed=seed)
+    found = check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+    assert not found, "\n".join(str(v) for v in found[:5])
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples").glob("*.toml")))
+def test_every_guarantee_holds_in_the_examples(path: Path) -> None:
+    result = simulate(parse_scenario(path.read_text(encoding="utf-8"), source=str(path)), seed=7)
+    found = check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+    assert not found, "\n".join(str(v) for v in found[:5])
+
+
+# --- teeth: each check catches a log that breaks its guarantee ----------------------
+
+
+@pytest.fixture
+def base() -> SimulationResult:
+    """tests/data/guarantees.toml under fifo: 27 activities (listed in that file)."""
+    result = simulate(parse_scenario(BASE), strategy="fifo")
+    assert len(result.activities) == 27
+    assert not check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+    return result
+
+
+def edited(result: SimulationResult, **changes: Callable[[Activity], Activity] | None) -> SimulationResult:
+    """``result`` with activities replaced (by seq, ``s5=lambda a: ...``) or dropped (None)."""
+    out = []
+    for activity in result.activities:
+        key = f"s{activity.seq}"
+        if key not in changes:
+            out.append(activity)
+            continue
+        change = changes[key]
+        if change is not None:
+            out.append(change(activity))
+    return attrs.evolve(result, activities=tuple(out))
+
+
+def swapped(result: SimulationResult, a: int, b: int) -> SimulationResult:
+    """Activities ``a`` and ``b`` (seqs) trade places; each keeps its slot's seq and time."""
+    first, second = result.activities[a - 1], result.activities[b - 1]
+    return edited(
+        result,
+        **{
+            f"s{a}": lambda x: attrs.evolve(second, seq=x.seq, time=x.time),
+            f"s{b}": lambda x: attrs.evolve(first, seq=x.seq, time=x.time),
+        },
+    )
+
+
+def messages(check: Callable[[Log], list[Violation]], result: SimulationResult) -> list[str]:
+    return [v.message for v in violations_of(check, result)]
+
+
+def test_step_order_catches_steps_out_of_order(base: SimulationResult) -> None:
+    # Parent's step 1 (send_email, seq 3) and step 2 (execute_campaign, seq 4) trade places.
+    assert messages(check_step_order, swapped(base, 3, 4)) == ["step 1 ran after step 2"]
+
+
+def test_step_order_catches_an_activity_after_the_end(base: SimulationResult) -> None:
+    # The child's change (seq 6) moves after its run_completed (seq 7).
+    assert messages(check_step_order, swapped(base, 6, 7)) == ["a run has activities after its end"]
+
+
+def test_step_order_catches_a_run_that_never_started(base: SimulationResult) -> None:
+    assert "an activity of a run that never started" in messages(check_step_order, edited(base, s2=None))
+
+
+def test_contiguity_catches_the_parent_going_on_before_the_child_ended(base: SimulationResult) -> None:
+    # The child's run_completed (seq 7) and the parent's next step (seq 8) trade places.
+    assert messages(check_executable_contiguity, swapped(base, 7, 8)) == [
+        "the parent's next activity came before its child run ended"
+    ]
+
+
+def test_contiguity_catches_a_child_started_elsewhere(base: SimulationResult) -> None:
+    # The child's run_started moves after the parent's send_email of step 1.
+    broken = swapped(base, 3, 5)
+    assert 'Execute Campaign "Child" is not followed at once by its child run' in messages(
+        check_executable_contiguity, broken
+    )
+
+
+def test_contiguity_catches_nesting_deeper_than_three(base: SimulationResult) -> None:
+    # Make the Child's run claim a chain of executed parents four deep.
+    chain = [attrs.evolve(base.activities[4], run=100 + i, parent=100 + i - 1 if i else 1) for i in range(4)]
+    start = [attrs.evolve(a, seq=1000 + i) for i, a in enumerate(chain)]
+    result = attrs.evolve(base, activities=(*base.activities, *start))
+    assert "an executable nested 4 levels deep (at most 3)" in messages(check_executable_contiguity, result)
+
+
+def test_request_causality_catches_a_lost_request(base: SimulationResult) -> None:
+    # The requested run of the first request (seq 9, 11, 12) never happens.
+    broken = edited(base, s9=None, s11=None, s12=None)
+    assert messages(check_request_causality, broken) == ['a request for "Requested" led to 0 runs, not 1']
+
+
+def test_request_causality_catches_a_run_before_its_request(base: SimulationResult) -> None:
+    # The first requested run (seq 9) names the second request (seq 21) as its cause.
+    broken = edited(base, s9=lambda a: attrs.evolve(a, details={**a.details, "cause": 21}))
+    assert messages(check_request_causality, broken) == [
+        'a request for "Requested" led to 0 runs, not 1',
+        'a request for "Requested" led to 2 runs, not 1',
+        "a requested run started before its request",
+        "a requested run's person or parent is not its requester's",
+    ]
+
+
+def test_trigger_causality_catches_a_run_whose_filters_did_not_hold(base: SimulationResult) -> None:
+    # The same log, but the design says Parent runs only for VIP members: ann is not one.
+    scenario = parse_scenario(
+        BASE.replace(
+            'triggers = [{ trigger = "fills_out_form" }]',
+            'triggers = [{ trigger = "fills_out_form" }]\nfilters = [{ list = "VIP" }]',
+        )
+    )
+    broken = attrs.evolve(base, scenario=scenario)
+    assert messages(check_trigger_causality, broken)[:1] == [
+        "a triggered run whose smart list filters did not hold when it fired"
+    ]
+
+
+def test_trigger_causality_catches_a_fill_that_fired_nothing(base: SimulationResult) -> None:
+    broken = edited(base, **{f"s{seq}": None for seq in range(16, 28)})
+    assert messages(check_trigger_causality, broken) == ['an activity that should fire "Parent" 1 time(s) fired it 0']
+
+
+def test_qualification_catches_a_second_run_under_once(base: SimulationResult) -> None:
+    scenario = parse_scenario(
+        BASE.replace(
+            'qualification = "every time"\ntriggers = [{ trigger = "fills',
+            'qualification = "once"\ntriggers = [{ trigger = "fills',
+        )
+    )
+    assert scenario.campaigns["Parent"].qualification.rule == "once"
+    assert messages(check_qualification, attrs.evolve(base, scenario=scenario)) == [
+        '"Parent" is "once" but ran 2 times for one person'
+    ]
+
+
+def test_qualification_catches_runs_closer_than_once_every(base: SimulationResult) -> None:
+    scenario = parse_scenario(
+        BASE.replace(
+            'qualification = "every time"\ntriggers = [{ trigger = "fills',
+            'qualification = "once every 1h"\ntriggers = [{ trigger = "fills',
+        )
+    )
+    assert messages(check_qualification, attrs.evolve(base, scenario=scenario)) == [
+        '"Parent" is "once every 3600s" but ran twice within it'
+    ]
+
+
+def test_conservation_catches_a_run_that_never_ended(base: SimulationResult) -> None:
+    assert messages(check_conservation, edited(base, s14=None))[:1] == [
+        "a run that never ended and is not waiting past the end"
+    ]
+
+
+def test_conservation_catches_a_lost_external_activity(base: SimulationResult) -> None:
+    broken = edited(base, **{f"s{seq}": None for seq in range(15, 28)})
+    assert messages(check_conservation, broken) == [
+        "1 timed fill_out_form activity for ann at t=1800 [('form', 'F')] is missing",
+        'the summary of "Parent" says (2, 2, 0, 0, 0) runs, the log (1, 1, 0, 0, 0)',
+        'the summary of "Child" says (2, 2, 0, 0, 0) runs, the log (1, 1, 0, 0, 0)',
+        'the summary of "Requested" says (2, 2, 0, 0, 0) runs, the log (1, 1, 0, 0, 0)',
+    ]
+
+
+def test_conservation_catches_a_summary_that_disagrees(base: SimulationResult) -> None:
+    wrong = attrs.evolve(
+        base.summary,
+        campaigns={**base.summary.campaigns, "Child": attrs.evolve(base.summary.campaigns["Child"], completed=1)},
+    )
+    assert messages(check_conservation, attrs.evolve(base, summary=wrong)) == [
+        'the summary of "Child" says (2, 1, 0, 0, 0) runs, the log (2, 2, 0, 0, 0)'
+    ]
+
+
+def test_time_catches_a_wait_that_did_not_last(base: SimulationResult) -> None:
+    # The first run's step 5 comes at 359 s: its wait of 300 s from 60 s ended at 360 s.
+    broken = edited(base, s13=lambda a: attrs.evolve(a, time=359.0))
+    assert messages(check_time, broken) == [
+        "the next activity of this task came at t=359, not at [360.0]",
+        "the next activity of this task came at t=360, not at [359.0]",  # its run_completed
+    ]
+
+
+def test_time_catches_a_step_that_took_time(base: SimulationResult) -> None:
+    broken = edited(base, s3=lambda a: attrs.evolve(a, time=61.0))
+    assert "time went backwards" in messages(check_time, broken)
+    assert "the next activity of this task came at t=61, not at [60.0]" in messages(check_time, broken)
+
+
+def test_time_catches_a_gap_in_the_log(base: SimulationResult) -> None:
+    assert messages(check_time, edited(base, s11=None)) == ["activity number 11 has seq 12: the log has a gap"]
+
+
+def test_replay_catches_a_change_from_the_wrong_value(base: SimulationResult) -> None:
+    broken = edited(base, s6=lambda a: attrs.evolve(a, details={**a.details, "old_value": "Lead"}))
+    assert messages(check_replay, broken) == ["stage was 'Known', the change says 'Lead'"]
+
+
+def test_replay_catches_an_end_state_the_log_does_not_explain(base: SimulationResult) -> None:
+    assert messages(check_replay, edited(base, s6=None)) == [
+        "replaying the log gives ann ({'stage': 'Known', 'score': 0}, set(), {}), the run ended with another state"
+    ]
+
+
+# --- teeth: a broken engine is caught, with a small shrunk design -------------------
+
+
+async def detached_execute(self: Engine, parent: Run, action: model.ExecuteCampaign, at: At) -> None:
+    """BROKEN ON PURPOSE: Execute Campaign admits the child as a task of its own, as if
+    it were requested, and the parent goes straight on (the opposite of R6)."""
+    child = self.scenario.campaigns[action.campaign]
+    self.emit("execute_campaign", parent.person, parent, at, campaign=child.name, qualified=True)
+    self.admit(child, parent.person, parent_id=parent.id, cause=None, via="execute_campaign", tokens=parent.tokens)
+
+
+def test_contiguity_catches_an_executable_run_as_a_task_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Property 2 has teeth: break R6 in the engine and Hypothesis finds a design that
+    shows it, shrunk to one Execute Campaign step."""
+    monkeypatch.setattr(Engine, "_execute", detached_execute)
+    scenario, seed = find(
+        st.tuples(scenarios(executable_campaigns=(1, 3)), seeds()),
+        lambda case: bool(violations_of(check_executable_contiguity, simulate(case[0], seed=case[1]))),
+        settings=FIND,
+    )
+    flows = [step.kind for campaign in scenario.campaigns.values() for step in campaign.flow]
+    assert flows == ["execute_campaign"]
+    assert len(scenario.campaigns) <= 3 and seed == 0
