@@ -129,7 +129,10 @@ class Engine:
         """Start the load: external activity streams, generators and batch schedules."""
         kernel = self.kernel
         if self.scenario.activities:
-            kernel.spawn(self._replay_activities)
+            # Due at the first activity, not at 0: a task due at 0 would be one more
+            # candidate at every choice point there, and adding a late activity would
+            # reshuffle the schedule before it.
+            kernel.spawn(self._replay_activities, delay=self.scenario.activities[0].at)
         for index, generator in enumerate(self.scenario.generators):
             kernel.spawn(self._generate, index, generator, delay=generator.start)
         for campaign in self.scenario.campaigns.values():

@@ -1420,3 +1420,20 @@ flow = [{ step = "send_alert", alert = "MQL" }]
         )
     ]
     assert "send_alert" not in [a.type for a in activities]
+
+
+def test_a_later_activity_does_not_reshuffle_the_schedule_before_it() -> None:
+    """Found by the stateful test: the timed-activity task was due at 0 whatever its first
+    activity's time, so it was one more candidate at every choice point at 0, and adding
+    a click at 1m changed which person's batch run went first at 0."""
+    base = (
+        '[sim]\nduration = "1h"\n[[person]]\nid = "alice"\n[[person]]\nid = "bob"\n'
+        '[campaigns.Batch]\nkind = "batch"\nqualification = "every time"\nschedule = { at = 0 }\n'
+        'flow = [{ step = "send_email", email = "Welcome" }]\n'
+    )
+    later = base + '[[activities]]\nat = "1m"\nperson = "alice"\ntype = "click_link"\n'
+    for seed in range(20):
+        before = [a.to_json() for a in run_text(base, seed=seed)]
+        after = [a.to_json() for a in run_text(later, seed=seed)]
+        assert after[: len(before)] == before
+        assert len(after) == len(before) + 1
