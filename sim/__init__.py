@@ -1,8 +1,10 @@
 """sim: a deterministic, trio-based simulator of how Adobe Marketo Engage runs campaigns.
 
 Load a scenario with `load_scenario`, run it with `Simulation`, read the activities from a
-sink. The semantics modelled are in MARKETO.md (rules R1-R23); the file format is in
-docs/scenarios.md.
+sink; `check_guarantees` checks a log against the ordering guarantees (docs/guarantees.md)
+and `dump_scenario` writes a scenario back as a file. `sim.testing` has the helpers and
+Hypothesis strategies for your own test suite. The semantics modelled are in MARKETO.md
+(rules R1-R23); the file format is in docs/scenarios.md.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from sim.activity import Activity, ActivitySink, JsonLinesSink, MemorySink
+from sim.dump import dump_scenario
+from sim.guarantees import Violation, check_guarantees
 from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
 from sim.model import (
     Campaign,
@@ -55,7 +59,10 @@ __all__ = [
     "Strategy",
     "Summary",
     "Trigger",
+    "Violation",
     "__version__",
+    "check_guarantees",
+    "dump_scenario",
     "load_scenario",
     "parse_scenario",
 ]

@@ -406,6 +406,7 @@ class _Names:
     executables: tuple[str, ...]  # level of the i-th (0-based): min(i + 1, max_depth)
     every: tuple[str, ...]
     max_depth: int
+    max_requests: int  # Request Campaign steps per flow: the request fan-out
 
     def level(self, name: str) -> int:
         return min(self.executables.index(name) + 1, self.max_depth) if name in self.executables else 0
@@ -429,7 +430,12 @@ class _Names:
         """Steps with real names; a step whose target no longer exists is left out."""
         level = self.level(campaign.name)
         flow = []
+        requests = 0
         for step in campaign.flow:
+            if step.kind == "request_campaign":
+                requests += 1
+                if requests > self.max_requests:
+                    continue
             try:
                 action = self.resolve(step.action, level)
                 choices = tuple(attrs.evolve(c, action=self.resolve(c.action, level)) for c in step.choices)
@@ -458,6 +464,7 @@ class _Options:
     counts: tuple[tuple[str, Range], ...]
     design: Design
     max_depth: int
+    max_requests: int
     max_people: int
     max_activities: int
     cascades: bool
@@ -472,6 +479,7 @@ def scenarios(
     max_steps: int = 4,
     max_choices: int = 2,
     max_depth: int = 3,
+    max_requests: int = 2,
     max_people: int = 3,
     max_activities: int = 4,
     waits: bool = True,
@@ -482,7 +490,8 @@ def scenarios(
     """A whole valid scenario: campaigns of each kind, people, timed activities.
 
     Counts of campaigns per kind are (min, max) ranges. ``max_depth`` (1-3) bounds
-    executable nesting (R8); ``cascades`` lets trigger campaigns listen to what flows
+    executable nesting (R8), ``max_requests`` the Request Campaign steps of one flow
+    (its fan-out, R5); ``cascades`` lets trigger campaigns listen to what flows
     do (R17); ``waits``, ``webhooks`` and ``removals`` allow those steps. Activities come
     at a few shared times, so runs become due together and the schedule matters.
     """
@@ -498,7 +507,12 @@ def scenarios(
         raise ValueError(f"max_depth={max_depth!r}: executables nest 1 to 3 levels deep (R8)")
     if not 1 <= max_people <= len(PERSON_IDS):
         raise ValueError(f"max_people={max_people!r}: give 1 to {len(PERSON_IDS)}")
-    for name, value in (("max_steps", max_steps), ("max_choices", max_choices), ("max_activities", max_activities)):
+    for name, value in (
+        ("max_steps", max_steps),
+        ("max_choices", max_choices),
+        ("max_requests", max_requests),
+        ("max_activities", max_activities),
+    ):
         if value < 0:
             raise ValueError(f"{name}={value!r}: give 0 or more")
     # Campaigns are drawn with placeholder targets, resolved once all are drawn.
@@ -516,6 +530,7 @@ def scenarios(
         counts=counts,
         design=design,
         max_depth=max_depth,
+        max_requests=max_requests,
         max_people=max_people,
         max_activities=max_activities,
         cascades=cascades,
@@ -576,6 +591,7 @@ def _draw_scenario(draw: st.DrawFn, options: _Options) -> Scenario:
         executables=tuple(c.name for c in drawn["executable"]),
         every=tuple(c.name for c in everything),
         max_depth=options.max_depth,
+        max_requests=options.max_requests,
     )
     explicit = tuple(draw(_people_lists(options.max_people)))
     ids = tuple(person.id for person in explicit)

@@ -21,6 +21,7 @@ generate valid designs: `scenarios`, `campaigns`, `flows`, `steps`, `triggers`,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NoReturn
 
 import attrs
 
@@ -36,6 +37,7 @@ from sim.summary import Summary
 
 __all__ = [
     "Design",
+    "Origin",
     "SimulationResult",
     "assert_deterministic",
     "assert_finishes_before",
@@ -65,6 +67,7 @@ class SimulationResult:
     activities: tuple[Activity, ...]
     summary: Summary
     people: Mapping[str, Person]
+    strategy: str = "random"
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None, strategy: str = "random") -> SimulationResult:
@@ -77,6 +80,7 @@ def simulate(scenario: Scenario, *, seed: int | None = None, strategy: str = "ra
         activities=tuple(sink.activities),
         summary=summary,
         people=simulation.engine.people,
+        strategy=strategy,
     )
 
 
@@ -118,13 +122,25 @@ def trace(
 
 # -- assertions ---------------------------------------------------------------------
 
+#: Where a cascade began: ("activity", seq) of an external activity (a form fill's own
+#: field writes count as the fill), or ("run", id) of a batch run.
+Origin = tuple[str, int]
 
-def _fail(headline: str, violations: Sequence[object], scenario: Scenario | None = None, limit: int = 5) -> None:
-    lines = [headline, *(str(v) for v in violations[:limit])]
-    if len(violations) > limit:
-        lines.append(f"... and {len(violations) - limit} more")
+
+def _fail(
+    headline: str,
+    problems: Sequence[object],
+    scenario: Scenario | None = None,
+    *,
+    strategy: str = "random",
+    limit: int = 5,
+) -> NoReturn:
+    lines = [headline, *(str(p) for p in problems[:limit])]
+    if len(problems) > limit:
+        lines.append(f"... and {len(problems) - limit} more")
     if scenario is not None:
-        lines += ["", "The scenario, as a file for `sim run` (with --seed " + str(scenario.seed) + "):", ""]
+        command = f"--seed {scenario.seed}" + (f" --strategy {strategy}" if strategy != "random" else "")
+        lines += ["", f"The scenario, as a file to run with `sim run FILE {command}`:", ""]
         lines.append(dump_scenario(scenario))
     raise AssertionError("\n".join(lines))
 
@@ -143,73 +159,130 @@ def assert_guarantees(result: SimulationResult, *, show_scenario: bool = True) -
             f"{len(violations)} guarantee(s) broken:",
             violations,
             result.scenario if show_scenario else None,
+            strategy=result.strategy,
         )
 
 
-def assert_finishes_before(activities: Iterable[Activity], first: str, then: str, *, person: str | None = None) -> None:
+def assert_finishes_before(
+    log: SimulationResult | Iterable[Activity], first: str, then: str, *, person: str | None = None
+) -> None:
     """Fail unless, in every cascade, each run of ``first`` ends before any run of ``then`` starts.
 
+    Whole runs are compared: a run of ``then`` may not start until the run of ``first``
+    has ended, even if the steps that matter happened to come in the right order.
     A cascade is everything one external activity (or one batch run) set off for one
     person: the runs it triggered, what they requested or executed, and the runs their
     activities triggered in turn. Comparing within a cascade keeps a person's second form
-    fill from counting against their first. A run of ``first`` still going at the end of
-    the simulation has not finished. ``person`` limits the check to one person.
+    fill from counting against their first. A run ends at its ``run_completed``,
+    ``run_stopped`` or ``run_removed``, or at the Remove from Flow step that removed it
+    (R11); one still going at the end of the simulation never finished. ``person``
+    limits the check to one person. A campaign name that never appears in the log fails
+    the check: it is most likely misspelled.
     """
-    seen = list(activities)
+    if first == then:
+        raise ValueError(f"first and then are both {first!r}; name two campaigns")
+    seen = list(log.activities if isinstance(log, SimulationResult) else log)
+    named = {a.campaign for a in seen if a.type in ("run_started", "run_skipped")}
+    missing = [name for name in (first, then) if name not in named]
+    if missing:
+        _fail(f"no run of {' or '.join(map(repr, missing))} in the log; is the campaign name right?", [])
     origins = cascade_origins(seen)
-    runs: dict[int, dict[str, list[Activity]]] = {}  # run -> its start and end
+    starts: dict[int, Activity] = {}
+    ends: dict[int, Activity] = {}
     for activity in seen:
-        if activity.run is not None and activity.campaign in (first, then):
-            runs.setdefault(activity.run, {}).setdefault(activity.type, []).append(activity)
-    groups: dict[tuple[str, object], list[int]] = {}
-    for run, parts in runs.items():
-        start = parts.get("run_started")
-        if start and (person is None or start[0].person == person):
-            groups.setdefault((start[0].person, origins[run]), []).append(run)
+        if activity.type == "remove_from_flow":
+            for run in activity.details.get("removed_runs", ()):
+                ends.setdefault(run, activity)
+        if activity.run is None or activity.campaign not in (first, then):
+            continue
+        if activity.type == "run_started":
+            starts[activity.run] = activity
+        elif activity.type in ("run_completed", "run_removed", "run_stopped"):
+            ends.setdefault(activity.run, activity)
+    groups: dict[tuple[str, Origin], list[Activity]] = {}
+    for run, start in starts.items():
+        if person is None or start.person == person:
+            groups.setdefault((start.person, origins[run]), []).append(start)
     problems: list[str] = []
     for members in groups.values():
-        starts = {run: runs[run]["run_started"][0] for run in members}
-        later = [starts[run] for run in members if starts[run].campaign == then]
-        for run in members:
-            if starts[run].campaign != first or not later:
+        later = [start for start in members if start.campaign == then]
+        for start in members:
+            if start.campaign != first:
                 continue
-            ends = [a for kind in ("run_completed", "run_removed", "run_stopped") for a in runs[run].get(kind, ())]
-            end = ends[0] if ends else None
+            assert start.run is not None
+            end = ends.get(start.run)
             for other in later:
                 if end is None or other.seq < end.seq:
-                    shown = format_activity(end) if end else "(it never ended)"
-                    problems.append(f"{format_activity(starts[run])}\n    {format_activity(other)}\n    {shown}")
+                    problems.append(
+                        f"  {first} started:  {format_activity(start)}\n"
+                        f"  {then} started:  {format_activity(other)}\n"
+                        f"  {first} ended:  {format_activity(end) if end else '(it never ended)'}"
+                    )
     if problems:
-        _fail(f'"{first}" does not always finish before "{then}" starts (start, other start, end):', problems)
+        _fail(f'"{first}" does not always finish before "{then}" starts, in {len(problems)} case(s):', problems)
 
 
-def cascade_origins(activities: Iterable[Activity]) -> dict[int, object]:
-    """Run id -> where its cascade began: an external activity's seq, or a batch run's id."""
+def cascade_origins(activities: Iterable[Activity]) -> dict[int, Origin]:
+    """Run id -> where its cascade began (see `Origin`).
+
+    A form fill writes its fields (``change_data_value`` with source ``form``) just
+    before the ``fill_out_form`` activity; runs those writes trigger belong to the fill's
+    cascade, so they start at the first of them.
+    """
     by_seq: dict[int, Activity] = {}
-    origin: dict[int, object] = {}
+    external: dict[int, Origin] = {}  # seq of an external activity -> its cascade
+    form_writes: dict[str, tuple[float, Origin]] = {}  # person -> the fill being written
+    origin: dict[int, Origin] = {}
     for activity in activities:
         by_seq[activity.seq] = activity
         run = activity.run
-        if run is None or run in origin or activity.type not in ("run_started", "run_skipped"):
+        if run is None:
+            external[activity.seq] = _external_origin(activity, form_writes)
+            continue
+        if run in origin or activity.type not in ("run_started", "run_skipped"):
             continue
         cause = activity.details.get("cause")
         if activity.details.get("via") == "execute_campaign" and activity.parent in origin:
             origin[run] = origin[activity.parent]
         elif cause is not None and cause in by_seq:
             trigger = by_seq[cause]
-            origin[run] = (
-                origin.get(trigger.run, ("run", trigger.run)) if trigger.run is not None else ("activity", cause)
-            )
+            if trigger.run is None:
+                origin[run] = external.get(cause, ("activity", cause))
+            else:
+                origin[run] = origin.get(trigger.run, ("run", trigger.run))
         else:
             origin[run] = ("run", run)
     return origin
 
 
+def _external_origin(activity: Activity, form_writes: dict[str, tuple[float, Origin]]) -> Origin:
+    pending = form_writes.get(activity.person)
+    if pending is not None and pending[0] != activity.time:
+        pending = None
+    if activity.type == "change_data_value" and activity.details.get("source") == "form":
+        if pending is None:
+            pending = form_writes[activity.person] = (activity.time, ("activity", activity.seq))
+        return pending[1]
+    form_writes.pop(activity.person, None)
+    if activity.type == "fill_out_form" and pending is not None:
+        return pending[1]
+    return ("activity", activity.seq)
+
+
 def assert_deterministic(scenario: Scenario, *, seed: int | None = None, strategy: str = "random") -> None:
-    """Run ``scenario`` twice with the same seed; fail if the two logs differ anywhere."""
-    runs = [simulate(scenario, seed=seed, strategy=strategy).activities for _ in range(2)]
-    for index, (a, b) in enumerate(zip(*runs, strict=False)):
+    """Run ``scenario`` twice with the same seed; fail at the first activity where the logs differ."""
+    first, second = (simulate(scenario, seed=seed, strategy=strategy) for _ in range(2))
+    a_log, b_log = first.activities, second.activities
+    for index, (a, b) in enumerate(zip(a_log, b_log, strict=False)):
         if a.to_json() != b.to_json():
-            _fail(f"the logs differ at activity {index + 1}:", [format_activity(a), format_activity(b)], scenario)
-    if len(runs[0]) != len(runs[1]):
-        _fail(f"one log has {len(runs[0])} activities, the other {len(runs[1])}", [], scenario)
+            shown = [f"  first run:  {format_activity(a)}", f"  second run: {format_activity(b)}"]
+            _fail(f"the logs differ at activity {index + 1}:", shown, first.scenario, strategy=strategy)
+    if len(a_log) != len(b_log):
+        longer, which = (a_log, "first") if len(a_log) > len(b_log) else (b_log, "second")
+        extra = longer[min(len(a_log), len(b_log))]
+        _fail(
+            f"the first run logged {len(a_log)} activities, the second {len(b_log)}; the {which} run goes on with:",
+            [f"  {format_activity(extra)}"],
+            first.scenario,
+            strategy=strategy,
+        )

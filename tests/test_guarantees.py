@@ -19,6 +19,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, event, find, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sim import model
 from sim.activity import Activity
@@ -37,9 +38,10 @@ from sim.guarantees import (
     check_time,
     check_trigger_causality,
 )
-from sim.model import Scenario
+from sim.model import Campaign, CampaignKind, ExternalActivity, PersonSpec, Scenario, Value
 from sim.scenario import parse_scenario
-from sim.testing import SimulationResult, scenarios, seeds, simulate
+from sim.strategies import FIELDS, FORMS, LISTS, PROGRAM, Design, step_kinds
+from sim.testing import SimulationResult, campaigns, scenarios, seeds, simulate, steps, triggers
 
 BASE = (Path(__file__).parent / "data" / "guarantees.toml").read_text(encoding="utf-8")
 
@@ -407,3 +409,148 @@ def test_contiguity_catches_an_executable_run_as_a_task_of_its_own(monkeypatch: 
     flows = [step.kind for campaign in scenario.campaigns.values() for step in campaign.flow]
     assert flows == ["execute_campaign"]
     assert len(scenario.campaigns) <= 3 and seed == 0
+
+
+# --- stateful: a design grown a rule at a time -------------------------------------
+
+PEOPLE = ("alice", "bob")
+
+
+class GrowingDesign(RuleBasedStateMachine):
+    """Build a scenario step by step (add campaign, add step, add trigger, inject an
+    activity, advance time) and simulate it afresh after every rule: each intermediate
+    design must be valid and keep every guarantee. A fresh trio run per check; nothing
+    is shared between examples.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.campaigns: dict[str, Campaign] = {}
+        self.levels: dict[str, int] = {}  # executable -> nesting level (R8)
+        self.requested: list[str] = []
+        self.activities: list[ExternalActivity] = []
+        self.now = 0.0
+        self.duration = 60.0
+        self.seed = 0
+        self.last: SimulationResult | None = None
+
+    # -- what the rules build
+
+    def scenario(self) -> Scenario:
+        return Scenario(
+            source="<stateful>",
+            seed=self.seed,
+            duration=self.duration,
+            step_budget=50,
+            fields=dict(FIELDS),
+            lists=LISTS,
+            programs={PROGRAM.name: PROGRAM},
+            campaigns=dict(self.campaigns),
+            people=tuple(PersonSpec(id=pid) for pid in PEOPLE),
+            activities=tuple(sorted(self.activities, key=lambda a: a.at)),
+        )
+
+    def design(self) -> Design:
+        return Design(
+            requestable=tuple(self.requested),
+            executables=tuple(self.levels.items()),
+            campaigns=tuple(self.campaigns),
+        )
+
+    def simulate(self) -> SimulationResult:
+        result = simulate(self.scenario(), seed=self.seed)
+        self.last = result
+        return result
+
+    # -- rules
+
+    @rule(kind=st.sampled_from(["trigger", "requested", "executable", "batch"]), data=st.data())
+    def add_campaign(self, kind: str, data: st.DataObject) -> None:
+        number = sum(name.startswith(kind.title()) for name in self.campaigns) + 1
+        name = f"{kind.title()} {number}"
+        level = 0
+        if kind == "executable":
+            level = len(self.levels) % 3 + 1  # 1, 2, 3, 1, ...: each calls only deeper ones
+            self.levels[name] = level
+        campaign_kind: CampaignKind = "trigger" if kind == "requested" else kind  # type: ignore[assignment]
+        empty = attrs.evolve(self.design(), max_steps=0)
+        self.campaigns[name] = data.draw(
+            campaigns(name, campaign_kind, empty, requestable=kind == "requested", level=level), label=name
+        )
+        if kind == "requested":
+            self.requested.append(name)
+
+    @precondition(lambda self: self.campaigns)
+    @rule(data=st.data())
+    def add_step(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(self.campaigns)), label="campaign")
+        campaign = self.campaigns[name]
+        level = self.levels.get(name, 0)
+        kinds = step_kinds(campaign.kind, self.design(), level=level)
+        kind = data.draw(st.sampled_from(kinds), label="step kind")
+        step = data.draw(steps(kind, self.design(), level=level), label="step")
+        self.campaigns[name] = attrs.evolve(campaign, flow=(*campaign.flow, step))
+
+    @precondition(
+        lambda self: any(c.kind == "trigger" and c.name not in self.requested for c in self.campaigns.values())
+    )
+    @rule(data=st.data())
+    def add_trigger(self, data: st.DataObject) -> None:
+        names = sorted(c.name for c in self.campaigns.values() if c.kind == "trigger" and c.name not in self.requested)
+        name = data.draw(st.sampled_from(names), label="campaign")
+        trigger = data.draw(triggers(), label="trigger")
+        campaign = self.campaigns[name]
+        if trigger not in campaign.triggers:
+            self.campaigns[name] = attrs.evolve(campaign, triggers=(*campaign.triggers, trigger))
+
+    @rule(person=st.sampled_from(PEOPLE), data=st.data())
+    def inject_activity(self, person: str, data: st.DataObject) -> None:
+        """An external activity now; it must not change anything that happened before now."""
+        kinds = ["fill_out_form", "click_link", *(["request_campaign"] if self.requested else [])]
+        type_ = data.draw(st.sampled_from(kinds), label="type")
+        attributes: dict[str, Value] = {}
+        if type_ == "fill_out_form":
+            attributes = {"form": data.draw(st.sampled_from(FORMS), label="form")}
+        elif type_ == "request_campaign":
+            attributes = {"campaign": data.draw(st.sampled_from(self.requested)), "source": "web_service_api"}
+        before = self.simulate()
+        self.activities.append(ExternalActivity(at=self.now, person=person, type=type_, attributes=attributes))
+        after = self.simulate()
+        past = [a.to_json() for a in before.activities if a.time < self.now]
+        assert [a.to_json() for a in after.activities[: len(past)]] == past
+
+    @rule(delta=st.sampled_from([60.0, 0.5, 3600.0]))
+    def advance_time(self, delta: float) -> None:
+        """Simulate longer: the shorter run's log is a prefix of the longer run's."""
+        before = self.simulate()
+        self.now += delta
+        self.duration = self.now + 60.0
+        after = self.simulate()
+        shorter = [a.to_json() for a in before.activities]
+        assert [a.to_json() for a in after.activities[: len(shorter)]] == shorter
+
+    @rule(seed=seeds())
+    def reseed(self, seed: int) -> None:
+        self.seed = seed
+
+    # -- after every rule
+
+    @invariant()
+    def design_is_valid(self) -> None:
+        """The design as built passes every definition check (written out and read back)."""
+        scenario = self.scenario()
+        assert parse_scenario(dump_scenario(scenario), source=scenario.source).campaigns == scenario.campaigns
+
+    @invariant()
+    def every_guarantee_holds(self) -> None:
+        result = self.simulate()
+        found = check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+        if found:
+            note(dump_scenario(result.scenario))
+        assert not found, "\n".join(str(v) for v in found[:5])
+
+
+GrowingDesign.TestCase.settings = settings(
+    settings(), stateful_step_count=25, suppress_health_check=[HealthCheck.too_slow]
+)
+TestGrowingDesign = GrowingDesign.TestCase
