@@ -218,15 +218,38 @@ def check_executable_contiguity(log: Log) -> list[Violation]:
     next activity; a child that was removed or stopped takes the parent with it (R11).
     Nesting is at most three deep (R8).
     """
-    bad = _violation("executable contiguity", "R6, R8")
+    bad = _violation("executable contiguity", "R6, R7, R8")
     out: list[Violation] = []
     for record in log.runs.values():
         if record.via == _EXECUTED and record.depth > 3:
             out.append(bad(f"an executable nested {record.depth} levels deep (at most 3)", record.first))
+    # R7: whether the child's filters held when the Execute Campaign step ran
+    held: dict[int, bool] = {}
+
+    def observe(activity: Activity, person: Person) -> None:
+        if activity.type == "execute_campaign":
+            child = log.campaign(str(activity.details.get("campaign")))
+            if child is not None:
+                held[activity.seq] = all_hold(child.filters, person, log.scenario.programs)
+
+    replay(log, observe=observe)  # its own findings are check_replay's to report
     for task in log.tasks.values():
         for index, activity in enumerate(task):
             if activity.type == "execute_campaign":
                 out.extend(_check_call(log, task, index, bad))
+                qualified = activity.details.get("qualified")
+                if held.get(activity.seq) is False and qualified is not False:
+                    out.append(bad("the child ran though its smart list filters did not hold (R7)", activity))
+                elif held.get(activity.seq) and qualified is False:
+                    skip = next((a for a in task[index + 1 : index + 2] if a.type == "run_skipped"), None)
+                    if skip is None or not str(skip.details.get("reason", "")).startswith("qualification"):
+                        out.append(
+                            bad(
+                                "the child was skipped though its filters held (R7)",
+                                activity,
+                                *task[index + 1 : index + 2],
+                            )
+                        )
             elif activity.type in (RUN_STARTED, "run_skipped"):
                 assert activity.run is not None
                 record = log.runs[activity.run]

@@ -77,7 +77,7 @@ def test_1_step_order(scenario: Scenario, seed: int) -> None:
 
 @given(scenarios(executable_campaigns=(1, 3)), seeds())
 def test_2_executable_contiguity(scenario: Scenario, seed: int) -> None:
-    """R6, R8: between Execute Campaign and the parent's next step, only the child runs."""
+    """R6, R7, R8: between Execute Campaign and the parent's next step, only the child runs."""
     result = holds(check_executable_contiguity, scenario, seed)
     event(f"executions: {min(count(result, 'execute_campaign'), 3)}")
 
@@ -267,6 +267,16 @@ def test_contiguity_catches_nesting_deeper_than_three(base: SimulationResult) ->
     start = [attrs.evolve(a, seq=1000 + i) for i, a in enumerate(chain)]
     result = attrs.evolve(base, activities=(*base.activities, *start))
     assert "an executable nested 4 levels deep (at most 3)" in messages(check_executable_contiguity, result)
+
+
+def test_contiguity_catches_a_child_that_ran_though_its_filters_did_not_hold(base: SimulationResult) -> None:
+    # The same log, but the design says Child runs only for VIP members: ann is not one (R7).
+    scenario = parse_scenario(BASE.replace('kind = "executable"', 'kind = "executable"\nfilters = [{ list = "VIP" }]'))
+    broken = attrs.evolve(base, scenario=scenario)
+    assert (
+        messages(check_executable_contiguity, broken)
+        == ["the child ran though its smart list filters did not hold (R7)"] * 2
+    )
 
 
 def test_request_causality_catches_a_lost_request(base: SimulationResult) -> None:

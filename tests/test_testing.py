@@ -618,7 +618,7 @@ def test_assert_guarantees_lists_each_broken_guarantee_with_its_activities() -> 
     assert head == "\n".join(
         [
             "4 guarantee(s) broken:",
-            "executable contiguity (R6, R8): the parent's next activity came before its child run ended",
+            "executable contiguity (R6, R7, R8): the parent's next activity came before its child run ended",
             f"    {format_activity(execute)}",
             f"    {format_activity(again)}",
             "conservation (R15, R16): a run that never ended and is not waiting past the end",
