@@ -208,7 +208,18 @@ def step_kinds(kind: CampaignKind, design: Design, *, level: int = 0) -> tuple[s
 
 @functools.cache
 def steps(kind: str, design: Design = Design(), *, level: int = 0) -> st.SearchStrategy[Step]:
-    """One flow step of ``kind``, with up to ``design.max_choices`` choices (R13)."""
+    """One flow step of ``kind``, with up to ``design.max_choices`` choices (R13).
+
+    Raises ValueError for a kind that ``design`` gives nothing to call or remove.
+    """
+    if kind in _CALLS or kind == "remove_from_flow":
+        targets = {
+            "request_campaign": design.requestable,
+            "execute_campaign": tuple(n for n, lvl in design.executables if lvl > level),
+            "remove_from_flow": design.campaigns,
+        }[kind]
+        if not targets:
+            raise ValueError(f"{kind} steps need a target: the design names none (at level {level})")
     if kind == "execute_campaign":
         # only deeper executables: no cycle, at most three levels (R8)
         design = attrs.evolve(design, executables=tuple((n, lvl) for n, lvl in design.executables if lvl > level))
@@ -233,10 +244,17 @@ def steps(kind: str, design: Design = Design(), *, level: int = 0) -> st.SearchS
 def flows(
     kind: CampaignKind = "trigger", design: Design = Design(), *, level: int = 0, min_steps: int = 0
 ) -> st.SearchStrategy[tuple[Step, ...]]:
-    """A flow for a campaign of ``kind``: steps that are valid there (R9, R16, R8)."""
+    """A flow for a campaign of ``kind``: steps that are valid there (R9, R16, R8).
+
+    Request and Execute Campaign steps are drawn three times as often as any other kind:
+    the calls between campaigns are what the ordering guarantees are about, and nesting
+    three executables deep should not be a rarity.
+    """
+    _check_kind(kind)
     kinds = step_kinds(kind, design, level=level)
+    weighted = [*kinds, *(k for k in kinds if k in _CALLS for _ in range(2))]  # the first stays first: shrinking
     return st.lists(
-        st.one_of([steps(k, design, level=level) for k in kinds]),
+        st.one_of([steps(k, design, level=level) for k in weighted]),
         min_size=min_steps,
         max_size=max(design.max_steps, min_steps),
     ).map(tuple)
@@ -278,9 +296,17 @@ def qualifications() -> st.SearchStrategy[Qualification]:
     )
 
 
-@st.composite
+_CALLS = ("request_campaign", "execute_campaign")
+_COIN = st.booleans()
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("trigger", "batch", "executable"):
+        raise ValueError(f'campaign kind {kind!r}: use "trigger", "batch" or "executable"')
+
+
+@functools.cache
 def campaigns(
-    draw: st.DrawFn,
     name: str,
     kind: CampaignKind = "trigger",
     design: Design = Design(),
@@ -288,17 +314,41 @@ def campaigns(
     requestable: bool = False,
     level: int = 0,
     cascades: bool = True,
-) -> Campaign:
+) -> st.SearchStrategy[Campaign]:
     """One campaign of ``kind``, valid for ``design``.
 
     ``requestable``: a trigger campaign listening to "Campaign is Requested" (R3), from
     flows and the API. ``level``: an executable's nesting level (R8).
     """
+    _check_kind(kind)
+    if requestable and kind != "trigger":
+        raise ValueError(f"a requestable campaign is a trigger campaign (R3), not {kind!r}")
+    return _campaigns(name, kind, design, requestable=requestable, level=level, cascades=cascades)
+
+
+@st.composite
+def _campaigns(
+    draw: st.DrawFn,
+    name: str,
+    kind: CampaignKind,
+    design: Design,
+    *,
+    requestable: bool,
+    level: int,
+    cascades: bool,
+) -> Campaign:
     filters = tuple(draw(_FILTER_LISTS))
     qualification = draw(qualifications())
     flow = draw(flows(kind, design, level=level))
     program = draw(_PROGRAMS)
     if kind == "executable":
+        deeper = [n for n, lvl in design.executables if lvl > level]
+        if deeper and len(flow) < design.max_steps and draw(_COIN):
+            # Half the executables call the next deeper one: nesting three deep (R8)
+            # would otherwise need three unlikely draws in a row.
+            call = Step(kind="execute_campaign", action=model.ExecuteCampaign(campaign=deeper[0]))
+            at = draw(st.integers(0, len(flow)))
+            flow = (*flow[:at], call, *flow[at:])
         return Campaign(name=name, kind=kind, program=program, filters=filters, qualification=qualification, flow=flow)
     if kind == "batch":
         schedule = draw(_SCHEDULES)
@@ -542,7 +592,7 @@ def scenarios(
 def _campaign_lists(kind: str, bounds: Range, design: Design, cascades: bool) -> st.SearchStrategy[list[Campaign]]:
     one = campaigns(
         _ref(kind, 0),
-        "trigger" if kind == "requested" else kind,  # type: ignore[arg-type]
+        "trigger" if kind == "requested" else kind,
         design,
         requestable=kind == "requested",
         cascades=cascades,
@@ -564,7 +614,8 @@ def _people_lists(max_people: int) -> st.SearchStrategy[list[PersonSpec]]:
 def _activity_lists(
     ids: tuple[str, ...], requestable: tuple[str, ...], max_size: int
 ) -> st.SearchStrategy[list[ExternalActivity]]:
-    return st.lists(_external_activities(ids, requestable), max_size=max_size)
+    # At least one: with none, no trigger campaign would ever fire.
+    return st.lists(_external_activities(ids, requestable), min_size=min(1, max_size), max_size=max_size)
 
 
 _SEEDS = st.integers(0, 2**16)

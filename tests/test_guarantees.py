@@ -116,10 +116,21 @@ def test_4_request_freedom(order: str) -> None:
     """R5: generated designs and seeds exist where the requested run's first step lands
     before the requester's next step, and others where it lands after: the simulator
     explores both orders, not one."""
+    # Designs of a requester and a requested campaign whose steps always act (no choices,
+    # triggers on external activities): about 1 in 50 shows each order. A fixed search
+    # order keeps the test as repeatable as any other (derandomize).
+    designs = scenarios(
+        requested_campaigns=(1, 1),
+        executable_campaigns=(0, 0),
+        batch_campaigns=(0, 0),
+        cascades=False,
+        max_choices=0,
+        removals=False,
+    )
     scenario, seed = find(
-        st.tuples(scenarios(requested_campaigns=(1, 2)), seeds()),
+        st.tuples(designs, seeds()),
         lambda case: order in request_orders(simulate(case[0], seed=case[1])),
-        settings=FIND_ANY,
+        settings=settings(FIND_ANY, derandomize=True),
     )
     assert order in request_orders(simulate(scenario, seed=seed))
 
