@@ -116,7 +116,10 @@ OPTION_SETS = [
 #: find() settings where a witness is enough: no shrinking, no database.
 WITNESS = settings(database=None, max_examples=1000, phases=[Phase.generate])
 #: find() settings for a shrunk example (the explain phase only costs time).
-SHRINK = settings(database=None, max_examples=1000, phases=[Phase.generate, Phase.shrink])
+#: Shrinking ends in a local minimum that depends on the search's random path, so the
+#: search order is fixed (derandomize) and does not depend on the profile: the shrink
+#: tests assert the minimum one path reaches, the same in every run.
+SHRINK = settings(database=None, max_examples=1000, phases=[Phase.generate, Phase.shrink], derandomize=True)
 
 
 # --- counting on the model ------------------------------------------------------------
