@@ -14,6 +14,7 @@ says the person had.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -177,7 +178,7 @@ def _violation(guarantee: str, rules: str) -> Callable[..., Violation]:
 
 def check_step_order(log: Log) -> list[Violation]:
     """A run's activities follow its flow: started first, steps in order, one end, last."""
-    bad = _violation("step order", "R12")
+    bad = _violation("step order", "R12, R13")
     out = [bad("an activity of a run that never started", a) for a in log.orphans]
     for record in log.runs.values():
         own = record.own
@@ -203,7 +204,115 @@ def check_step_order(log: Log) -> list[Violation]:
             elif step < last:
                 out.append(bad(f"step {step} ran after step {last}", activity))
             last = max(last, step)
+        out.extend(_missing_steps(record, flow, last, bad))
+    out.extend(_check_choices(log))
     return out
+
+
+#: Actions that log an activity every time they run (R14): their step cannot pass unseen.
+_ALWAYS_LOGS = (
+    model.SendEmail,
+    model.SendAlert,
+    model.InterestingMoment,
+    model.Wait,
+    model.CallWebhook,
+    model.RequestCampaign,
+    model.ExecuteCampaign,
+    model.RemoveFromFlow,
+)
+
+
+def _missing_steps(
+    record: RunRecord, flow: Sequence[model.Step], last: int, bad: Callable[..., Violation]
+) -> list[Violation]:
+    """Steps that must have logged: every step that always logs, up to the last step the run
+    reached (all of them when it completed)."""
+    reached = len(flow) if any(e.type == "run_completed" for e in record.endings) else last
+    logged = Counter(a.step for a in record.own if a.step is not None and a.type == a.kind)
+    out = []
+    for index, step in enumerate(flow[:reached], 1):
+        actions = [step.action, *(choice.action for choice in step.choices)]
+        if all(isinstance(action, _ALWAYS_LOGS) for action in actions) and logged[index] != 1:
+            out.append(bad(f"step {index} ({step.kind}) always logs, but logged {logged[index]} times", record.first))
+    return out
+
+
+def _check_choices(log: Log) -> list[Violation]:
+    """R13: the first activity of each step is what the step's choices pick, evaluated on
+    the person's state at that moment (R12: a change is seen by the very next step)."""
+    bad = _violation("step order", "R12, R13")
+    out: list[Violation] = []
+    seen: set[tuple[int, int]] = set()
+
+    def check(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
+        if activity is None or activity.run is None or activity.step is None or is_write_back(activity):
+            return
+        if (activity.run, activity.step) in seen:
+            return
+        seen.add((activity.run, activity.step))
+        campaign = log.campaign(activity.campaign or "")
+        person = people.get(activity.person)
+        if campaign is None or person is None or not 1 <= activity.step <= len(campaign.flow):
+            return  # reported by check_step_order
+        step = campaign.flow[activity.step - 1]
+        action = step.action
+        for choice in step.choices:
+            if all_hold(choice.conditions, person, log.scenario.programs):
+                action = choice.action
+                break
+        if action is None:
+            out.append(bad(f"step {activity.step} logged {activity.type}, but its choices pick do nothing", activity))
+        elif not _logged_by(action, activity):
+            out.append(bad(f"step {activity.step} logged {activity.type}, but its choices pick {action!r}", activity))
+
+    replay(log, before=check)
+    return out
+
+
+def _logged_by(action: model.Action, activity: Activity) -> bool:
+    """Whether ``activity`` is what ``action`` logs (a token-built text is not compared)."""
+    d = activity.details
+    if isinstance(action, model.ChangeDataValue):
+        text = isinstance(action.value, str) and "{{" in action.value
+        return (
+            activity.type == "change_data_value"
+            and d["field"] == action.field
+            and (text or d["new_value"] == action.value)
+        )
+    if isinstance(action, model.ChangeScore):
+        return (
+            activity.type == "change_score"
+            and d["field"] == action.field
+            and d["change"] == f"{action.op}{action.amount:g}"
+        )
+    if isinstance(action, model.ChangeProgramStatus):
+        return activity.type == "change_program_status" and (d["program"], d["new_status"]) == (
+            action.program,
+            action.status,
+        )
+    if isinstance(action, model.AddToList):
+        return activity.type == "add_to_list" and d["list"] == action.list
+    if isinstance(action, model.RemoveFromList):
+        return activity.type == "remove_from_list" and d["list"] == action.list
+    if isinstance(action, model.InterestingMoment):
+        return activity.type == "interesting_moment" and (
+            "{{" in action.description or d["description"] == action.description
+        )
+    if isinstance(action, model.SendEmail):
+        return activity.type == "send_email" and d["email"] == action.email
+    if isinstance(action, model.SendAlert):
+        return activity.type == "send_alert" and (d["alert"], d["to"]) == (action.alert, action.to)
+    if isinstance(action, model.Wait):
+        return activity.type == "wait" and d["duration"] == action.duration
+    if isinstance(action, model.CallWebhook):
+        return activity.type == "call_webhook" and d["webhook"] == action.webhook
+    if isinstance(action, model.RequestCampaign):
+        return activity.type == "request_campaign" and d["campaign"] == action.campaign
+    if isinstance(action, model.ExecuteCampaign):
+        return activity.type == "execute_campaign" and d["campaign"] == action.campaign
+    if isinstance(action, model.RemoveFromFlow):
+        return activity.type == "remove_from_flow" and list(d["campaigns"]) == list(action.campaigns)
+    return False
 
 
 # -- 2. executable contiguity (R6, R7, R8) -------------------------------------------
@@ -309,6 +418,70 @@ def _check_call(log: Log, task: list[Activity], index: int, bad: Callable[..., V
     return [bad(f'the child run of "{target}" never ended', call, child.first)]
 
 
+# -- Remove from Flow (R11) --------------------------------------------------------------
+
+
+def check_removal(log: Log) -> list[Violation]:
+    """Remove from Flow ends exactly the runs it should, and they end at once (R11).
+
+    Each run a ``remove_from_flow`` lists runs no step after it and ends with
+    ``run_removed`` naming the remover; every ``run_removed`` goes back to such a step.
+    Every run of a named campaign under way at that moment is listed, with the runs that
+    share its task (an executable's parent, R11), and no other: a requester is not removed
+    with the campaign it requested.
+    """
+    bad = _violation("removal", "R11")
+    out: list[Violation] = []
+    removed_by: dict[int, Activity] = {}
+    by_person: dict[str, list[RunRecord]] = defaultdict(list)
+    for record in log.runs.values():
+        by_person[record.person].append(record)
+    for activity in log.activities:
+        if activity.type != "remove_from_flow":
+            continue
+        runs = by_person[activity.person]
+        listed = [int(run) for run in activity.details.get("removed_runs", ())]
+        for run in listed:
+            removed_by.setdefault(run, activity)
+        named = set(activity.details.get("campaigns", ()))
+        under_way = {
+            record.top
+            for record in runs
+            if record.campaign in named
+            and not record.skipped
+            and record.first.seq < activity.seq
+            and not any(end.seq < activity.seq for end in record.endings)
+        }
+        must = {
+            r.id for r in log.runs.values() if r.top in under_way and not r.skipped and not _ended_before(r, activity)
+        }
+        # runs admitted at this instant and not started yet may be listed too
+        may = must | {r.id for r in runs if r.first.seq > activity.seq and r.first.time == activity.time}
+        if not must <= set(listed) or not set(listed) <= may:
+            out.append(
+                bad(
+                    f"removed runs {sorted(listed)}, but the runs under way of {sorted(named)} were {sorted(must)}",
+                    activity,
+                )
+            )
+    for record in log.runs.values():
+        ends = [e for e in record.endings if e.type == "run_removed"]
+        remover = removed_by.get(record.id)
+        if ends and (remover is None or ends[0].details.get("by_run") != remover.run or ends[0].seq < remover.seq):
+            out.append(bad("a run_removed that no Remove from Flow step asked for", ends[0]))
+        if remover is not None:
+            if not ends:
+                out.append(bad("a run listed by Remove from Flow did not end removed", remover, *record.endings[:1]))
+            late = [a for a in record.own if a.step is not None and a.seq > remover.seq]
+            if late:
+                out.append(bad("a removed run ran a step after its removal", remover, late[0]))
+    return out
+
+
+def _ended_before(record: RunRecord, activity: Activity) -> bool:
+    return any(end.seq < activity.seq for end in record.endings)
+
+
 # -- 3. request causality (R5) and 5. trigger causality (R1, R17) --------------------
 
 
@@ -389,6 +562,71 @@ def check_trigger_causality(log: Log) -> list[Violation]:
     return out
 
 
+# -- batch runs (R2) -----------------------------------------------------------------------
+
+
+def schedule_times(schedule: model.Schedule, end: float) -> list[float]:
+    """A batch campaign's run times in ``[0, end)``, on the µs grid as the engine keeps them."""
+    times: list[float] = []
+    count = 0
+    while True:
+        due = schedule.at if count == 0 else round(schedule.at + count * (schedule.every or 0.0), 6)
+        if due >= end or (count and schedule.every is None):
+            return times
+        times.append(due)
+        count += 1
+
+
+def check_batches(log: Log) -> list[Violation]:
+    """A batch campaign runs at its scheduled times only, and then exactly the people whose
+    filters hold at that moment (R2), whether they start or are turned away (R18).
+
+    The batch admits everybody at one point of the log without letting any other run in,
+    so some position at that time must give exactly the people it admitted.
+    """
+    bad = _violation("batch", "R2")
+    scenario = log.scenario
+    index_of = {activity.seq: index for index, activity in enumerate(log.activities)}
+    times = [activity.time for activity in log.activities]
+    runs_at: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
+    for record in log.runs.values():
+        if record.via == "batch":
+            runs_at[record.campaign, record.first.time].append(record)
+    ticks: list[tuple[Campaign, float]] = []
+    for campaign in scenario.campaigns.values():
+        if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
+            ticks.extend((campaign, t) for t in schedule_times(campaign.schedule, scenario.duration))
+    out = [
+        bad(f'"{name}" ran at t={t:g}, which its schedule does not have', records[0].first)
+        for (name, t), records in runs_at.items()
+        if (name, t) not in {(c.name, tick) for c, tick in ticks}
+    ]
+    windows: dict[int, list[tuple[Campaign, float]]] = defaultdict(list)
+    for campaign, t in ticks:
+        low, high = bisect.bisect_left(times, t), bisect.bisect_right(times, t)
+        records = runs_at.get((campaign.name, t), [])
+        if records:
+            high = min(index_of[r.first.seq] for r in records)
+        for position in range(low, high + 1):
+            windows[position].append((campaign, t))
+    seen: dict[tuple[str, float], list[frozenset[str]]] = defaultdict(list)
+
+    def before(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
+        for campaign, t in windows.get(index, ()):
+            held = frozenset(pid for pid, p in people.items() if all_hold(campaign.filters, p, scenario.programs))
+            seen[campaign.name, t].append(held)
+
+    replay(log, before=before)
+    for campaign, t in ticks:
+        admitted = frozenset(r.person for r in runs_at.get((campaign.name, t), []))
+        if admitted not in seen[campaign.name, t]:
+            expected = sorted(seen[campaign.name, t][0]) if seen[campaign.name, t] else []
+            out.append(
+                bad(f'"{campaign.name}" at t={t:g} admitted {sorted(admitted)}; its filters held for {expected}')
+            )
+    return out
+
+
 # -- 6. qualification (R18) ----------------------------------------------------------
 
 
@@ -436,7 +674,7 @@ def check_qualification(log: Log) -> list[Violation]:
 def check_conservation(log: Log) -> list[Violation]:
     """Every run that starts ends once or is still waiting at the end; every external
     activity of the scenario is in the log; the summary counts what the log holds."""
-    bad = _violation("conservation", "R15, R16")
+    bad = _violation("conservation", "R15, R16, R17")
     out: list[Violation] = []
     in_progress: Counter[str] = Counter()
     for record in log.runs.values():
@@ -448,6 +686,8 @@ def check_conservation(log: Log) -> list[Violation]:
         if not _parked_past_end(log, last):
             out.append(bad("a run that never ended and is not waiting past the end", record.first, last))
     out.extend(_check_external(log, bad))
+    out.extend(_check_writes(log, bad))
+    out.extend(_check_webhooks(log, bad))
     summary = log.summary
     if summary is not None:
         counts: dict[str, Counter[str]] = defaultdict(Counter)
@@ -513,6 +753,86 @@ def _check_external(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
     return out
 
 
+def _check_writes(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
+    """External field writes land: a timed change, and the fields a form fill writes.
+
+    A write that changes nothing logs nothing, so each is checked on the replayed state:
+    the field holds the written value at some point of its time (a timed change), or just
+    before its ``fill_out_form`` (a form's fields; a generator's come from its values).
+    """
+    scenario = log.scenario
+    times = [activity.time for activity in log.activities]
+    changes = [a for a in scenario.activities if a.type == "change_data_value" and a.at < scenario.duration]
+    windows: dict[int, list[int]] = defaultdict(list)  # position -> changes that may land there
+    for number, item in enumerate(changes):
+        for position in range(bisect.bisect_left(times, item.at), bisect.bisect_right(times, item.at) + 1):
+            windows[position].append(number)
+    landed: set[int] = set()
+    timed_fills: dict[tuple[float, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for item in scenario.activities:
+        if item.type == "fill_out_form":
+            timed_fills[item.at, item.person, _key(item.attributes)].append(item.fields)
+    generated = [g for g in scenario.generators if g.type == "fill_out_form"]
+    out: list[Violation] = []
+
+    def before(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
+        for number in windows.get(index, ()):
+            item = changes[number]
+            value = people[item.person].fields.get(str(item.attributes["field"]))
+            if value == item.attributes["value"] and type(value) is type(item.attributes["value"]):
+                landed.add(number)
+        if activity is None or activity.run is not None or activity.type != "fill_out_form":
+            return
+        fields = people[activity.person].fields
+        written = timed_fills.get((activity.time, activity.person, _key(activity.details)), [])
+        if any(all(fields.get(f) == v and type(fields.get(f)) is type(v) for f, v in w.items()) for w in written):
+            return
+        drawn = [g for g in generated if _key(g.attributes) == _key(activity.details)]
+        if any(all(fields.get(f) in values for f, values in g.fields.items()) for g in drawn):
+            return
+        if written or any(g.fields for g in drawn):
+            out.append(bad("a form fill's fields were not written before it", activity))
+
+    replay(log, before=before)
+    for number, item in enumerate(changes):
+        if number not in landed:
+            field, value = item.attributes["field"], item.attributes["value"]
+            out.append(
+                bad(f"the external change of {field} to {value!r} for {item.person} at t={item.at:g} never landed")
+            )
+    return out
+
+
+def _check_webhooks(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
+    """Each webhook call gets one response at its latency unless that is past the end, and
+    its mappings write fields only after a 2xx response (R16)."""
+    out: list[Violation] = []
+    responses: dict[tuple[int | None, int | None], list[Activity]] = defaultdict(list)
+    last_response: dict[tuple[int | None, int | None], Activity] = {}
+    for activity in log.activities:
+        key = (activity.run, activity.step)
+        if activity.type == "webhook_response":
+            responses[key].append(activity)
+            last_response[key] = activity
+        elif is_write_back(activity):
+            response = last_response.get(key)
+            if response is None or not 200 <= int(response.details.get("status", 0)) < 300:
+                out.append(bad("a webhook wrote a field without a 2xx response before it (R16)", activity))
+    for activity in log.activities:
+        if activity.type != "call_webhook":
+            continue
+        latencies = _latencies(log, activity)
+        got = responses.get((activity.run, activity.step), [])
+        due = [activity.time + latency for latency in latencies]
+        if len(got) > 1:
+            out.append(bad(f"a webhook call got {len(got)} responses", activity, *got))
+        elif got and got[0].time not in due:
+            out.append(bad(f"a webhook response came at t={got[0].time:g}, not at {due}", activity, got[0]))
+        elif not got and not any(time >= log.scenario.duration for time in due):
+            out.append(bad("a webhook call whose response was due before the end never got one", activity))
+    return out
+
+
 def _key(attributes: Mapping[str, Any]) -> str:
     return repr(sorted(attributes.items()))
 
@@ -571,24 +891,33 @@ def check_time(log: Log) -> list[Violation]:
 # -- 8. replay ---------------------------------------------------------------------------
 
 
+#: Called with the position in the log (0 .. len), the activity there (None at the end)
+#: and everybody's state just before it.
+Before = Callable[[int, "Activity | None", Mapping[str, Person]], None]
+
+
 def replay(
     log: Log,
     *,
+    before: Before | None = None,
     observe: Callable[[Activity, Person], None] | None = None,
     final: Mapping[str, Person] | None = None,
     guarantee: str = "replay",
 ) -> list[Violation]:
     """Rebuild people from the log's changes; each change must start from the replayed value.
 
-    ``observe`` sees every activity with its person's state just after it (when triggers
-    fire). With ``final`` (the engine's people at the end), the replayed end state must
-    equal it: the log holds every change, nothing lost (R12, R17).
+    ``before`` sees every position of the log with everybody's state there; ``observe``
+    sees every activity with its person's state just after it (when triggers fire). With
+    ``final`` (the engine's people at the end), the replayed end state must equal it: the
+    log holds every change, nothing lost (R12, R17).
     """
     bad = _violation(guarantee, "R12, R17")
     scenario = log.scenario
     people = make_people(scenario)
     out: list[Violation] = []
-    for activity in log.activities:
+    for index, activity in enumerate(log.activities):
+        if before is not None:
+            before(index, activity, people)
         person = people.get(activity.person)
         if person is None:
             out.append(bad("an activity of an unknown person", activity))
@@ -598,6 +927,8 @@ def replay(
             out.append(bad(message, activity))
         if observe is not None:
             observe(activity, person)
+    if before is not None:
+        before(len(log.activities), None, people)
     if final is not None:
         for pid, person in people.items():
             other = final.get(pid)
@@ -654,9 +985,11 @@ def check_replay(log: Log) -> list[Violation]:
 CHECKS: Mapping[str, Callable[[Log], list[Violation]]] = {
     "step order": check_step_order,
     "executable contiguity": check_executable_contiguity,
+    "removal": check_removal,
     "request causality": check_request_causality,
     "trigger causality": check_trigger_causality,
     "qualification": check_qualification,
+    "batch": check_batches,
     "conservation": check_conservation,
     "replay": check_replay,
     "time": check_time,

@@ -260,6 +260,9 @@ def flows(
     ).map(tuple)
 
 
+_FORM_FILLS = st.builds(Trigger, name=st.just("fills_out_form"))
+
+
 @functools.cache
 def triggers(*, cascades: bool = True) -> st.SearchStrategy[Trigger]:
     """A trigger on an external activity, or (with ``cascades``) on a flow's activity (R1, R17)."""
@@ -341,14 +344,14 @@ def _campaigns(
     qualification = draw(qualifications())
     flow = draw(flows(kind, design, level=level))
     program = draw(_PROGRAMS)
+    deeper = [n for n, lvl in design.executables if lvl > level]
+    if deeper and len(flow) < design.max_steps and draw(_COIN):
+        # Half the campaigns call the next deeper executable: an execution, let alone
+        # nesting three deep (R8), would otherwise need unlikely draws in a row.
+        call = Step(kind="execute_campaign", action=model.ExecuteCampaign(campaign=deeper[0]))
+        at = draw(st.integers(0, len(flow)))
+        flow = (*flow[:at], call, *flow[at:])
     if kind == "executable":
-        deeper = [n for n, lvl in design.executables if lvl > level]
-        if deeper and len(flow) < design.max_steps and draw(_COIN):
-            # Half the executables call the next deeper one: nesting three deep (R8)
-            # would otherwise need three unlikely draws in a row.
-            call = Step(kind="execute_campaign", action=model.ExecuteCampaign(campaign=deeper[0]))
-            at = draw(st.integers(0, len(flow)))
-            flow = (*flow[:at], call, *flow[at:])
         return Campaign(name=name, kind=kind, program=program, filters=filters, qualification=qualification, flow=flow)
     if kind == "batch":
         schedule = draw(_SCHEDULES)
@@ -379,7 +382,8 @@ def _campaigns(
     )
 
 
-_FILTER_LISTS = st.lists(_filters(), max_size=2)
+# Half the campaigns have no filters: a smart list that never holds hides its flow.
+_FILTER_LISTS: st.SearchStrategy[list[Filter]] = st.just([]) | st.lists(_filters(), min_size=1, max_size=2)
 _PROGRAMS = st.sampled_from((PROGRAM.name, None))
 _SCHEDULES = st.builds(Schedule, at=st.sampled_from(TIMES), every=st.sampled_from((None, 3600.0)))
 _SOURCES: st.SearchStrategy[tuple[str, ...]] = st.sampled_from(((), ("marketo_flow_action", "web_service_api")))
@@ -387,7 +391,10 @@ _SOURCES: st.SearchStrategy[tuple[str, ...]] = st.sampled_from(((), ("marketo_fl
 
 @functools.cache
 def _trigger_lists(cascades: bool) -> st.SearchStrategy[list[Trigger]]:
-    return st.lists(triggers(cascades=cascades), min_size=1, max_size=2)
+    # The first trigger listens to what the load does half the time, so most trigger
+    # campaigns do run; more triggers may listen to what flows do (R17).
+    first = _FORM_FILLS | triggers(cascades=cascades)
+    return st.builds(lambda a, more: [a, *more], first, st.lists(triggers(cascades=cascades), max_size=1))
 
 
 def _optional(key: str, values: st.SearchStrategy[Value]) -> st.SearchStrategy[dict[str, Value]]:
@@ -440,7 +447,7 @@ def _external_activities(ids: Sequence[str], requestable: Sequence[str]) -> st.S
                 ),
             )
         )
-    return st.one_of(kinds)
+    return st.one_of([kinds[0], *kinds])  # form fills twice as often: most triggers listen to them
 
 
 def _ref(kind: str, index: int) -> str:
@@ -620,7 +627,7 @@ def _activity_lists(
 
 _SEEDS = st.integers(0, 2**16)
 _DURATIONS = st.sampled_from((7200.0, 86400.0))
-_BUDGETS = st.sampled_from((100, 5))
+_BUDGETS = st.sampled_from((100, 100, 100, 5))  # a small budget one time in four
 
 
 @functools.cache

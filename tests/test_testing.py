@@ -621,10 +621,10 @@ def test_assert_guarantees_lists_each_broken_guarantee_with_its_activities() -> 
             "executable contiguity (R6, R7, R8): the parent's next activity came before its child run ended",
             f"    {format_activity(execute)}",
             f"    {format_activity(again)}",
-            "conservation (R15, R16): a run that never ended and is not waiting past the end",
+            "conservation (R15, R16, R17): a run that never ended and is not waiting past the end",
             f"    {format_activity(started)}",
             f"    {format_activity(parent_end)}",
-            'conservation (R15, R16): the summary of "Score" says (1, 1, 1, 0, 0) runs, the log (1, 0, 1, 0, 0)',
+            'conservation (R15, R16, R17): the summary of "Score" says (1, 1, 1, 0, 0) runs, the log (1, 0, 1, 0, 0)',
             "time (R15, R16): activity number 6 has seq 7: the log has a gap",
             f"    {format_activity(again)}",
         ]
