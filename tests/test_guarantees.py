@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, Phase, event, find, given, note, settings
+from hypothesis import HealthCheck, Phase, event, find, given, note, settings, target
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -28,17 +28,29 @@ from sim.engine import At, Engine, Run
 from sim.guarantees import (
     Log,
     Violation,
+    check_batches,
     check_conservation,
     check_executable_contiguity,
     check_guarantees,
     check_qualification,
+    check_removal,
     check_replay,
     check_request_causality,
     check_step_order,
     check_time,
     check_trigger_causality,
 )
-from sim.model import Campaign, CampaignKind, ExternalActivity, PersonSpec, Scenario, Value
+from sim.model import (
+    Campaign,
+    CampaignKind,
+    ExternalActivity,
+    PersonSpec,
+    Qualification,
+    Scenario,
+    Step,
+    Trigger,
+    Value,
+)
 from sim.scenario import parse_scenario
 from sim.strategies import FIELDS, FORMS, LISTS, PROGRAM, Design, step_kinds
 from sim.testing import SimulationResult, campaigns, scenarios, seeds, simulate, steps, triggers
@@ -65,10 +77,54 @@ def count(result: SimulationResult, type_: str) -> int:
     return sum(a.type == type_ for a in result.activities)
 
 
+def with_campaign(
+    designs: st.SearchStrategy[Scenario], name: str, flow: Callable[[Scenario], tuple[Step, ...]]
+) -> st.SearchStrategy[Scenario]:
+    """``designs`` plus one trigger campaign on every form fill, with ``flow``: a sure way
+    to make a generated design exercise what a property is about."""
+
+    def add(scenario: Scenario) -> Scenario:
+        extra = Campaign(
+            name=name,
+            kind="trigger",
+            qualification=Qualification(rule="every_time"),
+            triggers=(Trigger(name="fills_out_form"),),
+            flow=flow(scenario),
+        )
+        return attrs.evolve(scenario, campaigns={**scenario.campaigns, name: extra})
+
+    return designs.map(add)
+
+
+def remover(scenario: Scenario) -> tuple[Step, ...]:
+    """A minute after every form fill, remove the person from every flow (R11)."""
+    return (
+        Step(kind="wait", action=model.Wait(duration=60.0)),
+        Step(kind="remove_from_flow", action=model.RemoveFromFlow(campaigns=(*scenario.campaigns, "Remover"))),
+    )
+
+
+def requester(scenario: Scenario) -> tuple[Step, ...]:
+    """On every form fill, request the first requestable campaign, then send an email (R5)."""
+    target = next(c.name for c in scenario.campaigns.values() if c.name.startswith("Requested"))
+    return (
+        Step(kind="request_campaign", action=model.RequestCampaign(campaign=target)),
+        Step(kind="send_email", action=model.SendEmail(email="Requested")),
+    )
+
+
+def waiter(scenario: Scenario) -> tuple[Step, ...]:
+    """A minute after every form fill, send an email (R15)."""
+    return (
+        Step(kind="wait", action=model.Wait(duration=60.0)),
+        Step(kind="send_email", action=model.SendEmail(email="After a minute")),
+    )
+
+
 # --- 1-9: the properties over generated designs ------------------------------------
 
 
-@given(scenarios(), seeds())
+@given(with_campaign(scenarios(), "Waiter", waiter), seeds())
 def test_1_step_order(scenario: Scenario, seed: int) -> None:
     """R12: a run's activities follow its flow, from run_started to its one end."""
     result = holds(check_step_order, scenario, seed)
@@ -79,10 +135,12 @@ def test_1_step_order(scenario: Scenario, seed: int) -> None:
 def test_2_executable_contiguity(scenario: Scenario, seed: int) -> None:
     """R6, R7, R8: between Execute Campaign and the parent's next step, only the child runs."""
     result = holds(check_executable_contiguity, scenario, seed)
-    event(f"executions: {min(count(result, 'execute_campaign'), 3)}")
+    depth = max((r.depth for r in Log.of(result.scenario, result.activities).runs.values()), default=0)
+    target(float(depth), label="executable nesting reached")
+    event(f"nesting reached: {depth}")
 
 
-@given(scenarios(requested_campaigns=(1, 2)), seeds())
+@given(with_campaign(scenarios(requested_campaigns=(1, 2)), "Requester", requester), seeds())
 def test_3_request_causality(scenario: Scenario, seed: int) -> None:
     """R5: a requested run starts after its request, and every request gets its run."""
     result = holds(check_request_causality, scenario, seed)
@@ -178,11 +236,28 @@ def test_8_determinism_and_replay(scenario: Scenario, seed: int) -> None:
     assert [Activity.from_json(a.to_json()) for a in first.activities] == list(first.activities)
 
 
-@given(scenarios(), seeds())
+@given(with_campaign(scenarios(), "Waiter", waiter), seeds())
 def test_9_time(scenario: Scenario, seed: int) -> None:
     """R15: time never goes back, steps take no time, a wait lasts exactly its duration."""
     result = holds(check_time, scenario, seed)
+    target(float(count(result, "wait")), label="waits")
     event(f"waits: {min(count(result, 'wait'), 2)}")
+
+
+@given(with_campaign(scenarios(trigger_campaigns=(1, 2)), "Remover", remover), seeds())
+def test_removal(scenario: Scenario, seed: int) -> None:
+    """R11: Remove from Flow ends exactly the runs under way of the named campaigns (with
+    an executable's parent), at once; nothing else ends as removed."""
+    result = holds(check_removal, scenario, seed)
+    target(float(count(result, "run_removed")), label="runs removed")
+    event(f"runs removed: {min(count(result, 'run_removed'), 2)}")
+
+
+@given(scenarios(batch_campaigns=(1, 2)), seeds())
+def test_batches(scenario: Scenario, seed: int) -> None:
+    """R2: a batch runs at its scheduled times, for exactly the people its filters hold for."""
+    result = holds(check_batches, scenario, seed)
+    event(f"batch runs: {min(sum(a.details.get('via') == 'batch' for a in result.activities), 3)}")
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -255,6 +330,171 @@ def test_step_order_catches_an_activity_after_the_end(base: SimulationResult) ->
 
 def test_step_order_catches_a_run_that_never_started(base: SimulationResult) -> None:
     assert "an activity of a run that never started" in messages(check_step_order, edited(base, s2=None))
+
+
+def test_step_order_catches_a_step_that_did_not_do_what_it_says(base: SimulationResult) -> None:
+    # Parent's step 1 is send_email "one"; the log says it sent "other" (R13).
+    broken = edited(base, s3=lambda a: attrs.evolve(a, details={"email": "other"}))
+    assert messages(check_step_order, broken) == [
+        "step 1 logged send_email, but its choices pick SendEmail(email='one')"
+    ]
+
+
+def test_step_order_catches_a_step_that_never_logged(base: SimulationResult) -> None:
+    # Parent's send_email of step 1 vanishes from the first run, which still completed.
+    assert messages(check_step_order, edited(base, s3=None)) == ["step 1 (send_email) always logs, but logged 0 times"]
+
+
+REMOVAL = """
+[sim]
+duration = "2h"
+
+[[person]]
+id = "ann"
+
+[campaigns.A]
+qualification = "every time"
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "wait", duration = "1h" }, { step = "send_email", email = "late" }]
+
+[campaigns.B]
+qualification = "every time"
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "wait", duration = "10m" }, { step = "remove_from_flow", campaigns = "A" }]
+
+[[activities]]
+at = "1m"
+person = "ann"
+type = "fill_out_form"
+"""
+
+
+def test_removal_catches_a_removed_run_that_went_on() -> None:
+    """R11: B removes A from its Wait at 11m; a log where A sends its email at 1h1m anyway."""
+    result = simulate(parse_scenario(REMOVAL), strategy="fifo")
+    assert [(a.campaign, a.type) for a in result.activities if a.campaign == "A"][-1] == ("A", "run_removed")
+    assert not check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+    removed = next(a for a in result.activities if a.type == "run_removed")
+    late = attrs.evolve(removed, type="send_email", step=2, kind="send_email", details={"email": "late"})
+    broken = edited(result, **{f"s{removed.seq}": lambda a: late})
+    assert messages(check_removal, broken) == [
+        "a run listed by Remove from Flow did not end removed",
+        "a removed run ran a step after its removal",
+    ]
+
+
+def test_removal_catches_a_run_removed_by_nobody() -> None:
+    result = simulate(parse_scenario(REMOVAL), strategy="fifo")
+    step = next(a for a in result.activities if a.type == "remove_from_flow")
+    broken = edited(result, **{f"s{step.seq}": lambda a: attrs.evolve(a, details={**a.details, "removed_runs": []})})
+    assert messages(check_removal, broken) == [
+        "removed runs [], but the runs under way of ['A'] were [1]",
+        "a run_removed that no Remove from Flow step asked for",
+    ]
+
+
+BATCH = """
+lists = ["VIP"]
+
+[sim]
+duration = "2h"
+
+[[person]]
+id = "ann"
+lists = ["VIP"]
+
+[[person]]
+id = "bob"
+
+[campaigns.Nightly]
+kind = "batch"
+qualification = "every time"
+schedule = { at = "30m", every = "1h" }
+filters = [{ list = "VIP" }]
+flow = [{ step = "send_email", email = "Digest" }]
+"""
+
+
+def test_batches_catch_a_batch_that_ignored_its_filters() -> None:
+    """R2: the same log, but the design says the batch is for everyone: bob was left out."""
+    result = simulate(parse_scenario(BATCH), seed=1)
+    assert [(a.time, a.person) for a in result.activities if a.type == "run_started"] == [
+        (1800.0, "ann"),
+        (5400.0, "ann"),
+    ]
+    everyone = parse_scenario(BATCH.replace('filters = [{ list = "VIP" }]\n', ""))
+    assert messages(check_batches, attrs.evolve(result, scenario=everyone)) == [
+        "\"Nightly\" at t=1800 admitted ['ann']; its filters held for ['ann', 'bob']",
+        "\"Nightly\" at t=5400 admitted ['ann']; its filters held for ['ann', 'bob']",
+    ]
+
+
+def test_batches_catch_a_run_off_schedule() -> None:
+    result = simulate(parse_scenario(BATCH), seed=1)
+    later = parse_scenario(BATCH.replace('at = "30m"', 'at = "40m"'))
+    assert messages(check_batches, attrs.evolve(result, scenario=later))[:1] == [
+        '"Nightly" ran at t=1800, which its schedule does not have'
+    ]
+
+
+WRITES = """
+[sim]
+duration = "1h"
+
+[fields]
+stage = "Known"
+
+[[person]]
+id = "ann"
+
+[campaigns.Enrich]
+qualification = "every time"
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "call_webhook", webhook = "Enrich", latency = "2s", response = { stage = "Enriched" } }]
+
+[[activities]]
+at = "1m"
+person = "ann"
+type = "fill_out_form"
+fields = { stage = "Engaged" }
+
+[[activities]]
+at = "10m"
+person = "ann"
+type = "change_data_value"
+field = "stage"
+value = "MQL"
+"""
+
+
+def test_conservation_catches_writes_that_never_landed() -> None:
+    """The log has the form's and the external change's writes; a design that wrote other
+    values does not match it."""
+    result = simulate(parse_scenario(WRITES), seed=1)
+    assert not check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+    other = parse_scenario(
+        WRITES.replace('stage = "Engaged"', 'stage = "Lead"').replace('value = "MQL"', 'value = "SQL"')
+    )
+    assert messages(check_conservation, attrs.evolve(result, scenario=other)) == [
+        "a form fill's fields were not written before it",
+        "the external change of stage to 'SQL' for ann at t=600 never landed",
+    ]
+
+
+def test_conservation_catches_a_webhook_response_at_the_wrong_time() -> None:
+    """R16: the design says 5 s of latency; the log's response came after 2 s."""
+    result = simulate(parse_scenario(WRITES), seed=1)
+    slower = parse_scenario(WRITES.replace('latency = "2s"', 'latency = "5s"'))
+    assert messages(check_conservation, attrs.evolve(result, scenario=slower)) == [
+        "a webhook response came at t=62, not at [65.0]"
+    ]
+
+
+def test_conservation_catches_a_write_back_without_a_2xx_response() -> None:
+    result = simulate(parse_scenario(WRITES), seed=1)
+    response = next(a for a in result.activities if a.type == "webhook_response")
+    broken = edited(result, **{f"s{response.seq}": lambda a: attrs.evolve(a, details={**a.details, "status": 500})})
+    assert messages(check_conservation, broken) == ["a webhook wrote a field without a 2xx response before it (R16)"]
 
 
 def test_contiguity_catches_the_parent_going_on_before_the_child_ended(base: SimulationResult) -> None:
