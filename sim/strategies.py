@@ -15,7 +15,7 @@ Import them from `sim.testing`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import overload
 
 import attrs
@@ -85,23 +85,42 @@ _NAMES: Mapping[str, str] = {
 Range = tuple[int, int]
 
 
+def _pairs(value: Mapping[str, int] | Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(name), int(level)) for name, level in items)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Design:
     """What a flow may refer to: the campaigns around it and what it may contain.
 
     ``executables`` pairs each executable with its nesting level (1..3); a flow at level
     L may execute only executables of a deeper level, so calls never cycle and never
-    nest deeper than three (R8). Hashable, so strategies built for a design are cached.
+    nest deeper than three (R8); a mapping of name to level works too. Hashable, so
+    strategies built for a design are cached.
     """
 
-    requestable: tuple[str, ...] = ()
-    executables: tuple[tuple[str, int], ...] = ()
-    campaigns: tuple[str, ...] = ()
+    requestable: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    executables: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_pairs)
+    campaigns: tuple[str, ...] = attrs.field(default=(), converter=_names)
     waits: bool = True
     webhooks: bool = True
     removals: bool = True
     max_steps: int = 4
     max_choices: int = 2
+
+
+def _sized(design: Design, max_steps: int | None, max_choices: int | None) -> Design:
+    """``design`` with the size bounds given as keywords, if any."""
+    if max_steps is not None:
+        design = attrs.evolve(design, max_steps=max_steps)
+    if max_choices is not None:
+        design = attrs.evolve(design, max_choices=max_choices)
+    return design
 
 
 # -- filters, values and actions -------------------------------------------------------
@@ -207,11 +226,14 @@ def step_kinds(kind: CampaignKind, design: Design, *, level: int = 0) -> tuple[s
 
 
 @functools.cache
-def steps(kind: str, design: Design = Design(), *, level: int = 0) -> st.SearchStrategy[Step]:
-    """One flow step of ``kind``, with up to ``design.max_choices`` choices (R13).
+def steps(
+    kind: str, design: Design = Design(), *, level: int = 0, max_choices: int | None = None
+) -> st.SearchStrategy[Step]:
+    """One flow step of ``kind``, with up to ``max_choices`` (or the design's) choices (R13).
 
     Raises ValueError for a kind that ``design`` gives nothing to call or remove.
     """
+    design = _sized(design, None, max_choices)
     if kind in _CALLS or kind == "remove_from_flow":
         targets = {
             "request_campaign": design.requestable,
@@ -242,15 +264,24 @@ def steps(kind: str, design: Design = Design(), *, level: int = 0) -> st.SearchS
 
 @functools.cache
 def flows(
-    kind: CampaignKind = "trigger", design: Design = Design(), *, level: int = 0, min_steps: int = 0
+    kind: CampaignKind = "trigger",
+    design: Design = Design(),
+    *,
+    level: int = 0,
+    min_steps: int = 0,
+    max_steps: int | None = None,
+    max_choices: int | None = None,
 ) -> st.SearchStrategy[tuple[Step, ...]]:
     """A flow for a campaign of ``kind``: steps that are valid there (R9, R16, R8).
+
+    ``max_steps`` and ``max_choices`` override the design's bounds.
 
     Request and Execute Campaign steps are drawn three times as often as any other kind:
     the calls between campaigns are what the ordering guarantees are about, and nesting
     three executables deep should not be a rarity.
     """
     _check_kind(kind)
+    design = _sized(design, max_steps, max_choices)
     kinds = step_kinds(kind, design, level=level)
     weighted = [*kinds, *(k for k in kinds if k in _CALLS for _ in range(2))]  # the first stays first: shrinking
     return st.lists(
@@ -317,13 +348,17 @@ def campaigns(
     requestable: bool = False,
     level: int = 0,
     cascades: bool = True,
+    max_steps: int | None = None,
+    max_choices: int | None = None,
 ) -> st.SearchStrategy[Campaign]:
     """One campaign of ``kind``, valid for ``design``.
 
     ``requestable``: a trigger campaign listening to "Campaign is Requested" (R3), from
-    flows and the API. ``level``: an executable's nesting level (R8).
+    flows and the API. ``level``: an executable's nesting level (R8). ``max_steps`` and
+    ``max_choices`` override the design's bounds.
     """
     _check_kind(kind)
+    design = _sized(design, max_steps, max_choices)
     if requestable and kind != "trigger":
         raise ValueError(f"a requestable campaign is a trigger campaign (R3), not {kind!r}")
     return _campaigns(name, kind, design, requestable=requestable, level=level, cascades=cascades)

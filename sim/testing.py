@@ -21,7 +21,7 @@ generate valid designs: `scenarios`, `campaigns`, `flows`, `steps`, `triggers`,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import attrs
 
@@ -32,8 +32,22 @@ from sim.model import Scenario
 from sim.people import Person
 from sim.scenario import parse_scenario
 from sim.simulation import Simulation
-from sim.strategies import Design, campaigns, flows, people, qualifications, scenarios, seeds, steps, triggers
 from sim.summary import Summary
+
+if TYPE_CHECKING:  # imported on first use: running and asserting work without hypothesis
+    from sim.strategies import Design, campaigns, flows, people, qualifications, scenarios, seeds, steps, triggers
+
+#: The Hypothesis strategies, from sim.strategies (needs the ``test`` extra).
+_STRATEGIES = ("Design", "campaigns", "flows", "people", "qualifications", "scenarios", "seeds", "steps", "triggers")
+
+
+def __getattr__(name: str) -> object:
+    if name in _STRATEGIES:
+        from sim import strategies
+
+        return getattr(strategies, name)
+    raise AttributeError(f"module 'sim.testing' has no attribute {name!r}")
+
 
 __all__ = [
     "Design",

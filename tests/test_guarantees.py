@@ -12,6 +12,10 @@ Two halves:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -815,3 +819,20 @@ GrowingDesign.TestCase.settings = settings(
     settings(), stateful_step_count=25, suppress_health_check=[HealthCheck.too_slow]
 )
 TestGrowingDesign = GrowingDesign.TestCase
+
+
+@settings(max_examples=3)
+@given(scenarios(), seeds(), st.integers(0, 2**31))
+def test_8_the_same_log_in_another_process(scenario: Scenario, seed: int, hash_seed: int) -> None:
+    """Determinism across processes (DESIGN.md): the design written to a file and run by
+    ``sim run`` under another PYTHONHASHSEED logs exactly what this process logs."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "design.toml"
+        path.write_text(dump_scenario(scenario), encoding="utf-8")
+        log = Path(folder) / "log.jsonl"
+        env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+        command = [sys.executable, "-m", "sim", "run", str(path), "--seed", str(seed), "--log", str(log)]
+        subprocess.run(command, env=env, capture_output=True, check=True)
+        there = log.read_text(encoding="utf-8").splitlines()
+    here = [a.to_json() for a in simulate(scenario, seed=seed).activities]
+    assert there == here

@@ -692,3 +692,22 @@ def test_the_checks_catch_bad_designs(scenario: Scenario, options: dict[str, Any
     with pytest.raises(AssertionError):
         assert_rules_hold(scenario, max_depth={**DEFAULTS, **opts}["max_depth"])
         assert_honours(scenario, opts)
+
+
+def test_design_takes_lists_and_mappings() -> None:
+    """A Design written with lists and a mapping is the same hashable Design."""
+    assert Design(requestable=["R"], executables={"E": 2}, campaigns=["R", "E"]) == Design(
+        requestable=("R",), executables=(("E", 2),), campaigns=("R", "E")
+    )
+    hash(Design(requestable=["R"]))
+
+
+@given(data=st.data())
+def test_size_keywords_override_the_design(data: st.DataObject) -> None:
+    """flows(), campaigns() and steps() take max_steps / max_choices as keywords."""
+    design = Design(max_steps=4, max_choices=2)
+    flow = data.draw(flows("trigger", design, max_steps=1, max_choices=0))
+    assert len(flow) <= 1 and all(not step.choices for step in flow)
+    campaign = data.draw(campaigns("C", "batch", design, max_steps=2, max_choices=1))
+    assert len(campaign.flow) <= 2 and all(len(step.choices) <= 1 for step in campaign.flow)
+    assert not data.draw(steps("send_email", design, max_choices=0)).choices

@@ -10,6 +10,8 @@ the ``person`` filter, a run left in a Wait, R5, R15), `assert_deterministic` an
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -758,3 +760,18 @@ def test_every_exported_name_exists_and_imports() -> None:
         assert namespace[name] is getattr(sim.strategies, name)
     for name in ("scenarios", "seeds", "qualifications", "triggers", "people"):
         assert isinstance(namespace[name](), SearchStrategy)
+
+
+def test_running_and_asserting_work_without_hypothesis() -> None:
+    """Only the strategies need the ``test`` extra: simulate and the assertions import
+    without hypothesis, and asking for a strategy says what is missing."""
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "from sim.testing import assert_finishes_before, simulate, run_text\n"
+        "try:\n"
+        "    from sim.testing import scenarios\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError', 'hypothesis' in str(exc))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "ImportError True\n"
