@@ -441,6 +441,9 @@ def check_removal(log: Log) -> list[Violation]:
             continue
         runs = by_person[activity.person]
         listed = [int(run) for run in activity.details.get("removed_runs", ())]
+        # A run an earlier step removed is on its way out, not under way: its task has not
+        # had its turn to log run_removed yet.
+        gone = set(removed_by)
         for run in listed:
             removed_by.setdefault(run, activity)
         named = set(activity.details.get("campaigns", ()))
@@ -452,9 +455,7 @@ def check_removal(log: Log) -> list[Violation]:
             and record.first.seq < activity.seq
             and not any(end.seq < activity.seq for end in record.endings)
         }
-        must = {
-            r.id for r in log.runs.values() if r.top in under_way and not r.skipped and not _ended_before(r, activity)
-        }
+        must = {r.id for r in runs if r.top in under_way and not r.skipped and not _ended_before(r, activity)} - gone
         # runs admitted at this instant and not started yet may be listed too
         may = must | {r.id for r in runs if r.first.seq > activity.seq and r.first.time == activity.time}
         if not must <= set(listed) or not set(listed) <= may:

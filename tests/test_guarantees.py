@@ -387,6 +387,17 @@ def test_removal_catches_a_removed_run_that_went_on() -> None:
     ]
 
 
+def test_removal_of_a_run_already_on_its_way_out_is_not_required() -> None:
+    """R11: B and C both remove A at 11m. Under fifo, C's step runs before A's task has
+    logged its run_removed; C lists nothing, rightly, and no check may say otherwise."""
+    c = '[campaigns.C]\nqualification = "every time"\ntriggers = [{ trigger = "fills_out_form" }]\n'
+    c += 'flow = [{ step = "wait", duration = "10m" }, { step = "remove_from_flow", campaigns = "A" }]\n\n'
+    result = simulate(parse_scenario(REMOVAL.replace("[[activities]]", c + "[[activities]]")), strategy="fifo")
+    removals = [(a.campaign, a.details["removed_runs"]) for a in result.activities if a.type == "remove_from_flow"]
+    assert removals == [("B", [1]), ("C", [])]
+    assert not check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+
+
 def test_removal_catches_a_run_removed_by_nobody() -> None:
     result = simulate(parse_scenario(REMOVAL), strategy="fifo")
     step = next(a for a in result.activities if a.type == "remove_from_flow")
