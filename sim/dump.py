@@ -280,6 +280,8 @@ def _activity(activity: model.ExternalActivity) -> Table:
 def _generator(generator: model.Generator) -> Table:
     table: Table = {"type": generator.type} | _attributes(generator.attributes)
     table["rate"] = _rate(generator.rate)
+    if generator.arrivals != "constant":
+        table["arrivals"] = generator.arrivals
     if generator.start:
         table["start"] = _duration(generator.start)
     if generator.stop is not None:

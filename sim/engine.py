@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ from sim import model
 from sim.activity import Activity, ActivitySink
 from sim.conditions import all_hold, trigger_matches
 from sim.kernel import Kernel, Sleeper
+from sim.load import arrival_times
 from sim.model import Campaign, Scenario, Step, Value
 from sim.people import Person, make_people
 from sim.summary import BudgetReport, Tally
@@ -134,7 +135,12 @@ class Engine:
             # reshuffle the schedule before it.
             kernel.spawn(self._replay_activities, delay=self.scenario.activities[0].at)
         for index, generator in enumerate(self.scenario.generators):
-            kernel.spawn(self._generate, index, generator, delay=generator.start)
+            times = arrival_times(generator, seed=self.scenario.seed, index=index, end=self.scenario.duration)
+            first = next(times, None)
+            if first is not None and self.people:
+                # Due at its first arrival: a task due earlier would be one more
+                # candidate at every choice point before it.
+                kernel.spawn(self._generate, index, generator, itertools.chain([first], times), delay=first)
         for campaign in self.scenario.campaigns.values():
             if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
                 kernel.spawn(self._batch, campaign, delay=campaign.schedule.at)
@@ -479,24 +485,16 @@ class Engine:
             await kernel.sleep_until(item.at)
             self.inject(self.people[item.person], item.type, item.attributes, item.fields)
 
-    async def _generate(self, index: int, generator: model.Generator) -> None:
-        # A stream of its own per generator: arrivals do not depend on the schedule.
+    async def _generate(self, index: int, generator: model.Generator, times: Iterator[float]) -> None:
+        # A stream of its own per generator for who arrives and what they write: it does
+        # not depend on the schedule (the times come from sim.load, a stream of their own).
         rng = random.Random(f"sim.generator:{self.scenario.seed}:{index}")
         people = list(self.people.values())
-        if generator.rate <= 0 or not people:
-            return
         kernel = self.kernel
-        count = 0
-        while True:
-            # Absolute times on a microsecond grid: adding up 1/rate would drift, and
-            # 13/m over 1m would give a 14th arrival at 59.99999999999999.
-            due = round(generator.start + count / generator.rate, 6)
-            if generator.stop is not None and due >= generator.stop:
-                return
+        for due in times:
             await kernel.sleep_until(due)
             fields = {name: rng.choice(values) for name, values in generator.fields.items()}
             self.inject(rng.choice(people), generator.type, generator.attributes, fields)
-            count += 1
 
     async def _batch(self, campaign: Campaign) -> None:
         schedule = campaign.schedule

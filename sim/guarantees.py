@@ -25,6 +25,7 @@ import attrs
 from sim import model
 from sim.activity import RUN_ENDINGS, RUN_STARTED, Activity
 from sim.conditions import all_hold, trigger_matches
+from sim.load import arrival_times
 from sim.model import Campaign, Scenario
 from sim.people import Person, make_people
 from sim.summary import Summary
@@ -733,9 +734,9 @@ def _check_external(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
         if item.at < end and item.type != "change_data_value":  # a change logs only if it changes
             expected[item.at, item.person, item.type, _key(item.attributes)] += 1
     generated: Counter[tuple[float, str, str]] = Counter()
-    for generator in scenario.generators:
+    for index, generator in enumerate(scenario.generators):
         if generator.type != "change_data_value":
-            for due in generator_times(generator, end):
+            for due in arrival_times(generator, seed=scenario.seed, index=index, end=end):
                 generated[due, generator.type, _key(generator.attributes)] += 1
     logged = [a for a in log.activities if a.run is None and a.type != "change_data_value"]
     out: list[Violation] = []
@@ -836,19 +837,6 @@ def _check_webhooks(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
 
 def _key(attributes: Mapping[str, Any]) -> str:
     return repr(sorted(attributes.items()))
-
-
-def generator_times(generator: model.Generator, end: float) -> Iterable[float]:
-    """When a generator's activities are due in ``[0, end)``: evenly spaced, on the µs grid."""
-    if generator.rate <= 0:
-        return
-    count = 0
-    while True:
-        due = round(generator.start + count / generator.rate, 6)
-        if due >= end or (generator.stop is not None and due >= generator.stop):
-            return
-        yield due
-        count += 1
 
 
 # -- 9. time (R15) ----------------------------------------------------------------------

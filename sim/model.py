@@ -328,13 +328,15 @@ class ExternalActivity:
 
 @attrs.frozen(kw_only=True)
 class Generator:
-    """An activity at a fixed rate, each for a person drawn from the population.
+    """Activities at a rate, each for a person drawn from the population.
 
+    ``arrivals`` spaces them: ``constant`` (evenly) or ``poisson`` (exponential gaps).
     ``fields`` values are tuples to draw from (one value: always that one).
     """
 
     type: str
     rate: float  # per second
+    arrivals: Literal["constant", "poisson"] = "constant"
     start: float = 0.0
     stop: float | None = None
     attributes: Mapping[str, Value] = attrs.field(factory=dict)

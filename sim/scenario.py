@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import attrs
 
 from sim import model
+from sim.load import ARRIVALS
 from sim.model import (
     Action,
     Campaign,
@@ -928,7 +929,10 @@ class _Builder:
         out = []
         for index, item in enumerate(raw, 1):
             with self.at(f"[[generators]] {index}"):
-                type_ = self.external_type(item, "generator", ("type", "rate", "start", "stop", "fields"))
+                type_ = self.external_type(item, "generator", ("type", "rate", "arrivals", "start", "stop", "fields"))
+                arrivals = self.get(item, "arrivals", str, "constant")
+                if arrivals not in ARRIVALS:
+                    raise self.fail(f'"arrivals" is "{arrivals}"; use "constant" (evenly spaced) or "poisson"')
                 try:
                     rate = parse_rate(self.get(item, "rate", str))
                 except ValueError as exc:
@@ -956,6 +960,7 @@ class _Builder:
                     model.Generator(
                         type=type_,
                         rate=rate,
+                        arrivals=arrivals,
                         start=start,
                         stop=stop,
                         attributes=self.activity_attributes(item, type_, campaigns),

@@ -446,6 +446,11 @@ rate = "100/d"
 start = "5d"
 
 [[generators]]
+type = "visit_page"
+rate = "20000/h"
+arrivals = "poisson"
+
+[[generators]]
 type = "change_data_value"
 field = "segment"
 value = "NULL"

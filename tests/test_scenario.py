@@ -1484,3 +1484,11 @@ def test_generator_field_with_no_value_to_draw_is_refused() -> None:
     )
     problem = only_problem(text, "[[generators]] 1 (fill_out_form)")
     assert problem.message == '"fields": "owner" = [] has no value to draw; give one or more'
+
+
+def test_generator_arrivals_are_constant_or_poisson() -> None:
+    base = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\nrate = "1/h"\n'
+    assert parse_scenario(base).generators[0].arrivals == "constant"
+    assert parse_scenario(base + 'arrivals = "poisson"\n').generators[0].arrivals == "poisson"
+    problem = only_problem(base + 'arrivals = "bursty"\n', "[[generators]] 1 (visit_page)")
+    assert problem.message == '"arrivals" is "bursty"; use "constant" (evenly spaced) or "poisson"'

@@ -1,0 +1,47 @@
+"""Load: when the external activities of a generator arrive.
+
+A generator's arrival times are a pure function of the generator, the run's seed and the
+generator's position in the file. The engine and the checks of `sim.guarantees` both
+call `arrival_times`, so the checks know exactly which arrivals a log must hold.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from sim.model import Generator
+
+#: How a generator spaces its activities (``[[generators]] arrivals``).
+ARRIVALS = ("constant", "poisson")
+
+
+def arrival_times(generator: Generator, *, seed: int, index: int, end: float) -> Iterator[float]:
+    """The generator's arrival times in ``[start, min(stop, end))``, on the µs grid.
+
+    ``constant``: one at ``start``, then every ``1 / rate``. ``poisson``: a Poisson
+    process, independent exponential gaps of mean ``1 / rate`` from ``start``, drawn from
+    a random stream of its own (seeded by ``seed`` and ``index``), so the arrivals never
+    depend on the schedule or on what else the generator draws.
+    """
+    if generator.rate <= 0:
+        return
+    stop = end if generator.stop is None else min(end, generator.stop)
+    if generator.arrivals == "poisson":
+        rng = random.Random(f"sim.arrivals:{seed}:{index}")
+        time = generator.start
+        while True:
+            time += rng.expovariate(generator.rate)
+            due = round(time, 6)
+            if due >= stop:
+                return
+            yield due
+    count = 0
+    while True:
+        # Absolute times: adding up 1/rate would drift, and 13/m over 1m would give a
+        # 14th arrival at 59.99999999999999.
+        due = round(generator.start + count / generator.rate, 6)
+        if due >= stop:
+            return
+        yield due
+        count += 1
