@@ -279,7 +279,10 @@ def _activity(activity: model.ExternalActivity) -> Table:
 
 def _generator(generator: model.Generator) -> Table:
     table: Table = {"type": generator.type} | _attributes(generator.attributes)
-    table["rate"] = _rate(generator.rate)
+    if generator.daily:
+        table["daily"] = [_rate(rate) for rate in generator.daily]
+    else:
+        table["rate"] = _rate(generator.rate)
     if generator.arrivals != "constant":
         table["arrivals"] = generator.arrivals
     if generator.start:

@@ -7,10 +7,14 @@ call `arrival_times`, so the checks know exactly which arrivals a log must hold.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 
 from sim.model import Generator
+
+#: Seconds in the hours of a daily profile.
+HOUR = 3600.0
 
 #: How a generator spaces its activities (``[[generators]] arrivals``).
 ARRIVALS = ("constant", "poisson")
@@ -19,6 +23,7 @@ ARRIVALS = ("constant", "poisson")
 def arrival_times(generator: Generator, *, seed: int, index: int, end: float) -> Iterator[float]:
     """The generator's arrival times in ``[start, min(stop, end))``, on the µs grid.
 
+    With a ``daily`` profile the rate changes on the hour (see `_daily_times`).
     ``constant``: one at ``start``, then every ``1 / rate``. ``poisson``: a Poisson
     process, independent exponential gaps of mean ``1 / rate`` from ``start``, drawn from
     a random stream of its own (seeded by ``seed`` and ``index``), so the arrivals never
@@ -27,6 +32,9 @@ def arrival_times(generator: Generator, *, seed: int, index: int, end: float) ->
     if generator.rate <= 0:
         return
     stop = end if generator.stop is None else min(end, generator.stop)
+    if generator.daily:
+        yield from _daily_times(generator, seed=seed, index=index, stop=stop)
+        return
     if generator.arrivals == "poisson":
         rng = random.Random(f"sim.arrivals:{seed}:{index}")
         time = generator.start
@@ -45,3 +53,33 @@ def arrival_times(generator: Generator, *, seed: int, index: int, end: float) ->
             return
         yield due
         count += 1
+
+
+def _daily_times(generator: Generator, *, seed: int, index: int, stop: float) -> Iterator[float]:
+    """Arrivals under a daily profile: hour h of every day (from t=0) has rate ``daily[h]``.
+
+    ``constant``: evenly spaced within each hour, from its start (or ``start``).
+    ``poisson``: exponential gaps at the hour's rate; a gap that runs past the hour is
+    dropped and drawn afresh at the next rate, which a Poisson process allows (it has no
+    memory).
+    """
+    rng = random.Random(f"sim.arrivals:{seed}:{index}")
+    time = generator.start
+    while time < stop:
+        hour = math.floor(time / HOUR)
+        rate, change = generator.daily[hour % 24], (hour + 1) * HOUR
+        if rate > 0 and generator.arrivals == "poisson":
+            gap = rng.expovariate(rate)
+            if time + gap < change:
+                time += gap
+                due = round(time, 6)
+                if due >= stop:
+                    return
+                yield due
+                continue
+        elif rate > 0:
+            count = 0
+            while (due := round(time + count / rate, 6)) < min(change, stop):
+                yield due
+                count += 1
+        time = change

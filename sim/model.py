@@ -331,12 +331,14 @@ class Generator:
     """Activities at a rate, each for a person drawn from the population.
 
     ``arrivals`` spaces them: ``constant`` (evenly) or ``poisson`` (exponential gaps).
-    ``fields`` values are tuples to draw from (one value: always that one).
+    ``daily``, when given, is the rate of each hour of the day (24, per second), and
+    ``rate`` their mean. ``fields`` values are tuples to draw from (one: always that one).
     """
 
     type: str
     rate: float  # per second
     arrivals: Literal["constant", "poisson"] = "constant"
+    daily: tuple[float, ...] = ()
     start: float = 0.0
     stop: float | None = None
     attributes: Mapping[str, Value] = attrs.field(factory=dict)

@@ -929,16 +929,19 @@ class _Builder:
         out = []
         for index, item in enumerate(raw, 1):
             with self.at(f"[[generators]] {index}"):
-                type_ = self.external_type(item, "generator", ("type", "rate", "arrivals", "start", "stop", "fields"))
+                keys = ("type", "rate", "daily", "arrivals", "start", "stop", "fields")
+                type_ = self.external_type(item, "generator", keys)
                 arrivals = self.get(item, "arrivals", str, "constant")
                 if arrivals not in ARRIVALS:
                     raise self.fail(f'"arrivals" is "{arrivals}"; use "constant" (evenly spaced) or "poisson"')
-                try:
-                    rate = parse_rate(self.get(item, "rate", str))
-                except ValueError as exc:
-                    raise self.fail(f'"rate": {exc}') from None
-                if rate > MAX_RATE:
-                    raise self.fail(f'"rate" {show(item["rate"])} is over {MAX_RATE:,.0f}/s; times are kept to the µs')
+                daily: tuple[float, ...] = ()
+                if "daily" in item:
+                    if "rate" in item:
+                        raise self.fail('give "rate" or "daily" (24 rates, one per hour of the day), not both')
+                    daily = self.daily_rates(self.get(item, "daily", list))
+                    rate = sum(daily) / len(daily)
+                else:
+                    rate = self.one_rate(self.get(item, "rate", str), '"rate"')
                 fields: dict[str, tuple[Value, ...]] = {}
                 for key, val in self.get(item, "fields", dict, {}).items():
                     try:
@@ -961,6 +964,7 @@ class _Builder:
                         type=type_,
                         rate=rate,
                         arrivals=arrivals,
+                        daily=daily,
                         start=start,
                         stop=stop,
                         attributes=self.activity_attributes(item, type_, campaigns),
@@ -968,6 +972,21 @@ class _Builder:
                     )
                 )
         return out
+
+    def one_rate(self, raw: str, what: str) -> float:
+        try:
+            rate = parse_rate(raw)
+        except ValueError as exc:
+            raise self.fail(f"{what}: {exc}") from None
+        if rate > MAX_RATE:
+            raise self.fail(f"{what} {show(raw)} is over {MAX_RATE:,.0f}/s; times are kept to the µs")
+        return rate
+
+    def daily_rates(self, raw: list[Any]) -> tuple[float, ...]:
+        """A daily profile: 24 rates, hour 0 (from 0h of each simulated day) first."""
+        if len(raw) != 24:
+            raise self.fail(f'"daily" needs 24 rates, one per hour of the day from 0h; it has {len(raw)}')
+        return tuple(self.one_rate(r, f'"daily" hour {hour}') for hour, r in enumerate(raw))
 
 
 class _At:

@@ -451,6 +451,11 @@ rate = "20000/h"
 arrivals = "poisson"
 
 [[generators]]
+type = "visit_page"
+daily = ["0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "30/h", "60/h", "60/h", "60/h",
+  "30/h", "60/h", "60/h", "60/h", "30/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h"]
+
+[[generators]]
 type = "change_data_value"
 field = "segment"
 value = "NULL"

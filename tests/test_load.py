@@ -9,7 +9,7 @@ from itertools import pairwise
 import attrs
 import pytest
 
-from sim.guarantees import Log, check_conservation
+from sim.guarantees import Log, check_conservation, check_guarantees
 from sim.load import arrival_times
 from sim.model import Generator
 from sim.scenario import parse_scenario
@@ -89,3 +89,45 @@ def test_a_poisson_generator_runs_and_the_log_holds_every_arrival() -> None:
     lost = [a for a in result.activities if a is not visits[0]]
     messages = [v.message for v in check_conservation(Log.of(result.scenario, lost))]
     assert f"1 generated visit_page activity at t={visits[0].time:g} [('page', '/pricing')] is missing" in messages
+
+
+def daily(*rates_per_hour: float) -> tuple[float, ...]:
+    """A daily profile from per-hour rates of the first hours (the rest of the day 0)."""
+    return tuple(r / 3600 for r in rates_per_hour) + (0.0,) * (24 - len(rates_per_hour))
+
+
+def test_a_daily_profile_changes_the_rate_on_the_hour() -> None:
+    """Hour 0 at 2/h, hour 1 silent, hour 2 at 4/h: constant arrivals restart each hour."""
+    profile = daily(2, 0, 4)
+    constant = Generator(type="visit_page", rate=sum(profile) / 24, daily=profile)
+    assert times(constant, end=3 * 3600.0) == [0.0, 1800.0, 7200.0, 8100.0, 9000.0, 9900.0]
+    # the next day repeats the profile
+    assert times(constant, end=86400.0 + 3600.0)[-2:] == [86400.0, 88200.0]
+    late = attrs.evolve(constant, start=600.0)
+    assert times(late, end=2 * 3600.0) == [600.0, 2400.0]
+
+
+def test_a_daily_poisson_profile_follows_each_hours_rate() -> None:
+    """Hour 0 at 3,600/h and hour 2 at 7,200/h, the rest silent: over two days nothing
+    arrives in a silent hour, and each busy hour's count is within 4 standard deviations
+    of its rate."""
+    profile = daily(3600, 0, 7200)
+    poisson = Generator(type="visit_page", rate=sum(profile) / 24, arrivals="poisson", daily=profile)
+    got = times(poisson, seed=5, end=2 * 86400.0)
+    hours = [int(t // 3600) % 24 for t in got]
+    assert set(hours) == {0, 2}
+    for day in (0, 1):
+        for hour, rate in ((0, 3600), (2, 7200)):
+            count = sum(1 for t in got if int(t // 3600) == day * 24 + hour)
+            assert abs(count - rate) < 4 * math.sqrt(rate)
+
+
+def test_a_daily_profile_runs_and_keeps_every_guarantee() -> None:
+    hours = ", ".join(['"30/h"'] * 2 + ['"0/h"'] * 22)
+    text = POISSON.replace('rate = "60/h"', f"daily = [{hours}]").replace('duration = "1h"', 'duration = "1d"')
+    result = simulate(parse_scenario(text), seed=4)
+    visits = [a.time for a in result.activities if a.type == "visit_page"]
+    assert visits and max(visits) < 7200.0
+    assert visits == times(result.scenario.generators[0], seed=4, end=86400.0)
+    found = check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
+    assert found == []

@@ -1492,3 +1492,20 @@ def test_generator_arrivals_are_constant_or_poisson() -> None:
     assert parse_scenario(base + 'arrivals = "poisson"\n').generators[0].arrivals == "poisson"
     problem = only_problem(base + 'arrivals = "bursty"\n', "[[generators]] 1 (visit_page)")
     assert problem.message == '"arrivals" is "bursty"; use "constant" (evenly spaced) or "poisson"'
+
+
+def test_a_daily_profile_has_24_rates_and_no_rate() -> None:
+    base = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\n'
+    hours = ", ".join(['"10/h"'] * 12 + ['"0/h"'] * 12)
+    generator = parse_scenario(base + f"daily = [{hours}]\n").generators[0]
+    assert generator.daily == (10 / 3600,) * 12 + (0.0,) * 12
+    assert generator.rate == 5 / 3600
+    where = "[[generators]] 1 (visit_page)"
+    assert only_problem(base + 'daily = ["1/h"]\n', where).message == (
+        '"daily" needs 24 rates, one per hour of the day from 0h; it has 1'
+    )
+    assert only_problem(base + f'rate = "1/h"\ndaily = [{hours}]\n', where).message == (
+        'give "rate" or "daily" (24 rates, one per hour of the day), not both'
+    )
+    bad = ", ".join(['"10/h"'] * 23 + ['"often"'])
+    assert only_problem(base + f"daily = [{bad}]\n", where).message.startswith('"daily" hour 23: "often" is not a rate')
