@@ -27,7 +27,7 @@ from sim import model
 from sim.activity import Activity, ActivitySink
 from sim.conditions import all_hold, trigger_matches
 from sim.kernel import Kernel, Sleeper
-from sim.load import arrival_times
+from sim.load import arrival_times, schedule_times
 from sim.model import Campaign, Scenario, Step, Value
 from sim.people import Person, make_people
 from sim.summary import BudgetReport, Tally
@@ -143,7 +143,10 @@ class Engine:
                 kernel.spawn(self._generate, index, generator, itertools.chain([first], times), delay=first)
         for campaign in self.scenario.campaigns.values():
             if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
-                kernel.spawn(self._batch, campaign, delay=campaign.schedule.at)
+                times = schedule_times(campaign.schedule, self.scenario.duration)
+                first = next(times, None)
+                if first is not None:
+                    kernel.spawn(self._batch, campaign, itertools.chain([first], times), delay=first)
 
     # -- activities and triggers (R1, R17)
 
@@ -496,21 +499,18 @@ class Engine:
             fields = {name: rng.choice(values) for name, values in generator.fields.items()}
             self.inject(rng.choice(people), generator.type, generator.attributes, fields)
 
-    async def _batch(self, campaign: Campaign) -> None:
-        schedule = campaign.schedule
-        assert schedule is not None
+    async def _batch(self, campaign: Campaign, times: Iterator[float]) -> None:
         tokens = self._my_tokens(campaign)
         kernel = self.kernel
-        for count in itertools.count(1):
+        for due in times:
+            if due > kernel.now:  # the first is now: no choice point before it
+                await kernel.sleep_until(due)
             # R2: everyone who qualifies at the scheduled time runs through the flow.
             for person in self.people.values():
                 if kernel.stop_requested:
                     return  # Ctrl-C: do not admit the rest of a million-person batch first
                 if all_hold(campaign.filters, person, self.scenario.programs):
                     self.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)
-            if schedule.every is None:
-                return
-            await kernel.sleep_until(round(schedule.at + count * schedule.every, 6))
 
 
 def _show(value: object) -> str:

@@ -25,7 +25,7 @@ import attrs
 from sim import model
 from sim.activity import RUN_ENDINGS, RUN_STARTED, Activity
 from sim.conditions import all_hold, trigger_matches
-from sim.load import arrival_times
+from sim.load import arrival_times, schedule_times
 from sim.model import Campaign, Scenario
 from sim.people import Person, make_people
 from sim.summary import Summary
@@ -454,7 +454,7 @@ def check_removal(log: Log) -> list[Violation]:
             if record.campaign in named
             and not record.skipped
             and record.first.seq < activity.seq
-            and not any(end.seq < activity.seq for end in record.endings)
+            and not _ended_before(record, activity)
         }
         must = {r.id for r in runs if r.top in under_way and not r.skipped and not _ended_before(r, activity)} - gone
         # runs admitted at this instant and not started yet may be listed too
@@ -565,18 +565,6 @@ def check_trigger_causality(log: Log) -> list[Violation]:
 
 
 # -- batch runs (R2) -----------------------------------------------------------------------
-
-
-def schedule_times(schedule: model.Schedule, end: float) -> list[float]:
-    """A batch campaign's run times in ``[0, end)``, on the µs grid as the engine keeps them."""
-    times: list[float] = []
-    count = 0
-    while True:
-        due = schedule.at if count == 0 else round(schedule.at + count * (schedule.every or 0.0), 6)
-        if due >= end or (count and schedule.every is None):
-            return times
-        times.append(due)
-        count += 1
 
 
 def check_batches(log: Log) -> list[Violation]:
@@ -705,14 +693,20 @@ def check_conservation(log: Log) -> list[Violation]:
     return out
 
 
+def _goes_on_at(log: Log, activity: Activity) -> list[float]:
+    """When the task that logged ``activity`` may log its next one: after a Wait, its
+    duration later; after a webhook call, at the response or the 30 s timeout (R16, one
+    time per latency the step may have had); else at once."""
+    if activity.type == "wait":
+        return [activity.time + activity.details["duration"]]
+    if activity.type == "call_webhook":
+        return [activity.time + min(lat, model.WEBHOOK_TIMEOUT) for lat in _latencies(log, activity)]
+    return [activity.time]
+
+
 def _parked_past_end(log: Log, last: Activity) -> bool:
     """Whether a task's last activity leaves it asleep until the end of the window or later."""
-    end = log.scenario.duration
-    if last.type == "wait":
-        return bool(last.time + last.details["duration"] >= end)
-    if last.type == "call_webhook":
-        return any(last.time + min(lat, model.WEBHOOK_TIMEOUT) >= end for lat in _latencies(log, last))
-    return False
+    return last.type in ("wait", "call_webhook") and any(t >= log.scenario.duration for t in _goes_on_at(log, last))
 
 
 def _latencies(log: Log, call: Activity) -> list[float]:
@@ -863,12 +857,7 @@ def check_time(log: Log) -> list[Violation]:
         previous = activity
     for task in log.tasks.values():
         for a, b in itertools.pairwise(task):
-            if a.type == "wait":
-                due = [a.time + a.details["duration"]]
-            elif a.type == "call_webhook":
-                due = [a.time + min(lat, model.WEBHOOK_TIMEOUT) for lat in _latencies(log, a)]
-            else:
-                due = [a.time]
+            due = _goes_on_at(log, a)
             if b.time in due:
                 continue
             if b.type == "run_removed" and a.time <= b.time <= max(due):

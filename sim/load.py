@@ -1,8 +1,9 @@
-"""Load: when the external activities of a generator arrive.
+"""Load: when the external activities of a generator arrive, and when batches run.
 
 A generator's arrival times are a pure function of the generator, the run's seed and the
-generator's position in the file. The engine and the checks of `sim.guarantees` both
-call `arrival_times`, so the checks know exactly which arrivals a log must hold.
+generator's position in the file; a batch's run times of its schedule. The engine and
+the checks of `sim.guarantees` both call `arrival_times` and `schedule_times`, so the
+checks know exactly which arrivals and batch runs a log must hold.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 import random
 from collections.abc import Iterator
 
-from sim.model import Generator
+from sim.model import Generator, Schedule
 
 #: Seconds in the hours of a daily profile.
 HOUR = 3600.0
@@ -83,3 +84,15 @@ def _daily_times(generator: Generator, *, seed: int, index: int, stop: float) ->
                 yield due
                 count += 1
         time = change
+
+
+def schedule_times(schedule: Schedule, end: float) -> Iterator[float]:
+    """A batch campaign's run times in ``[0, end)`` (R2): ``at``, then every ``every``,
+    on the µs grid so that a long schedule does not drift."""
+    count = 0
+    while True:
+        due = schedule.at if count == 0 else round(schedule.at + count * (schedule.every or 0.0), 6)
+        if due >= end or (count and schedule.every is None):
+            return
+        yield due
+        count += 1

@@ -386,25 +386,12 @@ def _campaigns(
         call = Step(kind="execute_campaign", action=model.ExecuteCampaign(campaign=deeper[0]))
         at = draw(st.integers(0, len(flow)))
         flow = (*flow[:at], call, *flow[at:])
-    if kind == "executable":
-        return Campaign(name=name, kind=kind, program=program, filters=filters, qualification=qualification, flow=flow)
-    if kind == "batch":
-        schedule = draw(_SCHEDULES)
-        return Campaign(
-            name=name,
-            kind=kind,
-            program=program,
-            filters=filters,
-            qualification=qualification,
-            schedule=schedule,
-            flow=flow,
-        )
+    schedule = draw(_SCHEDULES) if kind == "batch" else None
+    found: tuple[Trigger, ...] = ()
     if requestable:
         sources = draw(_SOURCES)
-        found: tuple[Trigger, ...] = (
-            Trigger(name="campaign_is_requested", constraints=(("source", sources),) if sources else ()),
-        )
-    else:
+        found = (Trigger(name="campaign_is_requested", constraints=(("source", sources),) if sources else ()),)
+    elif kind == "trigger":
         found = tuple(draw(_trigger_lists(cascades)))
     return Campaign(
         name=name,
@@ -413,6 +400,7 @@ def _campaigns(
         triggers=found,
         filters=filters,
         qualification=qualification,
+        schedule=schedule,
         flow=flow,
     )
 
