@@ -2,7 +2,8 @@
 
 Load a scenario with `load_scenario`, run it with `Simulation`, read the activities from a
 sink; `check_guarantees` checks a log against the ordering guarantees (docs/guarantees.md)
-and `dump_scenario` writes a scenario back as a file. `sim.testing` has the helpers and
+and `dump_scenario` writes a scenario back as a file. With a `[queue]`, a run's
+`Simulation.metrics()` measures the backlog (docs/queue.md). `sim.testing` has the helpers and
 Hypothesis strategies for your own test suite. The semantics modelled are in MARKETO.md
 (rules R1-R23); the file format is in docs/scenarios.md.
 """
@@ -15,6 +16,7 @@ from sim.activity import Activity, ActivitySink, JsonLinesSink, MemorySink
 from sim.dump import dump_scenario
 from sim.guarantees import Violation, check_guarantees
 from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
+from sim.metrics import CampaignMetrics, Metrics, Percentiles, QueueMetrics, Series
 from sim.model import (
     Campaign,
     Choice,
@@ -24,8 +26,10 @@ from sim.model import (
     Problem,
     ProgramStatusFilter,
     Qualification,
+    Queue,
     Scenario,
     Schedule,
+    ServiceTime,
     Step,
     Trigger,
 )
@@ -37,6 +41,7 @@ __all__ = [
     "Activity",
     "ActivitySink",
     "Campaign",
+    "CampaignMetrics",
     "CampaignTally",
     "Choice",
     "FieldFilter",
@@ -46,13 +51,19 @@ __all__ = [
     "Kernel",
     "ListFilter",
     "MemorySink",
+    "Metrics",
+    "Percentiles",
     "Problem",
     "ProgramStatusFilter",
     "Qualification",
+    "Queue",
+    "QueueMetrics",
     "RandomStrategy",
     "Scenario",
     "ScenarioError",
     "Schedule",
+    "Series",
+    "ServiceTime",
     "Simulation",
     "Sleeper",
     "Step",

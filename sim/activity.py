@@ -23,6 +23,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 #: Activity types that open and close a run (one ``run_started`` and one terminal each,
 #: or a lone ``run_skipped``).
 RUN_STARTED = "run_started"
+#: A run admitted when no worker was free: it waits in the campaign queue (R20, R22).
+RUN_QUEUED = "run_queued"
 RUN_ENDINGS = ("run_completed", "run_skipped", "run_removed", "run_stopped")
 
 

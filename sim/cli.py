@@ -8,7 +8,9 @@ request (none yet: e.g. races found when asked to fail on them).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import json
 import os
 import resource
 import signal
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 import trio
 
@@ -25,7 +28,7 @@ from sim import __version__
 from sim.activity import ActivitySink, JsonLinesSink
 from sim.model import Problem, Scenario
 from sim.progress import ProgressSink
-from sim.report import format_check, format_summary
+from sim.report import format_check, format_metrics, format_summary
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.simulation import STRATEGIES, Simulation
 from sim.summary import Summary
@@ -101,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="stream the activity log to PATH as JSON Lines, one activity per line, as the run goes "
         "('-' for standard output; the summary then goes to standard error)",
+    )
+
+    run.add_argument(
+        "--metrics",
+        metavar="PATH",
+        help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
+        "campaign and priority, throughput, utilization) to PATH as JSON; see docs/queue.md",
     )
 
     check = commands.add_parser(
@@ -207,6 +217,20 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
             return EXIT_BAD_INPUT
+    metrics_file: TextIO | None = None
+    if args.metrics is not None:
+        try:  # opened now: a bad path fails before a long run, not after it
+            metrics_file = open(args.metrics, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            print(f"error: cannot write the metrics to {args.metrics}: {exc.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    with metrics_file or contextlib.nullcontext():
+        return _simulate(args, path, scenario, sinks, metrics_file)
+
+
+def _simulate(
+    args: argparse.Namespace, path: Path, scenario: Scenario, sinks: list[ActivitySink], metrics_file: TextIO | None
+) -> int:
     out = sys.stderr if args.log == "-" else sys.stdout
     if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
@@ -241,4 +265,11 @@ def _run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(format_summary(summary, wall_seconds=wall, peak_mb=peak_mb), file=out)
+    if scenario.queue is not None or metrics_file is not None:
+        metrics = simulation.metrics()
+        if scenario.queue is not None:
+            print("\n" + format_metrics(metrics), file=out)
+        if metrics_file is not None:
+            json.dump(metrics.to_json(), metrics_file, indent=1)
+            metrics_file.write("\n")
     return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK

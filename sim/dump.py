@@ -9,8 +9,10 @@ durations as "1h30m", rates as "20/h", most defaults left out. `tomli_w` writes 
 
 from __future__ import annotations
 
+import csv
 import decimal
-from collections.abc import Mapping
+import io
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import tomli_w
@@ -49,8 +51,12 @@ def dump_scenario(scenario: Scenario) -> str:
         data["campaigns"] = {name: _campaign(campaign) for name, campaign in scenario.campaigns.items()}
     if scenario.activities:
         data["activities"] = [_activity(activity) for activity in scenario.activities]
-    if scenario.generators:
-        data["generators"] = [_generator(generator) for generator in scenario.generators]
+    if scenario.generators or scenario.replays:
+        data["load"] = [_generator(generator) for generator in scenario.generators] + [
+            {"csv": replay.csv} for replay in scenario.replays
+        ]
+    if scenario.queue is not None:
+        data["queue"] = _queue(scenario.queue)
     # indent=2 as in docs/scenarios.md; tomli_w puts plain keys (lists, and arrays whose
     # tables all fit on a line) before the first [table], as TOML requires.
     return tomli_w.dumps(data, indent=2)
@@ -162,8 +168,32 @@ def _campaign(campaign: Campaign) -> Table:
         table["filters"] = [_filter(f) for f in campaign.filters]
     if campaign.schedule is not None:
         table["schedule"] = _schedule(campaign.schedule)
+    if campaign.priority is not None:
+        table["priority"] = campaign.priority
+        if campaign.priority_from:
+            table["priority_from"] = _duration(campaign.priority_from)
     if campaign.flow:
         table["flow"] = [_step(step, campaign.program) for step in campaign.flow]
+    return table
+
+
+def _queue(queue: model.Queue) -> Table:
+    """``[queue]``, with every step kind's service time spelled out."""
+    return {
+        "workers": queue.workers,
+        "batch_workers": queue.batch_workers,
+        "service": {kind: _service_time(time) for kind, time in queue.service.items()},
+    }
+
+
+def _service_time(time: model.ServiceTime) -> Value | Table:
+    if time.distribution == "constant":
+        return _duration(time.mean)
+    if time.distribution == "empirical":
+        return {"distribution": "empirical", "values": [_duration(v) for v in time.values]}
+    table: Table = {"distribution": time.distribution, "mean": _duration(time.mean)}
+    if time.distribution == "lognormal":
+        table["sd"] = _duration(time.sd)
     return table
 
 
@@ -293,4 +323,49 @@ def _generator(generator: model.Generator) -> Table:
         table["fields"] = {
             name: _one_or_many(tuple(_null(value) for value in values)) for name, values in generator.fields.items()
         }
+    if generator.new_people:
+        table["new_people"] = generator.new_people
     return table
+
+
+# --- CSV replays --------------------------------------------------------------------------
+
+
+def dump_activities_csv(activities: Iterable[model.ExternalActivity]) -> str:
+    """Timed activities -> the text of a CSV replay file (``[[load]] csv = ...``).
+
+    The columns are time (in seconds, exact), person and activity, the attribute columns
+    the activities use and a ``field.NAME`` column per form field, so a generated arrival
+    list can be replayed, or edited, as a file. Raises ValueError on a value a CSV cell
+    cannot hold: an empty text (an empty cell means "not given").
+    """
+    rows = list(activities)
+    used = {key for row in rows for key in row.attributes}
+    attributes = [name for name in CSV_ATTRIBUTES if name in used]
+    fields = list(dict.fromkeys(name for row in rows for name in row.fields))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["time", "person", "activity", *attributes, *(f"field.{name}" for name in fields)])
+    for row in rows:
+        cells = [_cell(row.attributes[name]) if name in row.attributes else "" for name in attributes]
+        values = [_cell(row.fields[name]) if name in row.fields else "" for name in fields]
+        writer.writerow([repr(row.at), row.person, row.type, *cells, *values])
+    return out.getvalue()
+
+
+#: The attribute columns of a CSV replay, in the loader's order (sim.scenario.CSV_COLUMNS).
+CSV_ATTRIBUTES = ("form", "link", "page", "field", "value", "campaign", "source")
+
+
+def _cell(value: Value) -> str:
+    """A value as a CSV cell: NULL for the empty value, true/false, numbers exactly."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    if not text:
+        raise ValueError('an empty text cannot be written to a CSV replay: an empty cell means "not given"')
+    return text

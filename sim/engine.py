@@ -7,8 +7,9 @@ How Marketo's two ways of calling a campaign map onto trio (MARKETO.md):
 - Execute Campaign (R6) awaits the child's whole flow inside the parent's own task, so
   every child (and grandchild) step finishes before the parent's next step.
 
-Every run, whatever launched it (trigger, request, batch), enters through `Engine.admit`:
-the one place where a campaign queue with workers and priorities slots in.
+Every run, whatever launched it (trigger, request, batch), enters through `Engine.admit`.
+With a campaign queue (R19-R22, `sim.queue`), a run waits there as data until a worker
+is free, each step holds the worker for its service time, and a Wait gives it back.
 Between steps each run passes a kernel checkpoint, a choice point where any other run due
 at the same instant may go first: that is where the schedule, and so races, live.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -27,9 +28,11 @@ from sim import model
 from sim.activity import Activity, ActivitySink
 from sim.conditions import all_hold, trigger_matches
 from sim.kernel import Kernel, Sleeper
-from sim.load import arrival_times, schedule_times
+from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
+from sim.metrics import Metrics, QueueStats, RunStats, summarize_metrics
 from sim.model import Campaign, Scenario, Step, Value
-from sim.people import Person, make_people
+from sim.people import Person, make_people, new_person_fields
+from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
 from sim.summary import BudgetReport, Tally
 
 #: The (1-based step index, step kind) that produced an activity; None outside a flow.
@@ -80,6 +83,12 @@ class Thread:
     sleeper: Sleeper = attrs.field(factory=Sleeper)
     removed_by: int | None = None
     removed: bool = False
+    #: The campaign queue the top run belongs to (None: no queue model), and whether
+    #: the thread holds one of its workers now (not while in a Wait, R15).
+    queue: CampaignQueue | None = None
+    holding: bool = False
+    #: The top run's queue entry while it waits for its first worker.
+    waiting: Waiting | None = None
 
 
 @attrs.define(eq=False)
@@ -93,6 +102,7 @@ class Run:
     parent_id: int | None  # executing parent or requesting run
     tokens: Mapping[str, str]
     depth: int = 0  # 0 for a top run; executables nest below (R8)
+    admitted: float = 0.0
 
 
 @attrs.define(eq=False)
@@ -115,29 +125,74 @@ class Engine:
     _all_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
     #: Ids of people whose step budget ran out (reported once each).
     _exhausted: set[str] = attrs.field(factory=set, init=False)
+    #: Everyone known so far, in the order they became known (the people, then those
+    #: created by form fills): who a generator's arrival may be.
+    _everyone: list[Person] = attrs.field(factory=list, init=False)
+    #: Numbers of the people new_people creates: new1, new2, ...
+    _new_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
+    #: "trigger" and "batch" -> its campaign queue (R20); empty without a queue model.
+    queues: dict[str, CampaignQueue] = attrs.field(factory=dict, init=False)
+    run_stats: RunStats = attrs.field(factory=RunStats, init=False)
+    #: Campaign -> the priority class its flow gives it (R19).
+    priorities: dict[str, str] = attrs.field(factory=dict, init=False)
+    #: Step kind -> a function drawing its service time (R22); empty: steps take no time.
+    _service: dict[str, Callable[[], float]] = attrs.field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.people = make_people(self.scenario)
         self._all_sinks = (*self.sinks, self.tally)
+        self.priorities = {name: flow_priority(campaign) for name, campaign in self.scenario.campaigns.items()}
+        spec = self.scenario.queue
+        if spec is not None:
+            end = self.scenario.duration
+            for name, workers in (("trigger", spec.workers), ("batch", spec.batch_workers)):
+                self.queues[name] = CampaignQueue(name, workers, QueueStats(name, workers, 0.0, end))
+            # One stream for every service time, in the order steps run: the same seed
+            # and schedule draw the same times.
+            rng = random.Random(f"sim.service:{self.scenario.seed}")
+            self._service = {kind: make_sampler(time, rng) for kind, time in spec.service.items()}
         for campaign in self.scenario.campaigns.values():
             if campaign.kind == "trigger" and campaign.active:
                 for trigger in campaign.triggers:
                     self._listeners.setdefault(trigger.activity, []).append((campaign, trigger))
+
+    def metrics(self, duration: float) -> Metrics:
+        """Queue, wait and latency metrics of the run so far, over ``duration`` seconds."""
+        lifecycle = self.tally.lifecycle
+        campaigns = self.scenario.campaigns
+        return summarize_metrics(
+            duration=duration,
+            queues=[(q.stats, q.waiting_by_priority(), q.busy) for q in self.queues.values()],
+            runs=self.run_stats,
+            started={name: counts["started"] for name, counts in lifecycle.items()},
+            completed={name: counts["completed"] for name, counts in lifecycle.items()},
+            # Executables run inside their parent's run (R6): no wait or latency of their
+            # own. The class shown is the one at the end, an override included (R21).
+            priorities={
+                name: priority_at(campaign, duration)
+                for name, campaign in campaigns.items()
+                if campaign.kind != "executable"
+            },
+            steps=sum(self.tally.steps.values()),
+        )
 
     # -- the simulation's first task
 
     async def main(self) -> None:
         """Start the load: external activity streams, generators and batch schedules."""
         kernel = self.kernel
-        if self.scenario.activities:
+        self._everyone = list(self.people.values())
+        timed = external_activities(self.scenario)
+        first_timed = next(timed, None)
+        if first_timed is not None:
             # Due at the first activity, not at 0: a task due at 0 would be one more
             # candidate at every choice point there, and adding a late activity would
             # reshuffle the schedule before it.
-            kernel.spawn(self._replay_activities, delay=self.scenario.activities[0].at)
+            kernel.spawn(self._replay_activities, itertools.chain([first_timed], timed), delay=first_timed.at)
         for index, generator in enumerate(self.scenario.generators):
             times = arrival_times(generator, seed=self.scenario.seed, index=index, end=self.scenario.duration)
             first = next(times, None)
-            if first is not None and self.people:
+            if first is not None and (self.people or generator.new_people >= 1):
                 # Due at its first arrival: a task due earlier would be one more
                 # candidate at every choice point before it.
                 kernel.spawn(self._generate, index, generator, itertools.chain([first], times), delay=first)
@@ -242,8 +297,66 @@ class Engine:
             tokens=tokens,
         )
         self._live.setdefault(person.id, {})[run] = None
-        self.kernel.spawn(self._run_task, run, cause, via)
+        run.admitted = self.kernel.now
+        if not self.queues:
+            self.kernel.spawn(self._run_task, run, cause, via)
+            return run
+        # R20: batch members wait in the batch queue; trigger and requested runs in the
+        # trigger queue.
+        queue = self.queues["batch" if via == "batch" else "trigger"]
+        run.thread.queue = queue
+        entry = Waiting(
+            item=(run, cause, via),
+            campaign=campaign.name,
+            priority=priority_at(campaign, run.admitted),
+            since=run.admitted,
+        )
+        if queue.enter(entry, self.kernel.now):
+            self._start(entry)
+        else:
+            run.thread.waiting = entry
+            self.emit("run_queued", person, run, cause=cause, via=via, priority=entry.priority)
         return run
+
+    def _start(self, entry: Waiting) -> None:
+        """``entry`` got a worker: start its run as a task, or wake it after its Wait."""
+        if entry.resume is not None:
+            self.kernel.wake(entry.resume)
+            return
+        run, cause, via = entry.item
+        run.thread.holding = True
+        run.thread.waiting = None
+        self.kernel.spawn(self._run_task, run, cause, via, entry.priority)
+
+    def _release(self, thread: Thread) -> None:
+        """The thread gives its worker back; the next waiting run, if any, takes it."""
+        queue = thread.queue
+        assert queue is not None and thread.holding
+        thread.holding = False
+        entry = queue.release(self.kernel.now)
+        if entry is not None:
+            self._start(entry)
+
+    async def _acquire(self, run: Run) -> None:
+        """After a Wait: queue again for a worker (R15, R19), unless removed meanwhile."""
+        thread = run.thread
+        queue = thread.queue
+        assert queue is not None
+        campaign = run.campaign
+        entry = Waiting(
+            item=None,
+            campaign=campaign.name,
+            priority=priority_at(campaign, self.kernel.now),
+            since=self.kernel.now,
+            resume=thread.sleeper,
+        )
+        if not queue.enter(entry, self.kernel.now):
+            await self.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
+            if not entry.granted:
+                queue.cancel(entry, self.kernel.now)
+                raise RunRemoved(thread.removed_by)
+        thread.holding = True
+        self._check_removed(run)
 
     def _skip(
         self, campaign: Campaign, person: Person, *, parent_id: int | None, cause: int | None, via: str, reason: str
@@ -267,13 +380,19 @@ class Engine:
         self._last_run[key] = self.kernel.now
         return None
 
-    async def _run_task(self, run: Run, cause: int | None, via: str) -> None:
+    async def _run_task(self, run: Run, cause: int | None, via: str, priority: str = "") -> None:
         try:
-            await self.run_flow(run, cause=cause, via=via)
-        except RunEnded:
-            pass  # logged by run_flow
+            try:
+                await self.run_flow(run, cause=cause, via=via)
+            except RunEnded:
+                pass  # logged by run_flow
+            name = run.campaign.name
+            latency = round(self.kernel.now - run.admitted, 6)  # on the µs grid of virtual times
+            self.run_stats.ended(name, priority or self.priorities[name], latency)
         finally:
             del self._live[run.person.id][run]
+            if run.thread.holding and not self.kernel.finished:
+                self._release(run.thread)
 
     # -- running a flow (R12)
 
@@ -281,11 +400,19 @@ class Engine:
         """Run the campaign's steps in order; log how the run ended."""
         person = run.person
         self.emit("run_started", person, run, cause=cause, via=via)
+        service = self._service
+        kernel = self.kernel
         try:
             if run.thread.removed:
                 raise RunRemoved(run.thread.removed_by)
             for index, step in enumerate(run.campaign.flow, 1):
-                await self.kernel.checkpoint()
+                # R22: the step holds the worker for its service time; its effect lands
+                # at the end of it. Without a queue model, a choice point and no time.
+                delay = service[step.kind]() if service else 0.0
+                if delay:
+                    await kernel.sleep(delay)
+                else:
+                    await kernel.checkpoint()
                 self._check_alive(run)
                 await self.run_step(run, index, step)
         except RunEnded as ended:
@@ -371,8 +498,13 @@ class Engine:
             self.emit("send_alert", person, run, at, alert=action.alert, to=action.to)
         elif isinstance(action, model.Wait):
             self.emit("wait", person, run, at, duration=action.duration)
-            await self.kernel.sleep(action.duration, sleeper=run.thread.sleeper)
+            thread = run.thread
+            if thread.holding:
+                self._release(thread)  # R15: a waiting run holds no worker
+            await self.kernel.sleep(action.duration, sleeper=thread.sleeper)
             self._check_removed(run)
+            if thread.queue is not None:
+                await self._acquire(run)
         elif isinstance(action, model.CallWebhook):
             await self._call_webhook(run, action, at)
         elif isinstance(action, model.RequestCampaign):
@@ -393,6 +525,9 @@ class Engine:
 
     def _resolve(self, text: str, run: Run) -> str:
         """Replace {{my.x}}, {{trigger.x}} and {{lead.x}} tokens (R10)."""
+
+        if "{{" not in text:
+            return text
 
         def token(match: re.Match[str]) -> str:
             scope, name = match.group(1), match.group(2)
@@ -444,6 +579,14 @@ class Engine:
             thread.removed = True
             thread.removed_by = run.id
             self.kernel.wake(thread.sleeper)
+            entry = thread.waiting
+            if entry is not None and thread.queue is not None:
+                # Out of the queue at once: its task, started without a worker, logs
+                # run_started and run_removed (R11).
+                thread.waiting = None
+                thread.queue.cancel(entry, self.kernel.now)
+                removed_run, cause, via = entry.item
+                self.kernel.spawn(self._run_task, removed_run, cause, via, entry.priority)
         # R11: an executable's parent (same thread) is removed with it.
         removed = [other.id for other in live if any(other.thread is thread for thread in threads)]
         self.emit("remove_from_flow", run.person, run, at, campaigns=list(action.campaigns), removed_runs=removed)
@@ -482,22 +625,47 @@ class Engine:
             return
         self.emit(type_, person, None, None, **attributes)
 
-    async def _replay_activities(self) -> None:
+    def _create_person(self, pid: str, via: str, rng: random.Random) -> Person:
+        """A form fill by an unknown visitor creates a lead (MARKETO.md): log
+        ``person_created`` with the new person's fields, so a replay of the log needs no
+        random draws, before the form writes its own fields."""
+        person = Person(id=pid, fields=new_person_fields(self.scenario, rng))
+        self.people[pid] = person
+        self._everyone.append(person)
+        self.emit("person_created", person, None, None, via=via, fields=dict(person.fields))
+        return person
+
+    async def _replay_activities(self, items: Iterator[model.ExternalActivity]) -> None:
+        """The timed activities ([[activities]] and CSV rows, merged by time)."""
         kernel = self.kernel
-        for item in self.scenario.activities:
+        # The drawn fields of people these activities create: a stream of its own.
+        rng = random.Random(f"sim.people.created:{self.scenario.seed}")
+        for item in items:
             await kernel.sleep_until(item.at)
-            self.inject(self.people[item.person], item.type, item.attributes, item.fields)
+            person = self.people.get(item.person)
+            if person is None:  # only a form fill may name an unknown person (checked on load)
+                person = self._create_person(item.person, item.type, rng)
+            self.inject(person, item.type, item.attributes, item.fields)
 
     async def _generate(self, index: int, generator: model.Generator, times: Iterator[float]) -> None:
         # A stream of its own per generator for who arrives and what they write: it does
-        # not depend on the schedule (the times come from sim.load, a stream of their own).
-        rng = random.Random(f"sim.generator:{self.scenario.seed}:{index}")
-        people = list(self.people.values())
+        # not depend on the schedule (the times come from sim.load, a stream of their own;
+        # so do which arrivals are new people, whose fields come from a third stream).
+        seed = self.scenario.seed
+        rng = random.Random(f"sim.generator:{seed}:{index}")
+        new = new_arrivals(generator, seed=seed, index=index)
+        new_fields = random.Random(f"sim.people.new:{seed}:{index}")
+        # Everyone known at the moment of each arrival, created people included.
+        people = self._everyone
         kernel = self.kernel
         for due in times:
             await kernel.sleep_until(due)
             fields = {name: rng.choice(values) for name, values in generator.fields.items()}
-            self.inject(rng.choice(people), generator.type, generator.attributes, fields)
+            if next(new):
+                person = self._create_person(f"new{next(self._new_ids)}", generator.type, new_fields)
+            else:
+                person = rng.choice(people)
+            self.inject(person, generator.type, generator.attributes, fields)
 
     async def _batch(self, campaign: Campaign, times: Iterator[float]) -> None:
         tokens = self._my_tokens(campaign)

@@ -7,9 +7,9 @@ property tests in tests/test_guarantees.py assert over generated designs, and wh
 one with its rule.
 
 The log alone is the evidence: a check never looks inside the engine. Person state at any
-moment is rebuilt by replaying the log's change activities over the scenario's people,
-which is itself a check (`check_replay`): each change must start from the value the log
-says the person had.
+moment is rebuilt by replaying the log's change activities over the scenario's people
+(and the people ``person_created`` adds, with the fields it logs), which is itself a check
+(`check_replay`): each change must start from the value the log says the person had.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 import attrs
 
 from sim import model
-from sim.activity import RUN_ENDINGS, RUN_STARTED, Activity
+from sim.activity import RUN_ENDINGS, RUN_QUEUED, RUN_STARTED, Activity
 from sim.conditions import all_hold, trigger_matches
-from sim.load import arrival_times, schedule_times
+from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
 from sim.model import Campaign, Scenario
-from sim.people import Person, make_people
+from sim.people import Person, is_generated_id, make_people
 from sim.summary import Summary
 
 #: Run endings that also end every run of the same task (R11, the step budget).
@@ -90,6 +90,16 @@ class RunRecord:
     def skipped(self) -> bool:
         return self.first.type == "run_skipped"
 
+    @property
+    def admitted(self) -> float:
+        """When the run was admitted: ``run_queued`` if it had to wait for a worker (R22)."""
+        return self.first.time
+
+    @property
+    def started(self) -> bool:
+        """Whether the run got under way (not skipped, not still waiting for a worker)."""
+        return any(activity.type == RUN_STARTED for activity in self.own)
+
 
 @attrs.define(eq=False)
 class Log:
@@ -126,7 +136,7 @@ class Log:
                 continue
             record = log.runs.get(activity.run)
             if record is None:
-                if activity.type not in (RUN_STARTED, "run_skipped"):
+                if activity.type not in (RUN_STARTED, "run_skipped", RUN_QUEUED):
                     log.orphans.append(activity)
                     continue
                 record = log._open(activity)
@@ -189,6 +199,10 @@ def check_step_order(log: Log) -> list[Violation]:
             continue
         campaign = log.campaign(record.campaign)
         flow = campaign.flow if campaign is not None else ()
+        if own[0].type == RUN_QUEUED:  # it waited for a worker (R22)
+            own = own[1:]
+            if not own:
+                continue
         if own[0].type != RUN_STARTED:
             out.append(bad("a run's first activity is not run_started", own[0]))
         if len(record.endings) > 1:
@@ -416,6 +430,8 @@ def _check_call(log: Log, task: list[Activity], index: int, bad: Callable[..., V
                         )
                     ]
             return []
+    if log.scenario.queue is not None:
+        return []  # the window ended in the middle of a child step's service time (R22)
     return [bad(f'the child run of "{target}" never ended', call, child.first)]
 
 
@@ -581,7 +597,7 @@ def check_batches(log: Log) -> list[Violation]:
     runs_at: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
     for record in log.runs.values():
         if record.via == "batch":
-            runs_at[record.campaign, record.first.time].append(record)
+            runs_at[record.campaign, record.admitted].append(record)
     ticks: list[tuple[Campaign, float]] = []
     for campaign in scenario.campaigns.values():
         if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
@@ -595,8 +611,8 @@ def check_batches(log: Log) -> list[Violation]:
     for campaign, t in ticks:
         low, high = bisect.bisect_left(times, t), bisect.bisect_right(times, t)
         records = runs_at.get((campaign.name, t), [])
-        if records:
-            high = min(index_of[r.first.seq] for r in records)
+        if records:  # before the first of them started (or was queued, R22)
+            high = min(high, *(index_of[r.first.seq] for r in records))
         for position in range(low, high + 1):
             windows[position].append((campaign, t))
     seen: dict[tuple[str, float], list[frozenset[str]]] = defaultdict(list)
@@ -625,10 +641,14 @@ def check_qualification(log: Log) -> list[Violation]:
     person turned away without a run that justifies it."""
     bad = _violation("qualification", "R18")
     out: list[Violation] = []
+    # Admission times, as the rule applies when a run is admitted, not when a worker
+    # takes it up (R22); a fake activity at that time stands for the run.
     started: dict[tuple[str, str], list[Activity]] = defaultdict(list)
     for record in log.runs.values():
         if not record.skipped:
-            started[record.campaign, record.person].append(record.first)
+            started[record.campaign, record.person].append(attrs.evolve(record.first, time=record.admitted))
+    for firsts in started.values():
+        firsts.sort(key=lambda a: a.time)
     for (name, _person), firsts in started.items():
         campaign = log.campaign(name)
         if campaign is None:
@@ -662,18 +682,21 @@ def check_qualification(log: Log) -> list[Violation]:
 
 
 def check_conservation(log: Log) -> list[Violation]:
-    """Every run that starts ends once or is still waiting at the end; every external
+    """Every run that starts ends once or is still waiting at the end (for a worker too,
+    R22); every external
     activity of the scenario is in the log; the summary counts what the log holds."""
     bad = _violation("conservation", "R15, R16, R17")
     out: list[Violation] = []
     in_progress: Counter[str] = Counter()
+    queued = log.scenario.queue is not None
     for record in log.runs.values():
-        if record.skipped or record.endings:
-            continue
+        if record.skipped or record.endings or not record.started:
+            continue  # (one still waiting for its first worker is not in progress, R22)
         in_progress[record.campaign] += 1
         task = log.tasks[record.top]
         last = task[-1]
-        if not _parked_past_end(log, last):
+        # With a queue, a run may be in a step's service or waiting for a worker (R22).
+        if not queued and not _parked_past_end(log, last):
             out.append(bad("a run that never ended and is not waiting past the end", record.first, last))
     out.extend(_check_external(log, bad))
     out.extend(_check_writes(log, bad))
@@ -720,20 +743,48 @@ def _latencies(log: Log, call: Activity) -> list[float]:
 
 
 def _check_external(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
-    """Each timed activity and generator arrival before the end is logged once, at its time."""
+    """Each timed activity (CSV rows too) and generator arrival before the end is logged
+    once, at its time; so is each person they create, and no other."""
     scenario = log.scenario
     end = scenario.duration
     expected: Counter[tuple[float, str, str, str]] = Counter()
-    for item in scenario.activities:
-        if item.at < end and item.type != "change_data_value":  # a change logs only if it changes
+    declared = {person.id for person in scenario.people}
+    created: Counter[tuple[float, str]] = Counter()  # (time, id) of people timed form fills create
+    known: set[str] = set()
+    for item in external_activities(scenario):
+        if item.at >= end:
+            break
+        if item.type != "change_data_value":  # a change logs only if it changes
             expected[item.at, item.person, item.type, _key(item.attributes)] += 1
+        pid = item.person
+        if pid not in declared and pid not in known and not is_generated_id(pid, scenario.population):
+            known.add(pid)
+            created[item.at, pid] += 1
     generated: Counter[tuple[float, str, str]] = Counter()
+    new: Counter[float] = Counter()  # times at which new_people creates someone
     for index, generator in enumerate(scenario.generators):
-        if generator.type != "change_data_value":
-            for due in arrival_times(generator, seed=scenario.seed, index=index, end=end):
+        times = arrival_times(generator, seed=scenario.seed, index=index, end=end)
+        for due, is_new in zip(times, new_arrivals(generator, seed=scenario.seed, index=index), strict=False):
+            if generator.type != "change_data_value":
                 generated[due, generator.type, _key(generator.attributes)] += 1
-    logged = [a for a in log.activities if a.run is None and a.type != "change_data_value"]
+            new[due] += is_new
     out: list[Violation] = []
+    number = 1  # new_people's people are new1, new2, ... in the order they are created
+    for activity in log.activities:
+        if activity.type != "person_created" or activity.run is not None:
+            continue
+        if created[activity.time, activity.person]:
+            created[activity.time, activity.person] -= 1
+        elif new[activity.time] and activity.person == f"new{number}":
+            new[activity.time] -= 1
+            number += 1
+        else:
+            out.append(bad("a person created that the scenario does not create (or not then)", activity))
+    for at, pid in +created:
+        out.append(bad(f"{pid}, created by a form fill at t={at:g}, was never created"))
+    for at, count in (+new).items():
+        out.append(bad(f"{count} new people (new_people) due at t={at:g} were never created"))
+    logged = [a for a in log.activities if a.run is None and a.type not in ("change_data_value", "person_created")]
     for activity in logged:
         key = (activity.time, activity.person, activity.type, _key(activity.details))
         if expected[key]:
@@ -758,14 +809,15 @@ def _check_writes(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
     """
     scenario = log.scenario
     times = [activity.time for activity in log.activities]
-    changes = [a for a in scenario.activities if a.type == "change_data_value" and a.at < scenario.duration]
+    timed = [a for a in external_activities(scenario) if a.type in ("change_data_value", "fill_out_form")]
+    changes = [a for a in timed if a.type == "change_data_value" and a.at < scenario.duration]
     windows: dict[int, list[int]] = defaultdict(list)  # position -> changes that may land there
     for number, item in enumerate(changes):
         for position in range(bisect.bisect_left(times, item.at), bisect.bisect_right(times, item.at) + 1):
             windows[position].append(number)
     landed: set[int] = set()
     timed_fills: dict[tuple[float, str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for item in scenario.activities:
+    for item in timed:
         if item.type == "fill_out_form":
             timed_fills[item.at, item.person, _key(item.attributes)].append(item.fields)
     generated = [g for g in scenario.generators if g.type == "fill_out_form"]
@@ -774,11 +826,15 @@ def _check_writes(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
     def before(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
         for number in windows.get(index, ()):
             item = changes[number]
+            if item.person not in people:
+                continue  # not created yet (a form fill at the same time creates them)
             value = people[item.person].fields.get(str(item.attributes["field"]))
             if value == item.attributes["value"] and type(value) is type(item.attributes["value"]):
                 landed.add(number)
         if activity is None or activity.run is not None or activity.type != "fill_out_form":
             return
+        if activity.person not in people:
+            return  # reported by the replay: an activity of an unknown person
         fields = people[activity.person].fields
         written = timed_fills.get((activity.time, activity.person, _key(activity.details)), [])
         if any(all(fields.get(f) == v and type(fields.get(f)) is type(v) for f, v in w.items()) for w in written):
@@ -842,6 +898,8 @@ def check_time(log: Log) -> list[Violation]:
     Within one task, the activity after a ``wait`` comes exactly ``duration`` later (or
     earlier, when a Remove from Flow ends the run, R11); after ``call_webhook`` the run
     waits for the response or 30 s, whichever is first (R16); otherwise no time passes.
+    With a campaign queue (R22) steps take service time and runs wait for workers, so
+    each of those comes at that time or later.
     """
     bad = _violation("time", "R15, R16")
     out: list[Violation] = []
@@ -855,11 +913,12 @@ def check_time(log: Log) -> list[Violation]:
         if previous is not None and activity.time < previous.time:
             out.append(bad("time went backwards", previous, activity))
         previous = activity
+    queued = log.scenario.queue is not None
     for task in log.tasks.values():
         for a, b in itertools.pairwise(task):
             due = _goes_on_at(log, a)
-            if b.time in due:
-                continue
+            if b.time in due or (queued and b.time >= min(due, default=a.time)):
+                continue  # with a queue, steps take time and runs wait for workers (R22)
             if b.type == "run_removed" and a.time <= b.time <= max(due):
                 continue  # woken early by Remove from Flow (R11)
             out.append(bad(f"the next activity of this task came at t={b.time:g}, not at {due}", a, b))
@@ -884,6 +943,8 @@ def replay(
 ) -> list[Violation]:
     """Rebuild people from the log's changes; each change must start from the replayed value.
 
+    A ``person_created`` activity adds its person, with the fields it logs.
+
     ``before`` sees every position of the log with everybody's state there; ``observe``
     sees every activity with its person's state just after it (when triggers fire). With
     ``final`` (the engine's people at the end), the replayed end state must equal it: the
@@ -897,6 +958,11 @@ def replay(
         if before is not None:
             before(index, activity, people)
         person = people.get(activity.person)
+        if activity.type == "person_created":
+            # A form fill by an unknown visitor: the person starts with the logged fields.
+            if person is not None:
+                out.append(bad("a person created who already exists", activity))
+            person = people[activity.person] = Person(id=activity.person, fields=dict(activity.details["fields"]))
         if person is None:
             out.append(bad("an activity of an unknown person", activity))
             continue
@@ -913,6 +979,9 @@ def replay(
             state = (person.fields, person.lists, person.statuses)
             if other is None or state != (other.fields, other.lists, other.statuses):
                 out.append(bad(f"replaying the log gives {pid} {state}, the run ended with another state"))
+        extra = [pid for pid in final if pid not in people]
+        if extra:
+            out.append(bad(f"the run ended with people the log never created: {extra[:5]}"))
     return out
 
 

@@ -221,6 +221,15 @@ class Kernel:
         self._resume(nxt)
         await self._park(entry)
 
+    async def suspend(self, sleeper: Sleeper) -> None:
+        """Sleep until another task ends it with `wake` (e.g. hands this task a worker)."""
+        await self.sleep_until(math.inf, sleeper=sleeper)
+
+    @property
+    def finished(self) -> bool:
+        """True once the run is over: tasks ending now must not start others."""
+        return self._finished
+
     async def checkpoint(self) -> None:
         """A choice point: any task due now may run before this one goes on."""
         heap = self._heap
@@ -285,6 +294,8 @@ class Kernel:
             if not heap:
                 return None
             time = heap[0][0]
+            if time == math.inf:
+                return None  # only suspended tasks are left, and nothing can wake them
             if time >= self.until:
                 self.cut_short = True
                 return None

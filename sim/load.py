@@ -1,23 +1,28 @@
 """Load: when the external activities of a generator arrive, and when batches run.
 
 A generator's arrival times are a pure function of the generator, the run's seed and the
-generator's position in the file; a batch's run times of its schedule. The engine and
-the checks of `sim.guarantees` both call `arrival_times` and `schedule_times`, so the
-checks know exactly which arrivals and batch runs a log must hold.
+generator's position among the generators; which arrivals come from new people
+(`new_arrivals`) too; a batch's run times of its schedule; the timed activities are
+``[[activities]]`` and the CSV rows merged by time (`external_activities`). The engine
+and the checks of `sim.guarantees` both call these, so the checks know exactly which
+arrivals, new people and batch runs a log must hold.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import random
 from collections.abc import Iterator
+from operator import attrgetter
 
-from sim.model import Generator, Schedule
+from sim.model import ExternalActivity, Generator, Scenario, Schedule
 
 #: Seconds in the hours of a daily profile.
 HOUR = 3600.0
 
-#: How a generator spaces its activities (``[[generators]] arrivals``).
+#: How a generator spaces its activities (``[[load]] arrivals``).
 ARRIVALS = ("constant", "poisson")
 
 
@@ -84,6 +89,28 @@ def _daily_times(generator: Generator, *, seed: int, index: int, stop: float) ->
                 yield due
                 count += 1
         time = change
+
+
+def new_arrivals(generator: Generator, *, seed: int, index: int) -> Iterator[bool]:
+    """For each of the generator's arrivals in turn: whether it is a new person's.
+
+    Each is new with probability ``new_people``, drawn from a random stream of its own
+    (seeded by ``seed`` and ``index``), so which arrivals create people depends neither on
+    the schedule nor on what else is drawn. Infinite: zip it with `arrival_times`.
+    """
+    if generator.new_people <= 0:
+        return itertools.repeat(False)
+    rng = random.Random(f"sim.new_people:{seed}:{index}")
+    share = generator.new_people
+    return (rng.random() < share for _ in itertools.count())
+
+
+def external_activities(scenario: Scenario) -> Iterator[ExternalActivity]:
+    """Every timed activity: ``[[activities]]`` and the rows of each CSV replay, merged by
+    time; at equal times ``[[activities]]`` first, then the replays in file order."""
+    if not scenario.replays:
+        return iter(scenario.activities)
+    return heapq.merge(scenario.activities, *(replay.activities() for replay in scenario.replays), key=attrgetter("at"))
 
 
 def schedule_times(schedule: Schedule, end: float) -> Iterator[float]:

@@ -8,8 +8,9 @@ Durations are seconds of virtual time; step indexes are 1-based as in Marketo's 
 
 from __future__ import annotations
 
+import array
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Literal
 
 import attrs
@@ -291,6 +292,10 @@ class Campaign:
     qualification: Qualification = Qualification()
     schedule: Schedule | None = None
     flow: tuple[Step, ...] = ()
+    #: R21: an admin's override of a trigger campaign's priority, for runs queued at or
+    #: after ``priority_from``; None: the priority its flow gives (R19).
+    priority: Priority | None = None
+    priority_from: float = 0.0
 
 
 # --- people and load -------------------------------------------------------------
@@ -328,11 +333,14 @@ class ExternalActivity:
 
 @attrs.frozen(kw_only=True)
 class Generator:
-    """Activities at a rate, each for a person drawn from the population.
+    """Activities at a rate, each for a person drawn from the population: one ``[[load]]``
+    table with a ``rate`` or a ``daily`` profile.
 
     ``arrivals`` spaces them: ``constant`` (evenly) or ``poisson`` (exponential gaps).
     ``daily``, when given, is the rate of each hour of the day (24, per second), and
     ``rate`` their mean. ``fields`` values are tuples to draw from (one: always that one).
+    ``new_people`` is the share of arrivals (fill_out_form only) made by people not known
+    yet: each creates a person, ``new1``, ``new2``, ... in the order they are created.
     """
 
     type: str
@@ -343,6 +351,121 @@ class Generator:
     stop: float | None = None
     attributes: Mapping[str, Value] = attrs.field(factory=dict)
     fields: Mapping[str, tuple[Value, ...]] = attrs.field(factory=dict)
+    new_people: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class Replay:
+    """A ``[[load]]`` table with ``csv``: the timed activities of a CSV file, in time order
+    (rows at the same time keep the file's order).
+
+    Held as columns, not as an `ExternalActivity` per row, so that a million rows take
+    about 20 MB: row ``i`` is at ``times[i]`` for ``people[i]``, and is
+    ``templates[kinds[i]]`` (its type, attributes and form fields; rows that write the same
+    share one). ``csv`` is the file's path, resolved when the scenario loaded.
+    """
+
+    csv: str
+    times: array.array[float] = attrs.field(factory=lambda: array.array("d"))
+    people: tuple[str, ...] = ()
+    kinds: array.array[int] = attrs.field(factory=lambda: array.array("I"))
+    templates: tuple[ExternalActivity, ...] = ()
+
+    @classmethod
+    def of(cls, csv: str, activities: Iterable[ExternalActivity]) -> Replay:
+        """The replay of ``activities`` (any order: they are sorted by time, stably)."""
+        rows = sorted(activities, key=lambda a: a.at)
+        templates: dict[tuple[str, str, str], int] = {}
+        kinds = array.array("I")
+        shapes: list[ExternalActivity] = []
+        for row in rows:
+            key = (row.type, repr(sorted(row.attributes.items())), repr(list(row.fields.items())))
+            if key not in templates:
+                templates[key] = len(shapes)
+                shapes.append(
+                    ExternalActivity(at=0.0, person="", type=row.type, attributes=row.attributes, fields=row.fields)
+                )
+            kinds.append(templates[key])
+        return cls(
+            csv=csv,
+            times=array.array("d", (row.at for row in rows)),
+            people=tuple(row.person for row in rows),
+            kinds=kinds,
+            templates=tuple(shapes),
+        )
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def activities(self) -> Iterator[ExternalActivity]:
+        """The rows as activities, in time order; each made when it is reached."""
+        templates = self.templates
+        for at, person, kind in zip(self.times, self.people, self.kinds, strict=True):
+            shape = templates[kind]
+            yield ExternalActivity(
+                at=at, person=person, type=shape.type, attributes=shape.attributes, fields=shape.fields
+            )
+
+
+# --- the campaign queue (R19-R22) ---------------------------------------------------
+
+#: Priority classes, highest first (R19).
+Priority = Literal["high", "medium", "low"]
+PRIORITIES: tuple[Priority, ...] = ("high", "medium", "low")
+
+#: How a step's service time is drawn.
+DISTRIBUTIONS = ("constant", "exponential", "lognormal", "empirical")
+
+
+@attrs.frozen(kw_only=True)
+class ServiceTime:
+    """How long a step holds its worker, in seconds: a distribution (R22).
+
+    ``constant``: always ``mean``. ``exponential``: mean ``mean``. ``lognormal``: mean
+    ``mean`` and standard deviation ``sd`` (of the times, not of their logarithm).
+    ``empirical``: one of ``values``, each equally likely.
+    """
+
+    distribution: Literal["constant", "exponential", "lognormal", "empirical"] = "constant"
+    mean: float = 0.0
+    sd: float = 0.0
+    values: tuple[float, ...] = ()
+
+
+#: Service time of each step kind when ``[queue.service]`` does not say (model choices:
+#: Marketo publishes none). A webhook holds its worker for its latency, at most 30 s
+#: (R16), on top of this; a Wait gives the worker back (R15); an Execute Campaign step's
+#: child steps take their own time.
+DEFAULT_SERVICE: Mapping[str, float] = {
+    "change_data_value": 0.02,
+    "change_score": 0.02,
+    "change_program_status": 0.03,
+    "add_to_list": 0.02,
+    "remove_from_list": 0.02,
+    "interesting_moment": 0.02,
+    "send_email": 0.05,
+    "send_alert": 0.05,
+    "call_webhook": 0.0,
+    "wait": 0.0,
+    "request_campaign": 0.02,
+    "execute_campaign": 0.0,
+    "remove_from_flow": 0.02,
+}
+
+
+@attrs.frozen(kw_only=True)
+class Queue:
+    """The campaign queue: workers, and how long each step kind takes (R20, R22).
+
+    Trigger runs (requested runs too) and batch runs wait in separate queues with
+    workers of their own (R20). ``service`` has an entry for every step kind.
+    """
+
+    workers: int = 10
+    batch_workers: int = 10
+    service: Mapping[str, ServiceTime] = attrs.field(
+        factory=lambda: {kind: ServiceTime(mean=mean) for kind, mean in DEFAULT_SERVICE.items()}
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -374,5 +497,11 @@ class Scenario:
     people: tuple[PersonSpec, ...] = ()
     activities: tuple[ExternalActivity, ...] = ()
     generators: tuple[Generator, ...] = ()
+    #: ``[[load]]`` tables with ``csv``, in file order; their rows and ``activities``
+    #: arrive merged by time (`sim.load.external_activities`).
+    replays: tuple[Replay, ...] = ()
+    #: The campaign queue; None: unlimited workers and steps that take no time, the
+    #: model for ordering questions.
+    queue: Queue | None = None
     #: Valid but almost surely unintended (an activity after the end, an unused executable).
     warnings: tuple[Problem, ...] = ()

@@ -1,4 +1,8 @@
-"""People: the live state a flow reads and changes, and how a scenario's people are made."""
+"""People: the live state a flow reads and changes, and how a scenario's people are made.
+
+A scenario's people are its explicit ``[[person]]`` people and the generated p1..pN;
+during a run a form fill by an unknown visitor adds a person (`new_person_fields`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from sim.model import Scenario, Value
+from sim.model import FieldSpec, Scenario, Value
 
 
 @attrs.define(eq=False)
@@ -35,14 +39,32 @@ def make_people(scenario: Scenario) -> dict[str, Person]:
     for spec in scenario.people:
         people[spec.id] = Person(id=spec.id, fields={**defaults, **spec.fields}, lists=set(spec.lists))
     for pid in _generated_ids(scenario.population):
-        fields = dict(defaults)
-        for field in drawn:
-            if field.weights:
-                fields[field.name] = rng.choices(field.values, weights=field.weights)[0]
-            else:
-                fields[field.name] = rng.choice(field.values)
-        people[pid] = Person(id=pid, fields=fields)
+        people[pid] = Person(id=pid, fields=_draw(defaults, drawn, rng))
     return people
+
+
+def new_person_fields(scenario: Scenario, rng: random.Random) -> dict[str, Value]:
+    """The fields of a person created during the run: made as a generated person's are
+    (declared defaults, drawn fields drawn from ``rng``), so new visitors look like the
+    population before their form writes its own fields."""
+    defaults = {name: spec.default for name, spec in scenario.fields.items()}
+    return _draw(defaults, [spec for spec in scenario.fields.values() if spec.values], rng)
+
+
+def is_generated_id(pid: str, population: int) -> bool:
+    """Whether ``pid`` is one of the generated people p1..p``population``."""
+    digits = pid[1:]
+    return pid[:1] == "p" and digits.isascii() and digits.isdigit() and digits[0] != "0" and int(digits) <= population
+
+
+def _draw(defaults: dict[str, Value], drawn: list[FieldSpec], rng: random.Random) -> dict[str, Value]:
+    fields = dict(defaults)
+    for field in drawn:
+        if field.weights:
+            fields[field.name] = rng.choices(field.values, weights=field.weights)[0]
+        else:
+            fields[field.name] = rng.choice(field.values)
+    return fields
 
 
 def _generated_ids(count: int) -> Iterator[str]:

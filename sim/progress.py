@@ -1,4 +1,4 @@
-"""A progress line for long runs on a terminal: virtual time reached and activities so far."""
+"""A progress bar for long runs on a terminal: virtual time reached, runs done, activities."""
 
 from __future__ import annotations
 
@@ -22,12 +22,16 @@ class ProgressSink:
     stream: TextIO
     duration: float
     interval: float = 0.5
+    width: int = 20
     _count: int = 0
+    _done: int = 0
     _last: float = attrs.field(factory=time.monotonic)
     _shown: bool = False
 
     def write(self, activity: Activity) -> None:
         self._count += 1
+        if activity.type == "run_completed":
+            self._done += 1
         if self._count & 4095:
             return
         now = time.monotonic()
@@ -35,9 +39,11 @@ class ProgressSink:
             return
         self._last = now
         share = min(1.0, activity.time / self.duration) if self.duration else 1.0
+        filled = int(share * self.width)
+        bar = "#" * filled + "." * (self.width - filled)
         self.stream.write(
-            f"\r\033[K  simulating: {format_duration(activity.time // 60 * 60)} of {format_duration(self.duration)} "
-            f"({share:.0%}), {self._count:,} activities"
+            f"\r\033[K  [{bar}] {format_duration(activity.time // 60 * 60)} of {format_duration(self.duration)} "
+            f"({share:.0%}), {self._done:,} runs done, {self._count:,} activities"
         )
         self.stream.flush()
         self._shown = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from sim.metrics import Metrics, Percentiles
 from sim.model import Scenario, Value
 from sim.summary import Summary
 from sim.units import format_duration
@@ -47,7 +48,11 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
         cost = f", wall {wall_seconds:.2f}s"
     if peak_mb is not None:
         cost += f", peak memory {peak_mb:,.0f} MB"
-    out.append(f"{simulated}, {_count(summary.people, 'person', 'people')}{cost}")
+    people = _count(summary.people, "person", "people")
+    created = summary.activities.get("person_created", 0)
+    if created:  # form fills by unknown visitors made them during the run
+        people += f" ({_n(created)} created by form fills)"
+    out.append(f"{simulated}, {people}{cost}")
     out.append("")
     header = ("Campaign", "started", "completed", "skipped", "removed", "stopped", "in progress", "steps")
     rows = [
@@ -96,6 +101,83 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
     return "\n".join(out)
 
 
+def _time(seconds: float) -> str:
+    """A wait or latency, rounded for a table: 0, 85ms, 2.4s, 3m12s, 2d4h."""
+    if seconds == 0:
+        return "0"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return format_duration(round(seconds))
+
+
+def _spread(p: Percentiles) -> list[str]:
+    return [_time(p.p50), _time(p.p95), _time(p.p99), _time(p.max)]
+
+
+def format_metrics(metrics: Metrics) -> str:
+    """The campaign queue section of ``sim run``: backlog, waits, latency (docs/queue.md)."""
+    out = ["Campaign queue (R19-R22; waits and latency: p50 / p95 / p99 / max):"]
+    header: tuple[str, ...] = (
+        "Queue",
+        "workers",
+        "busy",
+        "mean length",
+        "max length",
+        "wait p50",
+        "p95",
+        "p99",
+        "max",
+        "left queued",
+    )
+    rows = []
+    for q in metrics.queues.values():
+        left = ", ".join(f"{n:,} {p}" for p, n in q.queued_at_end.items() if n) or "0"
+        rows.append(
+            (
+                q.name,
+                _n(q.workers),
+                f"{q.utilization:.0%}",
+                f"{q.mean_length:,.1f}",
+                _n(q.max_length),
+                *_spread(q.wait),
+                left,
+            )
+        )
+    out.extend(_table(header, rows))
+    out.append("")
+    header = (
+        "Campaign",
+        "priority",
+        "runs",
+        "done/h",
+        "wait p50",
+        "p95",
+        "p99",
+        "max",
+        "latency p50",
+        "p95",
+        "p99",
+        "max",
+    )
+    rows = [
+        (c.name, c.priority, _n(c.started), f"{c.throughput:,.0f}", *_spread(c.wait), *_spread(c.latency))
+        for c in metrics.campaigns.values()
+    ]
+    rows.extend(
+        (f"(all {name})", "", _n(latency.count), "", *_spread(wait), *_spread(latency))
+        for name, (wait, latency) in metrics.priorities.items()
+    )
+    out.extend(_table(header, rows))
+    out.append("")
+    out.append(
+        f"Throughput: {metrics.throughput:,.0f} runs completed and {metrics.steps_per_hour:,.0f} steps per hour "
+        "of simulated time"
+    )
+    return "\n".join(out)
+
+
 def _distribution(counts: Sequence[tuple[Value, int]], people: int, top: int = 8) -> str:
     shown = [f"{_value(v)}: {_n(c)} ({100 * c / people:.1f}%)" for v, c in counts[:top]]
     rest = counts[top:]
@@ -119,10 +201,15 @@ def format_check(scenario: Scenario) -> str:
     described = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none"
     steps = sum(len(c.flow) for c in scenario.campaigns.values())
     people = scenario.population + len(scenario.people)
+    timed = _count(
+        len(scenario.activities) + sum(len(replay) for replay in scenario.replays), "timed activity", "timed activities"
+    )
+    if scenario.replays:
+        timed += f" ({_count(len(scenario.replays), 'CSV file')})"
     return (
         f"{scenario.source}: ok: {_count(len(scenario.campaigns), 'campaign')} ({described}), "
         f"{_count(steps, 'step')}, {_count(people, 'person', 'people')}, "
-        f"{_count(len(scenario.activities), 'timed activity', 'timed activities')}, "
+        f"{timed}, "
         f"{_count(len(scenario.generators), 'generator')}, "
         f"{format_duration(scenario.duration)} simulated"
     )

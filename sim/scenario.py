@@ -10,14 +10,19 @@ The format is documented in docs/scenarios.md.
 
 from __future__ import annotations
 
+import array
+import bisect
+import csv
 import datetime
 import difflib
+import math
+import operator
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import attrs
 
@@ -32,6 +37,7 @@ from sim.model import (
     Step,
     Value,
 )
+from sim.people import is_generated_id
 from sim.units import format_duration, parse_duration, parse_rate, show
 
 T = TypeVar("T")
@@ -61,6 +67,16 @@ STEP_PARAMS: dict[str, tuple[str, ...]] = {
     "execute_campaign": ("campaign", "use_parent_tokens"),
     "remove_from_flow": ("campaigns",),
 }
+
+#: The columns of a CSV replay besides form fields ("field.NAME"): time, person and
+#: activity first (required), then the attributes of the external activity types.
+CSV_COLUMNS = ("time", "person", "activity", "form", "link", "page", "field", "value", "campaign", "source")
+
+#: Problems shown per CSV file; the rest are counted.
+CSV_PROBLEMS = 20
+
+#: The ids of the people ``new_people`` creates.
+_NEW_ID = re.compile(r"new[1-9]\d*")
 
 _SCORE_CHANGE = re.compile(r"^\s*([+\-=])\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -149,6 +165,19 @@ class _Builder:
         self.kind = ""  # kind of the campaign being built
         #: Request and Execute Campaign actions with where they were written, for R3, R4, R8.
         self.calls: list[_Call] = []
+        #: People no one declared, by the first form fill that creates them (its order among
+        #: the timed activities, file, where, problem slot), and the other activities for
+        #: such people; checked by `check_new_people`.
+        self.created: dict[str, tuple[tuple[float, int, int], str, str, int]] = {}
+        self.uncreated: list[tuple[tuple[float, int, int], str, str, str, int]] = []
+        #: ("rate" | "csv", 1-based number among them) -> where its [[load]] table is.
+        self.load_where: dict[tuple[str, int], str] = {}
+        #: CSV table number -> its path as shown in problems, and how many problems it has;
+        #: the number of each replay read.
+        self.csv_shown: dict[int, str] = {}
+        self.csv_problems: dict[int, int] = {}
+        self.replay_numbers: list[int] = []
+        self.renamed = False  # the file says [[generators]], the old name of [[load]]
 
     # -- reporting
 
@@ -246,8 +275,19 @@ class _Builder:
 
     def build(self, data: Mapping[str, Any]) -> model.Scenario:
         self.check_keys(
-            data,
-            ("sim", "lists", "fields", "programs", "people", "person", "campaigns", "activities", "generators"),
+            {key: value for key, value in data.items() if key != "generators"},  # the old name of "load"
+            (
+                "sim",
+                "lists",
+                "fields",
+                "programs",
+                "people",
+                "person",
+                "campaigns",
+                "activities",
+                "load",
+                "queue",
+            ),
             "the scenario file",
         )
         seed, duration, budget = 0, 86400.0, 10_000
@@ -285,10 +325,14 @@ class _Builder:
                 campaigns[name] = self.build_campaign(name, raw)
         self.check_requests_and_executes(campaigns)
         activities = self.build_activities(data, campaigns)
-        generators = self.build_generators(data, campaigns)
-        if population == 0 and not people and (activities or generators):
+        generators, replays = self.build_load(data, campaigns)
+        self.check_new_people(generators)
+        self.more_csv_problems()
+        if population == 0 and not people and any(generator.new_people < 1 for generator in generators):
+            # Timed activities name their people: an unknown one is reported there.
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
-        warnings = self.warnings(duration, campaigns, activities, generators)
+        queue = self.build_queue(data)
+        warnings = self.warnings(duration, campaigns, activities, generators, replays)
         return model.Scenario(
             warnings=warnings,
             source=self.source,
@@ -303,6 +347,8 @@ class _Builder:
             people=tuple(people),
             activities=tuple(activities),
             generators=tuple(generators),
+            replays=tuple(replays),
+            queue=queue,
         )
 
     def warnings(
@@ -311,6 +357,7 @@ class _Builder:
         campaigns: Mapping[str, Campaign],
         activities: list[model.ExternalActivity],
         generators: list[model.Generator],
+        replays: list[model.Replay],
     ) -> tuple[Problem, ...]:
         """Things that are valid but almost surely not what the author meant."""
         out: list[Problem] = []
@@ -333,8 +380,74 @@ class _Builder:
             warn("[[activities]]", f"timed activities at or after {end} never happen ({len(late)} of them)")
         for index, generator in enumerate(generators, 1):
             if generator.start >= duration:
-                warn(f"[[generators]] {index} ({generator.type})", f"it starts at or after {end}, so it never fires")
+                warn(self.load_where["rate", index], f"it starts at or after {end}, so it never fires")
+        for number, replay in zip(self.replay_numbers, replays, strict=True):
+            where = self.load_where["csv", number]
+            if not replay.times:
+                warn(where, f"{self.csv_shown[number]} has no rows")
+            after = len(replay.times) - bisect.bisect_left(replay.times, duration)
+            if after:
+                warn(where, f"rows at or after {end} never happen ({after:,} of them)")
+        if self.renamed:
+            warn("[[generators]]", "now called [[load]]; rename the tables (the old name still works)")
         return tuple(out)
+
+    # -- the campaign queue (R19-R22)
+
+    def build_queue(self, data: Mapping[str, Any]) -> model.Queue | None:
+        """``[queue]``: workers per queue and service times per step kind; None if absent."""
+        if "queue" not in data:
+            return None
+        with self.at("[queue]"):
+            table = self.table(data, "queue", "[queue]")
+            self.check_keys(table, ("workers", "batch_workers", "service"), "[queue]")
+            workers = _guard(self, lambda: self.workers(table, "workers", 10), 10)
+            batch_workers = _guard(self, lambda: self.workers(table, "batch_workers", workers), workers)
+            service = dict(model.Queue().service)
+            raw_service = self.table(table, "service", "[queue.service]")
+            self.check_keys(raw_service, ("default", *model.STEP_KINDS), "[queue.service]")
+            if "default" in raw_service:
+                with self.at("[queue.service] default"):
+                    default = self.service_time(raw_service["default"], "default")
+                    service = dict.fromkeys(service, default)
+            for kind, raw in raw_service.items():
+                if kind != "default":
+                    with self.at(f"[queue.service] {kind}"):
+                        service[kind] = self.service_time(raw, kind)
+            return model.Queue(workers=workers, batch_workers=batch_workers, service=service)
+        return None
+
+    def workers(self, table: Mapping[str, Any], key: str, default: object) -> int:
+        count = self.get(table, key, int, default)
+        if not 1 <= count <= 100_000:
+            raise self.fail(f'"{key}" is {count}; a queue needs 1 to 100,000 workers')
+        return int(count)
+
+    def service_time(self, raw: object, key: str) -> model.ServiceTime:
+        """A duration ("50ms": constant) or { distribution = ..., mean = ..., ... }."""
+        if isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
+            return model.ServiceTime(mean=self.duration({key: raw}, key))
+        if not isinstance(raw, dict):
+            raise self.fail(
+                f'a service time is a duration like "50ms" or a table like '
+                f'{{ distribution = "exponential", mean = "50ms" }}, not {_kind_of(raw)} ({show(raw)})'
+            )
+        kind = self.get(raw, "distribution", str, "constant")
+        keys = {"constant": ("mean",), "exponential": ("mean",), "lognormal": ("mean", "sd"), "empirical": ("values",)}
+        if kind not in keys:
+            raise self.fail(f'distribution "{kind}" is not one of {", ".join(model.DISTRIBUTIONS)}')
+        self.check_keys(raw, ("distribution", *keys[kind]), f"{_a(kind)} {kind} service time")
+        if kind == "empirical":
+            values = self.get(raw, "values", list)
+            if not values:
+                raise self.fail('"values" is empty; give the observed times, e.g. values = ["40ms", "55ms", "2s"]')
+            times = tuple(self.duration({"values": v}, "values") for v in values)
+            return model.ServiceTime(distribution="empirical", mean=sum(times) / len(times), values=times)
+        mean = self.duration(raw, "mean")
+        sd = self.duration(raw, "sd") if kind == "lognormal" else 0.0
+        if kind == "lognormal" and (mean <= 0 or sd <= 0):
+            raise self.fail('a lognormal service time needs "mean" and "sd" above zero')
+        return model.ServiceTime(distribution=kind, mean=mean, sd=sd)
 
     # -- fields, programs, people
 
@@ -419,9 +532,7 @@ class _Builder:
 
     def is_person(self, pid: str) -> bool:
         """An explicit person's id, or one of the generated p1..pN."""
-        if pid in self.person_ids:
-            return True
-        return re.fullmatch(r"p[1-9]\d*", pid) is not None and int(pid[1:]) <= self.population
+        return pid in self.person_ids or is_generated_id(pid, self.population)
 
     def field_values(self, raw: Mapping[str, Any]) -> dict[str, Value]:
         out: dict[str, Value] = {}
@@ -445,7 +556,10 @@ class _Builder:
     def build_campaign(self, name: str, raw: object) -> Campaign:
         if not isinstance(raw, dict):
             raise self.fail(f"a campaign must be a table, not {_kind_of(raw)}")
-        allowed = ("kind", "program", "active", "qualification", "triggers", "filters", "schedule", "flow")
+        allowed = (
+            *("kind", "program", "active", "qualification", "triggers", "filters", "schedule", "flow"),
+            *("priority", "priority_from"),
+        )
         self.check_keys(raw, allowed, "a campaign")
         kind = self.get(raw, "kind", str, "trigger")
         if kind not in ("trigger", "batch", "executable"):
@@ -479,6 +593,8 @@ class _Builder:
                 self.problem("an executable campaign is never scheduled; it runs only from Execute Campaign (R4, R9)")
             if "active" in raw:
                 self.problem('an executable campaign is never activated; remove "active" (R4)')
+        no_override: tuple[model.Priority | None, float] = (None, 0.0)
+        priority, priority_from = _guard(self, lambda: self.build_priority(raw, kind), no_override)
         flow_raw = self.get(raw, "flow", list, [])
         steps: list[Step] = []
         for index, step_raw in enumerate(flow_raw, 1):
@@ -499,7 +615,24 @@ class _Builder:
             qualification=qualification,
             schedule=schedule,
             flow=tuple(steps),
+            priority=priority,
+            priority_from=priority_from,
         )
+
+    def build_priority(self, raw: Mapping[str, Any], kind: str) -> tuple[model.Priority | None, float]:
+        """R21: an admin's override of a trigger campaign's priority, from a time on."""
+        if "priority" not in raw:
+            if "priority_from" in raw:
+                raise self.fail('"priority_from" needs "priority" (the class it switches to, R21)')
+            return None, 0.0
+        priority = self.get(raw, "priority", str)
+        if priority not in model.PRIORITIES:
+            raise self.fail(f'"priority" is "{priority}"; use "high", "medium" or "low" (R19)')
+        if kind != "trigger":
+            raise self.fail(
+                f"only a trigger campaign's priority can be overridden (R21), not {_a(kind)} {kind} campaign's"
+            )
+        return priority, self.duration(raw, "priority_from", 0.0)
 
     def collect(self, items: list[Any], what: str, build: Callable[[Any], T]) -> Iterator[T]:
         outer = self.where
@@ -882,24 +1015,35 @@ class _Builder:
         self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]
     ) -> list[model.ExternalActivity]:
         raw = self.section(data, "activities", list, "[[activities]]")
-        out = []
+        out: list[tuple[model.ExternalActivity, str, int]] = []  # with where, and its problems' place
         for index, item in enumerate(raw, 1):
             with self.at(f"[[activities]] {index}"):
                 type_ = self.external_type(item, "activity", ("at", "person", "type", "fields"))
-                at, person, fields, attributes = self.all_of(
-                    partial(self.duration, item, "at"),
-                    partial(self.known_person, item),
-                    partial(self.form_fields, item, type_),
-                    partial(self.activity_attributes, item, type_, campaigns),
+                try:
+                    at, person, fields, attributes = self.all_of(
+                        partial(self.duration, item, "at"),
+                        partial(self.get, item, "person", str),
+                        partial(self.form_fields, item, type_),
+                        partial(self.activity_attributes, item, type_, campaigns),
+                    )
+                except _Skip:
+                    # Its time may be unknown: its person is unknown only if nothing creates them.
+                    pid = item.get("person")
+                    if isinstance(pid, str) and type_ != "fill_out_form" and not self.is_person(pid):
+                        self.note_person(pid, type_, (math.inf, 0, index), self.source, self.where)
+                    raise
+                activity = model.ExternalActivity(
+                    at=at, person=person, type=type_, attributes=attributes, fields=fields
                 )
-                out.append(
-                    model.ExternalActivity(at=at, person=person, type=type_, attributes=attributes, fields=fields)
-                )
-        out.sort(key=lambda a: a.at)  # stable: same time keeps file order
-        return out
+                out.append((activity, self.where, len(self.problems)))
+        out.sort(key=lambda item: item[0].at)  # stable: same time keeps file order
+        for order, (activity, where, slot) in enumerate(out):
+            if not self.is_person(activity.person):
+                self.note_person(activity.person, activity.type, (activity.at, 0, order), self.source, where, slot)
+        return [activity for activity, _, _ in out]
 
     def external_type(self, item: object, noun: str, keys: tuple[str, ...]) -> str:
-        """The activity type of one [[activities]] or [[generators]] table, with its keys checked.
+        """The activity type of one [[activities]] or [[load]] table, with its keys checked.
 
         ``keys`` are the table's own keys; the type's attributes are added to them.
         """
@@ -912,66 +1056,156 @@ class _Builder:
         self.check_keys(item, (*keys, *model.EXTERNAL_ACTIVITIES[type_]), f"a {type_} {noun}")
         return type_
 
-    def known_person(self, item: Mapping[str, Any]) -> str:
-        person: str = self.get(item, "person", str)
-        if not self.is_person(person):
-            raise self.fail(f'unknown person "{person}"; declare it with [[person]] or [people] count')
-        return person
-
     def form_fields(self, item: Mapping[str, Any], type_: str) -> dict[str, Value]:
         fields = self.field_values(self.get(item, "fields", dict, {}))
         if fields and type_ != "fill_out_form":
             raise self.fail('"fields" belongs to fill_out_form activities only')
         return fields
 
-    def build_generators(self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]) -> list[model.Generator]:
-        raw = self.section(data, "generators", list, "[[generators]]")
-        out = []
-        for index, item in enumerate(raw, 1):
-            with self.at(f"[[generators]] {index}"):
-                keys = ("type", "rate", "daily", "arrivals", "start", "stop", "fields")
-                type_ = self.external_type(item, "generator", keys)
-                arrivals = self.get(item, "arrivals", str, "constant")
-                if arrivals not in ARRIVALS:
-                    raise self.fail(f'"arrivals" is "{arrivals}"; use "constant" (evenly spaced) or "poisson"')
-                daily: tuple[float, ...] = ()
-                if "daily" in item:
-                    if "rate" in item:
-                        raise self.fail('give "rate" or "daily" (24 rates, one per hour of the day), not both')
-                    daily = self.daily_rates(self.get(item, "daily", list))
-                    rate = sum(daily) / len(daily)
-                else:
-                    rate = self.one_rate(self.get(item, "rate", str), '"rate"')
-                fields: dict[str, tuple[Value, ...]] = {}
-                for key, val in self.get(item, "fields", dict, {}).items():
-                    try:
-                        field = self.field_name(key)
-                        if val == []:
-                            raise self.fail(f'"fields": "{key}" = [] has no value to draw; give one or more')
-                        fields[field] = tuple(
-                            self.field_value(field, v) for v in (val if isinstance(val, list) else [val])
-                        )
-                    except _Skip:
-                        pass
-                if fields and type_ != "fill_out_form":
-                    raise self.fail('"fields" belongs to fill_out_form generators only')
-                start = self.duration(item, "start", 0.0)
-                stop = self.duration(item, "stop", None)
-                if stop is not None and stop < start:
-                    raise self.fail(f'"stop" ({item["stop"]}) is before "start" ({item.get("start", 0)})')
-                out.append(
-                    model.Generator(
-                        type=type_,
-                        rate=rate,
-                        arrivals=arrivals,
-                        daily=daily,
-                        start=start,
-                        stop=stop,
-                        attributes=self.activity_attributes(item, type_, campaigns),
-                        fields=fields,
-                    )
+    # -- who the timed activities are for: declared people, and people form fills create
+
+    def note_person(
+        self, person: str, type_: str, order: tuple[float, int, int], file: str, where: str, slot: int | None = None
+    ) -> None:
+        """An activity for ``person``, who is not declared: a form fill creates them, any
+        other activity needs an earlier form fill (checked in `check_new_people`).
+
+        ``order`` is the activity's place among all timed activities (time, source, then
+        place in the source), the order the engine runs them in. ``slot`` is where its
+        problem, if any, goes among the others (default: after those found so far).
+        """
+        slot = len(self.problems) if slot is None else slot
+        if type_ == "fill_out_form":
+            first = self.created.get(person)
+            if first is None or order < first[0]:
+                self.created[person] = (order, file, where, slot)
+        else:
+            self.uncreated.append((order, person, file, where, slot))
+
+    def check_new_people(self, generators: list[model.Generator]) -> None:
+        """Activities for people nobody declared: each must come after a form fill that
+        creates the person; no created id may clash with ``new_people``'s new1, new2, ..."""
+        late: list[tuple[int, Problem]] = []
+
+        def problem(slot: int, file: str, where: str, message: str) -> None:
+            late.append((slot, Problem(file=file, where=where, message=message)))
+
+        if any(generator.new_people > 0 for generator in generators):
+            clash = '"{}" clashes with the people new_people creates (new1, new2, ...); pick another id'
+            for pid in sorted(self.person_ids):
+                if _NEW_ID.fullmatch(pid):
+                    problem(len(self.problems), self.source, f'person "{pid}"', clash.format(pid))
+            for pid, (_, file, where, slot) in self.created.items():
+                if _NEW_ID.fullmatch(pid):
+                    problem(slot, file, where, f"person {clash.format(pid)}")
+        for order, pid, file, where, slot in self.uncreated:
+            first = self.created.get(pid)
+            if first is None or first[0] > order:
+                later = "" if first is None else "; the form fill that creates it comes later"
+                message = (
+                    f'unknown person "{pid}"; declare it with [[person]] or [people] count '
+                    f"(only a fill_out_form creates a person){later}"
                 )
-        return out
+                if order[1] == 0 or self.row_problem_allowed(order[1]):
+                    problem(slot, file, where, message)
+        # Each problem goes where it was found among the others, so problems stay in file order.
+        for slot, found in reversed(sorted(late, key=lambda pair: pair[0])):  # equal slots: file order
+            self.problems.insert(slot, found)
+
+    # -- [[load]]: generators (a rate) and replays (a CSV file)
+
+    def build_load(
+        self, data: Mapping[str, Any], campaigns: Mapping[str, Campaign]
+    ) -> tuple[list[model.Generator], list[model.Replay]]:
+        """The ``[[load]]`` tables, or ``[[generators]]`` (its old name, with a warning)."""
+        key = "load"
+        if "generators" in data:
+            if "load" in data:
+                self.problem(
+                    "this file has both [[load]] and [[generators]], the old name of [[load]]; "
+                    "move the [[generators]] tables into [[load]]",
+                    where="[[generators]]",
+                )
+            else:
+                key = "generators"
+                self.renamed = True
+        raw = self.section(data, key, list, f"[[{key}]]")
+        generators: list[model.Generator] = []
+        replays: list[model.Replay] = []
+        for index, item in enumerate(raw, 1):
+            with self.at(f"[[{key}]] {index}"):
+                if isinstance(item, dict) and "csv" in item:
+                    self.where = f"{self.where} (csv)"
+                    number = len(self.csv_shown) + 1  # among the csv tables, read or not
+                    replay = self.build_replay(item, campaigns, number)
+                    if replay is not None:
+                        replays.append(replay)
+                        self.replay_numbers.append(number)
+                        self.load_where["csv", number] = self.where
+                else:
+                    generators.append(self.build_generator(item, campaigns))
+                    self.load_where["rate", len(generators)] = self.where
+        return generators, replays
+
+    def build_generator(self, item: object, campaigns: Mapping[str, Campaign]) -> model.Generator:
+        keys = ("type", "rate", "daily", "arrivals", "start", "stop", "fields", "new_people")
+        type_ = self.external_type(item, "[[load]] table", keys)
+        assert isinstance(item, dict)
+        arrivals = self.get(item, "arrivals", str, "constant")
+        if arrivals not in ARRIVALS:
+            raise self.fail(f'"arrivals" is "{arrivals}"; use "constant" (evenly spaced) or "poisson"')
+        daily: tuple[float, ...] = ()
+        if "daily" in item:
+            if "rate" in item:
+                raise self.fail('give "rate" or "daily" (24 rates, one per hour of the day), not both')
+            daily = self.daily_rates(self.get(item, "daily", list))
+            rate = sum(daily) / len(daily)
+        else:
+            rate = self.one_rate(self.get(item, "rate", str), '"rate"')
+        fields: dict[str, tuple[Value, ...]] = {}
+        for key, val in self.get(item, "fields", dict, {}).items():
+            try:
+                field = self.field_name(key)
+                if val == []:
+                    raise self.fail(f'"fields": "{key}" = [] has no value to draw; give one or more')
+                fields[field] = tuple(self.field_value(field, v) for v in (val if isinstance(val, list) else [val]))
+            except _Skip:
+                pass
+        if fields and type_ != "fill_out_form":
+            raise self.fail('"fields" belongs to fill_out_form [[load]] tables only')
+        new_people = self.new_people(item, type_)
+        start = self.duration(item, "start", 0.0)
+        stop = self.duration(item, "stop", None)
+        if stop is not None and stop < start:
+            raise self.fail(f'"stop" ({item["stop"]}) is before "start" ({item.get("start", 0)})')
+        return model.Generator(
+            type=type_,
+            rate=rate,
+            arrivals=arrivals,
+            daily=daily,
+            start=start,
+            stop=stop,
+            attributes=self.activity_attributes(item, type_, campaigns),
+            fields=fields,
+            new_people=new_people,
+        )
+
+    def new_people(self, item: Mapping[str, Any], type_: str) -> float:
+        """``new_people``: the share of arrivals from people not known yet (0 to 1)."""
+        if "new_people" not in item:
+            return 0.0
+        if type_ != "fill_out_form":
+            raise self.fail(
+                '"new_people" belongs to fill_out_form [[load]] tables only: '
+                "a form fill by an unknown visitor is what creates a person"
+            )
+        share: float = self.get(item, "new_people", (int, float))
+        if not 0 <= share <= 1:
+            raise self.fail(
+                f'"new_people" is {show(share)}; give the share of arrivals from new people, '
+                "from 0 to 1 (0.25: one in four)"
+            )
+        return float(share)
 
     def one_rate(self, raw: str, what: str) -> float:
         try:
@@ -987,6 +1221,258 @@ class _Builder:
         if len(raw) != 24:
             raise self.fail(f'"daily" needs 24 rates, one per hour of the day from 0h; it has {len(raw)}')
         return tuple(self.one_rate(r, f'"daily" hour {hour}') for hour, r in enumerate(raw))
+
+    # -- CSV replays: a [[load]] table with csv = "FILE"
+
+    def build_replay(
+        self, item: Mapping[str, Any], campaigns: Mapping[str, Campaign], number: int
+    ) -> model.Replay | None:
+        """Read and check the rows of a ``csv`` table's file; its path is relative to the
+        scenario file's folder (the working directory for a scenario without a file)."""
+        self.check_keys(item, ("csv",), "a csv [[load]] table")
+        written: str = self.get(item, "csv", str)
+        path = Path(self.source).parent / written  # the working directory's if there is no file
+        resolved = str(path.resolve())
+        self.csv_shown[number] = str(path)
+        try:
+            stream = open(resolved, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            base = "the scenario file's folder" if Path(self.source).is_file() else "the working directory"
+            raise self.fail(
+                f'csv "{written}": cannot read {resolved}: {exc.strerror}; a relative path starts from {base}'
+            ) from None
+        with stream:
+            return self.read_rows(stream, resolved, number, campaigns)
+
+    def csv_problem(self, number: int, line: int, message: str) -> None:
+        """A problem at ``line`` of CSV replay ``number``, shown as FILE:LINE: MESSAGE."""
+        if self.row_problem_allowed(number):
+            self.problems.append(Problem(file=f"{self.csv_shown[number]}:{line}", where="", message=message))
+
+    def row_problem_allowed(self, number: int) -> bool:
+        """Whether to show one more problem of CSV replay ``number``: the first
+        `CSV_PROBLEMS` are shown, the rest counted (`more_csv_problems`)."""
+        count = self.csv_problems.get(number, 0) + 1
+        self.csv_problems[number] = count
+        return count <= CSV_PROBLEMS
+
+    def more_csv_problems(self) -> None:
+        for number, count in self.csv_problems.items():
+            if count > CSV_PROBLEMS:
+                more = count - CSV_PROBLEMS
+                message = f"{more:,} more problem{'s' if more != 1 else ''} in this file not shown"
+                self.problems.append(Problem(file=self.csv_shown[number], where="", message=message))
+
+    def csv_header(self, header: list[str], number: int) -> dict[str, int] | None:
+        """Column name -> position, from the first row; None (and problems) if it is bad."""
+        names = [name.strip() for name in header]
+        if not {"time", "person", "activity"} & set(names):
+            shown = ",".join(header)
+            self.csv_problem(
+                number,
+                1,
+                f'the first row must name the columns, e.g. "time,person,activity,form"; it is "{shown}"',
+            )
+            return None
+        columns: dict[str, int] = {}
+        ok = True
+        for position, name in enumerate(names):
+            problem = None
+            if name in columns:
+                problem = f'column "{name}" appears twice'
+            elif name.startswith("field."):
+                field = name.removeprefix("field.")
+                if field not in self.fields:
+                    problem = f'column "{name}": unknown field "{field}"{_suggest(field, self.fields)}'
+            elif name not in CSV_COLUMNS:
+                close = difflib.get_close_matches(name, CSV_COLUMNS, n=1)
+                known = ", ".join(CSV_COLUMNS)
+                hint = f'did you mean "{close[0]}"?' if close else f"the columns are {known} and field.NAME"
+                problem = f'unknown column "{name}"; {hint}'
+            if problem is not None:
+                self.csv_problem(number, 1, problem)
+                ok = False
+            columns.setdefault(name, position)
+        for name in ("time", "person", "activity"):
+            if name not in columns:
+                required = '"time", "person" and "activity" are required'
+                self.csv_problem(number, 1, f'the header has no "{name}" column; {required}')
+                ok = False
+        return columns if ok else None
+
+    def read_rows(
+        self, stream: TextIO, resolved: str, number: int, campaigns: Mapping[str, Campaign]
+    ) -> model.Replay | None:
+        """The rows of a CSV replay, checked, as a `model.Replay` sorted by time.
+
+        Streamed: a row is kept as its time, its person (one string per distinct person)
+        and the index of its template (type, attributes and form fields: each distinct one
+        is checked and made once), so a million rows load in seconds and take little memory.
+        """
+        reader = csv.reader(stream)
+        try:
+            header = next(reader, None)
+            if header is None:
+                empty = 'the file is empty; the first row names the columns, e.g. "time,person,activity"'
+                self.csv_problem(number, 1, empty)
+                return None
+            columns = self.csv_header(header, number)
+            if columns is None:
+                return None
+            width = len(header)
+            at_time, at_person, at_activity = columns["time"], columns["person"], columns["activity"]
+            attributes = [name for name in CSV_COLUMNS[3:] if name in columns]
+            fields = [name.removeprefix("field.") for name in columns if name.startswith("field.")]
+            shape_of = operator.itemgetter(
+                at_activity, *(columns[name] for name in attributes), *(columns[f"field.{name}"] for name in fields)
+            )
+            times: array.array[float] = array.array("d")
+            people: list[str] = []
+            kinds: array.array[int] = array.array("I")
+            templates: list[model.ExternalActivity] = []
+            # A row's type, attribute and field cells -> its template, or what is wrong with them.
+            shapes: dict[object, int] = {}
+            bad_shapes: dict[object, str] = {}
+            seen: dict[str, tuple[str, bool]] = {}  # person -> (one shared string, declared)
+            ordered, previous = True, 0.0
+            for row in reader:
+                if len(row) != width:
+                    if row:  # not a blank line
+                        message = f"{len(row)} cells, but the header names {width} columns"
+                        self.csv_problem(number, reader.line_num, message)
+                    continue
+                cell = row[at_time]
+                try:
+                    try:
+                        at = float(cell)  # seconds: the common case, and the fast one
+                    except ValueError:
+                        at = parse_duration(cell)
+                    else:
+                        if not 0.0 <= at < math.inf:
+                            parse_duration(at)  # raises: negative, or not finite
+                except ValueError as exc:
+                    message = '"time" is empty' if not cell else f'"time": {exc}'
+                    self.csv_problem(number, reader.line_num, message)
+                    continue
+                shape = shape_of(row)
+                kind = shapes.get(shape)
+                if kind is None:
+                    made: int | str = bad_shapes.get(shape) or self.csv_template(
+                        row, columns, attributes, fields, campaigns, templates
+                    )
+                    if isinstance(made, str):
+                        bad_shapes[shape] = made
+                        self.csv_problem(number, reader.line_num, made)
+                        continue
+                    kind = shapes[shape] = made
+                person, declared = seen.get(row[at_person]) or self.csv_person(row[at_person], seen)
+                if not person:
+                    self.csv_problem(number, reader.line_num, '"person" is empty')
+                    continue
+                if not declared:
+                    line = reader.line_num
+                    file = f"{self.csv_shown[number]}:{line}"
+                    self.note_person(person, templates[kind].type, (at, number, line), file, "")
+                if at < previous:
+                    ordered = False
+                previous = at
+                times.append(at)
+                people.append(person)
+                kinds.append(kind)
+        except csv.Error as exc:
+            self.csv_problem(number, reader.line_num, f"not a CSV file the csv module can read: {exc}")
+            return None
+        except UnicodeDecodeError as exc:
+            self.csv_problem(number, reader.line_num + 1, f"not UTF-8 text: {exc}")
+            return None
+        if not ordered:  # sorted by time; rows at the same time keep the file's order
+            order = sorted(range(len(times)), key=times.__getitem__)
+            times = array.array("d", (times[i] for i in order))
+            people = [people[i] for i in order]
+            kinds = array.array("I", (kinds[i] for i in order))
+        return model.Replay(csv=resolved, times=times, people=tuple(people), kinds=kinds, templates=tuple(templates))
+
+    def csv_person(self, person: str, seen: dict[str, tuple[str, bool]]) -> tuple[str, bool]:
+        """A person cell seen for the first time: whether the person is declared."""
+        entry = seen[person] = (person, self.is_person(person))
+        return entry
+
+    def csv_template(
+        self,
+        row: list[str],
+        columns: Mapping[str, int],
+        attributes: list[str],
+        fields: list[str],
+        campaigns: Mapping[str, Campaign],
+        templates: list[model.ExternalActivity],
+    ) -> int | str:
+        """A row's type, attributes and form fields, checked, as an index into
+        ``templates`` (added if new); or the problem, as text."""
+        type_ = row[columns["activity"]]
+        if type_ not in model.EXTERNAL_ACTIVITIES:
+            if not type_:
+                return '"activity" is empty; give an activity type such as "fill_out_form"'
+            return f'unknown activity "{type_}"{_suggest(type_, model.EXTERNAL_ACTIVITIES)}'
+        allowed = model.EXTERNAL_ACTIVITIES[type_]
+        given = {name: row[columns[name]] for name in attributes if row[columns[name]]}
+        for name in given:
+            if name not in allowed:
+                return f'"{name}" does not belong to a {type_} activity; leave that cell empty'
+        values: dict[str, Value] = {}
+        for name in fields:
+            cell = row[columns[f"field.{name}"]]
+            if cell:
+                if type_ != "fill_out_form":
+                    return f'"field.{name}" belongs to fill_out_form rows only; leave that cell empty'
+                try:
+                    values[name] = self.csv_value(name, cell)
+                except ValueError as exc:
+                    return f'"field.{name}": {exc}'
+        # In the order [[activities]] gives them, so both log the same details.
+        attributes_of: dict[str, Value] = {name: given[name] for name in allowed if name in given}
+        if type_ == "change_data_value":
+            field, value = given.get("field"), given.get("value")
+            if field is None or value is None:
+                return '"field" and "value" are required for change_data_value; write NULL to empty the field'
+            if field not in self.fields:
+                return f'unknown field "{field}"{_suggest(field, self.fields)}'
+            try:
+                attributes_of["value"] = self.csv_value(field, value)
+            except ValueError as exc:
+                return f'"value": {exc}'
+        elif type_ == "request_campaign":
+            target = given.get("campaign")
+            if target is None:
+                return '"campaign" is required for request_campaign'
+            if target not in self.campaign_names:
+                return f'unknown campaign "{target}"{_suggest(target, self.campaign_names)}'
+            source = attributes_of["source"] = given.get("source", "web_service_api")
+            if source not in model.REQUEST_SOURCES:
+                return f'source "{source}" is not a request source; use one of {", ".join(model.REQUEST_SOURCES)}'
+            reason = request_refusal(campaigns.get(target), source)
+            if reason:
+                return f'cannot request "{target}": {reason}'
+        templates.append(model.ExternalActivity(at=0.0, person="", type=type_, attributes=attributes_of, fields=values))
+        return len(templates) - 1
+
+    def csv_value(self, field: str, cell: str) -> Value:
+        """A CSV cell written to ``field``: NULL is the empty value; a number for a field
+        that holds numbers; true or false for a field whose default is a boolean; else text."""
+        if cell == "NULL":
+            return None
+        default = self.fields[field].default
+        if _is_number(default):
+            try:
+                return int(cell)
+            except ValueError:
+                pass
+            try:
+                return float(cell)
+            except ValueError:
+                raise ValueError(f'field "{field}" holds numbers; {show(cell)} is not a number') from None
+        if isinstance(default, bool) and cell.lower() in ("true", "false"):
+            return cell.lower() == "true"
+        return cell
 
 
 class _At:
@@ -1009,6 +1495,11 @@ def _guard(builder: _Builder, get: Callable[[], T], fallback: T) -> T:
         return get()
     except _Skip:
         return fallback
+
+
+def _a(word: str) -> str:
+    """The indefinite article for ``word``."""
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _either(names: list[str]) -> str:

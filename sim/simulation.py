@@ -12,6 +12,7 @@ import trio
 from sim.activity import ActivitySink
 from sim.engine import Engine
 from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Strategy
+from sim.metrics import Metrics
 from sim.model import Scenario
 from sim.summary import Summary
 
@@ -80,13 +81,21 @@ class Simulation:
     def run_sync(self) -> Summary:
         return trio.run(self.run)
 
+    def metrics(self) -> Metrics:
+        """Queue length, waits, latency, throughput and utilization (docs/queue.md)."""
+        return self.engine.metrics(self._virtual_time())
+
+    def _virtual_time(self) -> float:
+        # Time runs to the scenario's end unless the run was interrupted.
+        kernel = self.kernel
+        return kernel.now if kernel.interrupted else self.scenario.duration
+
     def summary(self) -> Summary:
         kernel = self.kernel
         return self.engine.tally.summarize(
             self.scenario,
             self.engine.people,
             strategy=self.strategy,
-            # Time runs to the scenario's end unless the run was interrupted.
-            virtual_time=kernel.now if kernel.interrupted else self.scenario.duration,
+            virtual_time=self._virtual_time(),
             interrupted=kernel.interrupted,
         )

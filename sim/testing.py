@@ -253,7 +253,7 @@ def cascade_origins(activities: Iterable[Activity]) -> dict[int, Origin]:
         if run is None:
             external[activity.seq] = _external_origin(activity, form_writes)
             continue
-        if run in origin or activity.type not in ("run_started", "run_skipped"):
+        if run in origin or activity.type not in ("run_started", "run_skipped", "run_queued"):
             continue
         cause = activity.details.get("cause")
         if activity.details.get("via") == "execute_campaign" and activity.parent in origin:

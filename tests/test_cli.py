@@ -144,7 +144,7 @@ def test_help_describes_every_option(argv: list[str], capsys: pytest.CaptureFixt
 @pytest.mark.slow
 def test_python_dash_m_sim_and_ctrl_c_gives_partial_summary_and_exit_130(tmp_path: Path) -> None:
     long_run = SMALL.replace('duration = "1h"', 'duration = "3650d"').replace(
-        "[[activities]]", '[[generators]]\ntype = "fill_out_form"\nrate = "100/s"\n\n[[unused]]'
+        "[[activities]]", '[[load]]\ntype = "fill_out_form"\nrate = "100/s"\n\n[[unused]]'
     )
     long_run = long_run[: long_run.index("[[unused]]")]
     path = write(tmp_path, long_run.replace('kind = "trigger"', 'kind = "trigger"\nqualification = "every time"'))

@@ -4,7 +4,9 @@ The page's markup, which this file relies on:
 
 - Every ```toml block is a scenario. The one starting ``# demo.toml`` is the
   page's running example. A block that does not load on its own is a fragment (a step,
-  a trigger, a load source): it must load appended to the running example.
+  a trigger, a load source): it must load appended to the running example. A block is
+  read as if it were a file in ``examples/``, so ``csv = "form-fills.csv"`` names
+  ``examples/form-fills.csv``.
 - A ```text block whose first line is ``$ sim ...`` quotes a command and its exact
   output. When the command names a file that is neither ``missing.toml`` nor under
   ``examples/``, that file is the ```toml block just before it (the next fenced block
@@ -135,8 +137,9 @@ def where(block: Block) -> str:
     return f"docs/scenarios.md:{block.line} (under {block.heading!r})"
 
 
-def problems(text: str, source: str = "example.toml") -> list[str]:
-    """The loader's problems with ``text``; empty when it loads."""
+def problems(text: str, source: str = str(ROOT / "examples" / "example.toml")) -> list[str]:
+    """The loader's problems with ``text``; empty when it loads (read as a file in
+    examples/, where the CSV files it may replay are)."""
     try:
         parse_scenario(text, source=source)
     except ScenarioError as exc:

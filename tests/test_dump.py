@@ -421,7 +421,7 @@ type = "request_campaign"
 campaign = "Route"
 source = "sales_insight"
 
-[[generators]]
+[[load]]
 type = "fill_out_form"
 form = "Register"
 rate = "40/h"
@@ -429,53 +429,53 @@ start = "1h"
 stop = "2d"
 fields = { job_title = ["VP", "Engineer"], country = "usa", segment = "NULL", employees = [1, "NULL"] }
 
-[[generators]]
+[[load]]
 type = "fill_out_form"
 rate = "2.5/min"
 stop = "2h"
 
-[[generators]]
+[[load]]
 type = "click_link"
 link = "https://example.com"
 rate = "1/5m"
 stop = "1h"
 
-[[generators]]
+[[load]]
 type = "visit_page"
 rate = "100/d"
 start = "5d"
 
-[[generators]]
+[[load]]
 type = "visit_page"
 rate = "20000/h"
 arrivals = "poisson"
 
-[[generators]]
+[[load]]
 type = "visit_page"
 daily = ["0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "30/h", "60/h", "60/h", "60/h",
   "30/h", "60/h", "60/h", "60/h", "30/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h", "0/h"]
 
-[[generators]]
+[[load]]
 type = "change_data_value"
 field = "segment"
 value = "NULL"
 rate = "5/s"
 stop = "10s"
 
-[[generators]]
+[[load]]
 type = "change_data_value"
 field = "rating"
 value = 1.5
 rate = "0/h"
 
-[[generators]]
+[[load]]
 type = "request_campaign"
 campaign = "Route"
 source = "web_service_api"
 rate = "13/m"
 stop = "1h"
 
-[[generators]]
+[[load]]
 type = "request_campaign"
 campaign = "Route"
 rate = "1000000/s"
@@ -550,7 +550,7 @@ filters = [{ field = "country", op = "is", value = "DE" }]
 step = "send_email"
 choices = [{ if = { list = "Newsletter", member = false }, email = "Join us" }]
 
-[[generators]]
+[[load]]
 type = "fill_out_form"
 form = "Register"
 rate = "20/h"
@@ -561,7 +561,7 @@ SMALL_DUMPED = """\
 lists = [
   "Newsletter",
 ]
-generators = [
+load = [
   { type = "fill_out_form", form = "Register", rate = "20/h", stop = "1d" },
 ]
 

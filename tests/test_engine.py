@@ -1254,7 +1254,7 @@ qualification = "every time"
 triggers = [{{ trigger = "visits_page" }}]
 flow = [{{ step = "change_score", change = "+1" }}]
 
-[[generators]]
+[[load]]
 type = "visit_page"
 page = "pricing"
 rate = "{rate}"
@@ -1350,7 +1350,7 @@ flow = [{ step = "remove_from_flow", campaigns = "Enrich" }]
 
 def test_generator_times_do_not_drift_past_the_window() -> None:
     """13/m over 1m is 13 arrivals; adding up 1/rate would give a 14th at 59.99999999999999."""
-    text = '\n[sim]\nduration = "1m"\n' + ANN + '\n[[generators]]\ntype = "visit_page"\npage = "x"\nrate = "13/m"\n'
+    text = '\n[sim]\nduration = "1m"\n' + ANN + '\n[[load]]\ntype = "visit_page"\npage = "x"\nrate = "13/m"\n'
     times = [a.time for a in fifo(text)]
     assert len(times) == 13
     assert times[-1] == round(12 * 60 / 13, 6)

@@ -17,9 +17,18 @@ def test_progress_line_shows_virtual_time_and_count_then_clears() -> None:
         sink.write(_activity(seq, 43200.0))
     sink.close()
     text = stream.getvalue()
-    assert "\r\033[K  simulating: 12h of 1d (50%), 4,096 activities" in text
+    assert "\r\033[K  [##########..........] 12h of 1d (50%), 0 runs done, 4,096 activities" in text
     assert "8,192 activities" in text
     assert text.endswith("\r\033[K")
+
+
+def test_progress_counts_completed_runs() -> None:
+    stream = io.StringIO()
+    sink = ProgressSink(stream=stream, duration=100.0, interval=0.0)
+    for seq in range(1, 4097):
+        sink.write(Activity(seq=seq, time=99.0, person="p1", type="run_completed" if seq % 2 else "send_email"))
+    sink.close()
+    assert "[###################.] 1m of 1m40s (99%), 2,048 runs done, 4,096 activities" in stream.getvalue()
 
 
 def test_progress_stays_silent_on_short_runs() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sim import model
+from sim.load import external_activities
 from sim.model import (
     AddToList,
     CallWebhook,
@@ -217,7 +218,7 @@ person = "p2"
 type = "request_campaign"
 campaign = "Route"
 
-[[generators]]
+[[load]]
 type = "fill_out_form"
 form = "Contact Us"
 rate = "20000/h"
@@ -617,13 +618,13 @@ def test_R3_external_request_generator_cannot_reach_target() -> None:
         [campaigns.Target]
         triggers = [{ trigger = "campaign_is_requested", source = "sales_insight" }]
 
-        [[generators]]
+        [[load]]
         type = "request_campaign"
         campaign = "Target"
         source = "web_service_api"
         rate = "10/h"
         """)
-    problem = only_problem(text, "[[generators]] 1 (request_campaign)")
+    problem = only_problem(text, "[[load]] 1 (request_campaign)")
     assert_words(problem.message, ('cannot request "Target"', 'does not accept source "web_service_api"'))
 
 
@@ -954,8 +955,8 @@ def test_R14_score_change_on_a_text_field() -> None:
 
 @pytest.mark.parametrize("rate", ['"40 per hour"', '"40"', '"x/h"', '"5/0s"', "40"])
 def test_malformed_generator_rate(rate: str) -> None:
-    text = scenario(f'[[generators]]\ntype = "visit_page"\npage = "/"\nrate = {rate}\n')
-    problem = only_problem(text, "[[generators]] 1 (visit_page)")
+    text = scenario(f'[[load]]\ntype = "visit_page"\npage = "/"\nrate = {rate}\n')
+    problem = only_problem(text, "[[load]] 1 (visit_page)")
     assert '"rate"' in problem.message
 
 
@@ -1059,6 +1060,7 @@ def test_value_of_the_wrong_type(text: str, where: str, words: tuple[str, ...]) 
         ("person", "[[person]]"),
         ("campaigns", "[campaigns]"),
         ("activities", "[[activities]]"),
+        ("load", "[[load]]"),
         ("generators", "[[generators]]"),
         ("lists", "lists"),
         ("sim", "[sim]"),
@@ -1176,14 +1178,14 @@ def test_duplicate_person_id(people: str, words: tuple[str, ...]) -> None:
 def test_activity_for_unknown_person() -> None:
     text = scenario(
         '[[person]]\nid = "ada"\n',
-        '[[activities]]\nat = "1h"\nperson = "p4"\ntype = "fill_out_form"\nform = "Demo"\n',
+        '[[activities]]\nat = "1h"\nperson = "p4"\ntype = "click_link"\nlink = "Demo"\n',
     )
-    problem = only_problem(text, "[[activities]] 1 (fill_out_form)")
-    assert_words(problem.message, ('unknown person "p4"', "[[person]]", "[people] count"))
+    problem = only_problem(text, "[[activities]] 1 (click_link)")
+    assert_words(problem.message, ('unknown person "p4"', "[[person]]", "[people] count", "fill_out_form"))
 
 
 def test_generator_without_any_people() -> None:
-    problem = only_problem('[[generators]]\ntype = "visit_page"\npage = "/"\nrate = "1/h"\n', "[people]")
+    problem = only_problem('[[load]]\ntype = "visit_page"\npage = "/"\nrate = "1/h"\n', "[people]")
     assert_words(problem.message, ("there are no people", "[people] count = N", "[[person]]"))
 
 
@@ -1257,10 +1259,10 @@ def test_every_problem_is_reported_at_once() -> None:
         [[activities]]
         at = "1h"
         person = "p9"
-        type = "fill_out_form"
-        form = "Demo"
+        type = "click_link"
+        link = "Demo"
 
-        [[generators]]
+        [[load]]
         type = "visit_page"
         page = "/"
         rate = "lots"
@@ -1276,8 +1278,8 @@ def test_every_problem_is_reported_at_once() -> None:
         'campaign "Caller", step 1 (change_score)',
         'campaign "Hook", step 1 (call_webhook)',
         'campaign "Caller", step 2 (execute_campaign)',
-        "[[activities]] 1 (fill_out_form)",
-        "[[generators]] 1 (visit_page)",
+        "[[activities]] 1 (click_link)",
+        "[[load]] 1 (visit_page)",
     ]
     keys = ["holds numbers", "(R9)", "(R2)", 'did you mean "MQL"', "(R18)", "(R14)", "(R16)", "(R4)", "p9", "rate"]
     for problem, key in zip(problems, keys, strict=True):
@@ -1415,7 +1417,7 @@ person = "ann"
 type = "visit_page"
 page = "/"
 
-[[generators]]
+[[load]]
 type = "visit_page"
 page = "/"
 rate = "1/m"
@@ -1427,7 +1429,7 @@ start = "1h"
         's.toml: campaign "Late": its schedule starts at 2h, not before [sim] duration (1h)',
         's.toml: campaign "Late": its flow has no steps',
         "s.toml: [[activities]]: timed activities at or after [sim] duration (1h) never happen (1 of them)",
-        "s.toml: [[generators]] 1 (visit_page): it starts at or after [sim] duration (1h), so it never fires",
+        "s.toml: [[load]] 1 (visit_page): it starts at or after [sim] duration (1h), so it never fires",
     ]
 
 
@@ -1471,7 +1473,7 @@ def test_tokens_are_checked_as_they_are_resolved() -> None:
 
 
 def test_load_denser_than_the_microsecond_grid_is_refused() -> None:
-    text = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\npage = "/"\nrate = "2000000/s"\n'
+    text = '[[person]]\nid = "a"\n[[load]]\ntype = "visit_page"\npage = "/"\nrate = "2000000/s"\n'
     with pytest.raises(ScenarioError, match=r'"rate" "2000000/s" is over 1,000,000/s'):
         parse_scenario(text)
 
@@ -1480,27 +1482,27 @@ def test_generator_field_with_no_value_to_draw_is_refused() -> None:
     # Found by the dump round trip: this passed the checks and crashed `sim run`.
     text = (
         '[fields]\nowner = ""\n[[person]]\nid = "a"\n'
-        '[[generators]]\ntype = "fill_out_form"\nrate = "1/h"\nfields = { owner = [] }\n'
+        '[[load]]\ntype = "fill_out_form"\nrate = "1/h"\nfields = { owner = [] }\n'
     )
-    problem = only_problem(text, "[[generators]] 1 (fill_out_form)")
+    problem = only_problem(text, "[[load]] 1 (fill_out_form)")
     assert problem.message == '"fields": "owner" = [] has no value to draw; give one or more'
 
 
 def test_generator_arrivals_are_constant_or_poisson() -> None:
-    base = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\nrate = "1/h"\n'
+    base = '[[person]]\nid = "a"\n[[load]]\ntype = "visit_page"\nrate = "1/h"\n'
     assert parse_scenario(base).generators[0].arrivals == "constant"
     assert parse_scenario(base + 'arrivals = "poisson"\n').generators[0].arrivals == "poisson"
-    problem = only_problem(base + 'arrivals = "bursty"\n', "[[generators]] 1 (visit_page)")
+    problem = only_problem(base + 'arrivals = "bursty"\n', "[[load]] 1 (visit_page)")
     assert problem.message == '"arrivals" is "bursty"; use "constant" (evenly spaced) or "poisson"'
 
 
 def test_a_daily_profile_has_24_rates_and_no_rate() -> None:
-    base = '[[person]]\nid = "a"\n[[generators]]\ntype = "visit_page"\n'
+    base = '[[person]]\nid = "a"\n[[load]]\ntype = "visit_page"\n'
     hours = ", ".join(['"10/h"'] * 12 + ['"0/h"'] * 12)
     generator = parse_scenario(base + f"daily = [{hours}]\n").generators[0]
     assert generator.daily == (10 / 3600,) * 12 + (0.0,) * 12
     assert generator.rate == 5 / 3600
-    where = "[[generators]] 1 (visit_page)"
+    where = "[[load]] 1 (visit_page)"
     assert only_problem(base + 'daily = ["1/h"]\n', where).message == (
         '"daily" needs 24 rates, one per hour of the day from 0h; it has 1'
     )
@@ -1509,3 +1511,305 @@ def test_a_daily_profile_has_24_rates_and_no_rate() -> None:
     )
     bad = ", ".join(['"10/h"'] * 23 + ['"often"'])
     assert only_problem(base + f"daily = [{bad}]\n", where).message.startswith('"daily" hour 23: "often" is not a rate')
+
+
+# --- [[load]]: the old name, new people, CSV replays ---------------------------------------
+
+LOAD = '[[load]]\ntype = "visit_page"\npage = "/"\nrate = "1/h"\n'
+
+
+def test_generators_is_the_old_name_of_load_and_still_loads_with_a_warning() -> None:
+    old = parse_scenario(BASE + LOAD.replace("[[load]]", "[[generators]]"), source="s.toml")
+    new = parse_scenario(BASE + LOAD, source="s.toml")
+    assert old.generators == new.generators
+    assert new.warnings == ()
+    assert [str(w) for w in old.warnings] == [
+        "s.toml: [[generators]]: now called [[load]]; rename the tables (the old name still works)"
+    ]
+    problem = only_problem(BASE + LOAD + LOAD.replace("[[load]]", "[[generators]]"), "[[generators]]")
+    assert problem.message == (
+        "this file has both [[load]] and [[generators]], the old name of [[load]]; "
+        "move the [[generators]] tables into [[load]]"
+    )
+
+
+def test_new_people_is_a_share_for_form_fills_only() -> None:
+    form = '[[load]]\ntype = "fill_out_form"\nrate = "1/h"\n'
+    assert parse_scenario(BASE + form + "new_people = 0.25\n").generators[0].new_people == 0.25
+    assert parse_scenario(BASE + form + "new_people = 1\n").generators[0].new_people == 1.0
+    assert parse_scenario(BASE + form).generators[0].new_people == 0.0
+    problem = only_problem(BASE + form + "new_people = 1.5\n", "[[load]] 1 (fill_out_form)")
+    assert problem.message == (
+        '"new_people" is 1.5; give the share of arrivals from new people, from 0 to 1 (0.25: one in four)'
+    )
+    problem = only_problem(BASE + form + 'new_people = "25%"\n', "[[load]] 1 (fill_out_form)")
+    assert problem.message == '"new_people" must be a number, not a string ("25%")'
+    problem = only_problem(BASE + LOAD + "new_people = 0.5\n", "[[load]] 1 (visit_page)")
+    assert_words(problem.message, ('"new_people" belongs to fill_out_form', "unknown visitor"))
+
+
+def test_a_table_of_new_visitors_only_needs_no_declared_people() -> None:
+    form = '[[load]]\ntype = "fill_out_form"\nrate = "1/h"\n'
+    assert parse_scenario(form + "new_people = 1\n").generators[0].new_people == 1.0
+    problem = only_problem(form + "new_people = 0.5\n", "[people]")
+    assert_words(problem.message, ("there are no people",))
+
+
+def test_the_ids_new_people_creates_are_reserved() -> None:
+    form = '[[load]]\ntype = "fill_out_form"\nrate = "1/h"\nnew_people = 0.5\n'
+    problem = only_problem(scenario('[[person]]\nid = "new2"\n', form), 'person "new2"')
+    assert problem.message == '"new2" clashes with the people new_people creates (new1, new2, ...); pick another id'
+    fill = '[[activities]]\nat = "1m"\nperson = "new1"\ntype = "fill_out_form"\n'
+    problem = only_problem(scenario(fill, form), "[[activities]] 1 (fill_out_form)")
+    assert problem.message.startswith('person "new1" clashes with the people new_people creates')
+    # Without new_people, "new1" is a name like any other.
+    assert parse_scenario(scenario('[[person]]\nid = "new2"\n', fill)).people[0].id == "new2"
+
+
+def test_a_form_fill_by_an_unknown_person_creates_them_for_later_activities() -> None:
+    fill = '[[activities]]\nat = "{at}"\nperson = "lena"\ntype = "fill_out_form"\n'
+    click = '[[activities]]\nat = "{at}"\nperson = "lena"\ntype = "click_link"\n'
+    loaded = parse_scenario(scenario(fill.format(at="1m"), click.format(at="2m")))
+    assert [a.person for a in loaded.activities] == ["lena", "lena"]
+    # At the same time, file order decides.
+    assert parse_scenario(scenario(fill.format(at="1m"), click.format(at="1m"))).activities[1].type == "click_link"
+    problem = only_problem(scenario(click.format(at="1m"), fill.format(at="1m")), "[[activities]] 1 (click_link)")
+    assert problem.message == (
+        'unknown person "lena"; declare it with [[person]] or [people] count (only a fill_out_form creates a '
+        "person); the form fill that creates it comes later"
+    )
+    problem = only_problem(scenario(fill.format(at="2m"), click.format(at="1m")), "[[activities]] 2 (click_link)")
+    assert problem.message.endswith("the form fill that creates it comes later")
+
+
+# CSV replays: every problem names the file and the line, as the path reads from where `sim` runs.
+
+CSV_BASE = BASE + FORM_FILL + '[[load]]\ncsv = "fills.csv"\n'
+
+
+def csv_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: str, text: str = CSV_BASE) -> list[str]:
+    """The problems of ``text`` replaying ``rows`` as fills.csv, both in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fills.csv").write_text(rows, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, source="s.toml")
+    return [str(p) for p in info.value.problems]
+
+
+def load_csv(tmp_path: Path, rows: str, text: str = CSV_BASE) -> model.Scenario:
+    (tmp_path / "fills.csv").write_text(rows, encoding="utf-8")
+    return parse_scenario(text, source=str(tmp_path / "s.toml"))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("60,p1,fill_form,F", 'unknown activity "fill_form"; did you mean "fill_out_form"?'),
+        ("60,p1,,F", '"activity" is empty; give an activity type such as "fill_out_form"'),
+        (
+            "3x,p1,fill_out_form,F",
+            '"time": "3x" is not a duration; write a number and a unit, e.g. "30s", "5m", "2h", "1h30m", "3d" or '
+            '"4 hours"',
+        ),
+        ("-5,p1,fill_out_form,F", '"time": -5.0 is negative; a duration is zero or more'),
+        (",p1,fill_out_form,F", '"time" is empty'),
+        ("60,,fill_out_form,F", '"person" is empty'),
+        ("60,p1,click_link,F", '"form" does not belong to a click_link activity; leave that cell empty'),
+        (
+            "60,bob,click_link,",
+            'unknown person "bob"; declare it with [[person]] or [people] count (only a fill_out_form creates a '
+            "person)",
+        ),
+        ("60,p1,fill_out_form", "3 cells, but the header names 4 columns"),
+        ("60,p1,fill_out_form,F,x", "5 cells, but the header names 4 columns"),
+    ],
+)
+def test_a_bad_csv_row_is_reported_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str, message: str
+) -> None:
+    rows = f"time,person,activity,form\n10,p1,fill_out_form,F\n{row}\n"
+    assert csv_problems(tmp_path, monkeypatch, rows) == [f"fills.csv:3: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "60,p1,change_data_value,,,",
+            '"field" and "value" are required for change_data_value; write NULL to empty the field',
+        ),
+        ("60,p1,change_data_value,contry,US,", 'unknown field "contry"; did you mean "country"?'),
+        ("60,p1,change_data_value,score,high,", '"value": field "score" holds numbers; "high" is not a number'),
+        ("60,p1,fill_out_form,,,x", '"field.score": field "score" holds numbers; "x" is not a number'),
+        ("60,p1,click_link,,,5", '"field.score" belongs to fill_out_form rows only; leave that cell empty'),
+    ],
+)
+def test_csv_values_are_checked_against_their_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, row: str, message: str
+) -> None:
+    rows = f"time,person,activity,field,value,field.score\n{row}\n"
+    assert csv_problems(tmp_path, monkeypatch, rows) == [f"fills.csv:2: {message}"]
+
+
+def test_csv_requests_are_checked_like_activities(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = scenario(
+        FORM_FILL,
+        '[campaigns.Route]\ntriggers = [{ trigger = "campaign_is_requested", source = "marketo_flow_action" }]\n',
+        '[[load]]\ncsv = "fills.csv"\n',
+    )
+    rows = "time,person,activity,campaign,source\n60,p1,request_campaign,,\n60,p1,request_campaign,Rout,\n"
+    rows += "60,p1,request_campaign,Route,\n60,p1,request_campaign,Route,zapier\n"
+    assert csv_problems(tmp_path, monkeypatch, rows, text) == [
+        'fills.csv:2: "campaign" is required for request_campaign',
+        'fills.csv:3: unknown campaign "Rout"; did you mean "Route"?',
+        'fills.csv:4: cannot request "Route": its campaign_is_requested trigger does not accept source '
+        '"web_service_api" (R3)',
+        'fills.csv:5: source "zapier" is not a request source; use one of marketo_flow_action, web_service_api, '
+        "sales_insight",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "messages"),
+    [
+        ("time,person,activity,from", ['unknown column "from"; did you mean "form"?']),
+        (
+            "time,person,activity,zzz",
+            [
+                'unknown column "zzz"; the columns are time, person, activity, form, link, page, field, value, '
+                "campaign, source and field.NAME"
+            ],
+        ),
+        (
+            "time,person,activity,field.contry",
+            ['column "field.contry": unknown field "contry"; did you mean "country"?'],
+        ),
+        ("time,person,activity,form,form", ['column "form" appears twice']),
+        (
+            "time,activity",
+            ['the header has no "person" column; "time", "person" and "activity" are required'],
+        ),
+        (
+            "60,p1,fill_out_form",
+            ['the first row must name the columns, e.g. "time,person,activity,form"; it is "60,p1,fill_out_form"'],
+        ),
+    ],
+)
+def test_a_bad_csv_header_is_reported_at_line_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, header: str, messages: list[str]
+) -> None:
+    rows = f"{header}\n60,p1,fill_out_form,F\n"
+    assert csv_problems(tmp_path, monkeypatch, rows) == [f"fills.csv:1: {m}" for m in messages]
+
+
+def test_an_empty_csv_file_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert csv_problems(tmp_path, monkeypatch, "") == [
+        'fills.csv:1: the file is empty; the first row names the columns, e.g. "time,person,activity"'
+    ]
+
+
+def test_a_missing_csv_file_names_the_path_as_written_and_as_resolved(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(CSV_BASE.replace("fills.csv", "data/fills.csv"), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path / "s.toml")
+    resolved = tmp_path.resolve() / "data" / "fills.csv"
+    assert [str(p) for p in info.value.problems] == [
+        f'{tmp_path / "s.toml"}: [[load]] 1 (csv): csv "data/fills.csv": cannot read {resolved}: No such file or '
+        "directory; a relative path starts from the scenario file's folder"
+    ]
+
+
+def test_a_csv_path_is_relative_to_the_scenario_file_or_else_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = "time,person,activity\n60,p1,click_link\n"
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "fills.csv").write_text(rows, encoding="utf-8")
+    (tmp_path / "here" / "s.toml").write_text(CSV_BASE, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    loaded = load_scenario(Path("here") / "s.toml")
+    assert loaded.replays[0].csv == str((tmp_path / "here" / "fills.csv").resolve())
+    monkeypatch.chdir(tmp_path / "here")
+    from_stdin = parse_scenario(CSV_BASE, source="<stdin>")
+    assert from_stdin.replays == loaded.replays
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ScenarioError, match="a relative path starts from the working directory"):
+        parse_scenario(CSV_BASE, source="<stdin>")
+
+
+def test_csv_cells_become_typed_values(tmp_path: Path) -> None:
+    """Numbers in numeric fields, true/false in boolean ones, NULL the empty value; times in
+    seconds or as durations; spaces around header names; a byte-order mark; blank lines."""
+    text = scenario('[fields.opted_in]\ndefault = false\n[fields.stage]\ndefault = "Known"\n', FORM_FILL)
+    text += '[[load]]\ncsv = "fills.csv"\n'
+    rows = (
+        "\ufefftime, person ,activity,form,field.score,field.opted_in,field.stage,field.country\n"
+        "1h30m,p1,fill_out_form,F,12,TRUE,42,NULL\n"
+        "\n"
+        "90.5,p2,fill_out_form,,2.5,maybe,,\n"
+    )
+    second, first = load_csv(tmp_path, rows, text).replays[0].activities()  # sorted by time
+    assert (second.at, second.person, second.attributes, second.fields) == (
+        90.5,
+        "p2",
+        {},
+        {"score": 2.5, "opted_in": "maybe"},
+    )
+    assert (first.at, first.attributes) == (5400.0, {"form": "F"})
+    assert first.fields == {"score": 12, "opted_in": True, "stage": "42", "country": None}
+    assert type(first.fields["score"]) is int
+
+
+def test_csv_rows_are_sorted_by_time_and_merged_after_activities(tmp_path: Path) -> None:
+    text = CSV_BASE + '[[activities]]\nat = "2m"\nperson = "p3"\ntype = "click_link"\n'
+    rows = "time,person,activity\n3m,p1,click_link\n2m,p2,click_link\n2m,p1,click_link\n60,p2,click_link\n"
+    loaded = load_csv(tmp_path, rows, text)
+    assert [(a.at, a.person) for a in loaded.replays[0].activities()] == [
+        (60.0, "p2"),
+        (120.0, "p2"),
+        (120.0, "p1"),
+        (180.0, "p1"),
+    ]
+    merged = [(a.at, a.person) for a in external_activities(loaded)]
+    assert merged == [(60.0, "p2"), (120.0, "p3"), (120.0, "p2"), (120.0, "p1"), (180.0, "p1")]
+
+
+def test_csv_and_activities_share_the_people_form_fills_create(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A click in [[activities]] by a visitor a CSV form fill created earlier is fine; one
+    before that fill is not, and the problem names the activity."""
+    rows = "time,person,activity\n2m,lena,fill_out_form\n"
+    click = '[[activities]]\nat = "{at}"\nperson = "lena"\ntype = "click_link"\n'
+    assert load_csv(tmp_path, rows, CSV_BASE + click.format(at="3m")).activities[0].person == "lena"
+    assert csv_problems(tmp_path, monkeypatch, rows, CSV_BASE + click.format(at="1m")) == [
+        's.toml: [[activities]] 1 (click_link): unknown person "lena"; declare it with [[person]] or [people] count '
+        "(only a fill_out_form creates a person); the form fill that creates it comes later"
+    ]
+
+
+def test_at_most_20_problems_per_csv_file_are_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = "time,person,activity\n" + "60,p1,fill_form\n" * 25 + "60,bob,click_link\n"
+    found = csv_problems(tmp_path, monkeypatch, rows)
+    assert len(found) == 21
+    assert found[0] == 'fills.csv:2: unknown activity "fill_form"; did you mean "fill_out_form"?'
+    assert found[19].startswith("fills.csv:21: ")
+    assert found[20] == "fills.csv: 6 more problems in this file not shown"
+
+
+def test_csv_warnings(tmp_path: Path) -> None:
+    text = CSV_BASE.replace("[people]", '[sim]\nduration = "1h"\n\n[people]')
+    loaded = load_csv(tmp_path, "time,person,activity\n30m,p1,click_link\n1h,p1,click_link\n2h,p2,click_link\n", text)
+    assert [f"{w.where}: {w.message}" for w in loaded.warnings] == [
+        "[[load]] 1 (csv): rows at or after [sim] duration (1h) never happen (2 of them)"
+    ]
+    empty = load_csv(tmp_path, "time,person,activity\n", text)
+    assert [w.message for w in empty.warnings] == [f"{tmp_path / 'fills.csv'} has no rows"]
+
+
+def test_each_csv_table_reports_its_own_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = CSV_BASE.replace('csv = "fills.csv"', 'csv = "gone.csv"') + '[[load]]\ncsv = "fills.csv"\n'
+    found = csv_problems(tmp_path, monkeypatch, "time,person,activity\n60,p1,fill_form\n", text)
+    assert found == [
+        f's.toml: [[load]] 1 (csv): csv "gone.csv": cannot read {tmp_path.resolve() / "gone.csv"}: No such file or '
+        "directory; a relative path starts from the working directory",
+        'fills.csv:2: unknown activity "fill_form"; did you mean "fill_out_form"?',
+    ]
