@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 
+from sim.report import format_seconds as seconds  # noqa: F401 (used by the scripts)
+
 #: How the benchmarks start ``sim run``: the interpreter that runs them, so the venv's sim.
 SIM = (sys.executable, "-m", "sim")
 
@@ -73,19 +75,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
         lines.append("  ".join(parts).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def seconds(value: float) -> str:
-    """A wait or latency for a table: 0, 85ms, 2.4s, 12m03s, 3h05m."""
-    if value == 0:
-        return "0"
-    if value < 1:
-        return f"{value * 1000:.0f}ms"
-    if value < 60:
-        return f"{value:.1f}s"
-    if value < 3600:
-        return f"{int(value // 60)}m{int(value % 60):02d}s"
-    return f"{int(value // 3600)}h{int(value % 3600 // 60):02d}m"
 
 
 def mean_service(scenario: Any, campaigns: Iterable[str]) -> float:

@@ -101,7 +101,7 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
     return "\n".join(out)
 
 
-def _time(seconds: float) -> str:
+def format_seconds(seconds: float) -> str:
     """A wait or latency, rounded for a table: 0, 85ms, 2.4s, 3m12s, 2d4h."""
     if seconds == 0:
         return "0"
@@ -113,7 +113,7 @@ def _time(seconds: float) -> str:
 
 
 def _spread(p: Percentiles) -> list[str]:
-    return [_time(p.p50), _time(p.p95), _time(p.p99), _time(p.max)]
+    return [format_seconds(p.p50), format_seconds(p.p95), format_seconds(p.p99), format_seconds(p.max)]
 
 
 def format_metrics(metrics: Metrics) -> str:
