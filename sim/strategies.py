@@ -36,8 +36,10 @@ from sim.model import (
     Program,
     ProgramStatusFilter,
     Qualification,
+    Queue,
     Scenario,
     Schedule,
+    ServiceTime,
     Step,
     Trigger,
     Value,
@@ -548,6 +550,7 @@ class _Options:
     max_people: int
     max_activities: int
     cascades: bool
+    queue: bool
 
 
 def scenarios(
@@ -566,6 +569,7 @@ def scenarios(
     webhooks: bool = True,
     removals: bool = True,
     cascades: bool = True,
+    queue: bool = False,
 ) -> st.SearchStrategy[Scenario]:
     """A whole valid scenario: campaigns of each kind, people, timed activities.
 
@@ -574,6 +578,8 @@ def scenarios(
     (its fan-out, R5); ``cascades`` lets trigger campaigns listen to what flows
     do (R17); ``waits``, ``webhooks`` and ``removals`` allow those steps. Activities come
     at a few shared times, so runs become due together and the schedule matters.
+    ``queue`` gives every scenario a campaign queue (`queues`) and some trigger
+    campaigns a priority override (R21): the orders a design guarantees under load.
     """
     counts = (
         ("trigger", trigger_campaigns),
@@ -614,6 +620,7 @@ def scenarios(
         max_people=max_people,
         max_activities=max_activities,
         cascades=cascades,
+        queue=queue,
     )
     return _scenarios(options)
 
@@ -678,6 +685,10 @@ def _draw_scenario(draw: st.DrawFn, options: _Options) -> Scenario:
     ids = tuple(person.id for person in explicit)
     activities = draw(_activity_lists(ids, names.requested, options.max_activities))
     activities.sort(key=lambda a: a.at)  # the loader's order: by time, ties in file order
+    queue = None
+    if options.queue:
+        queue = draw(queues())
+        everything = [draw(_overrides(c)) if c.kind == "trigger" else c for c in everything]
     return Scenario(
         source="<generated>",
         seed=draw(_SEEDS),
@@ -689,7 +700,58 @@ def _draw_scenario(draw: st.DrawFn, options: _Options) -> Scenario:
         campaigns={c.name: names.resolve_flow(c) for c in everything},
         people=explicit,
         activities=tuple(activities),
+        queue=queue,
     )
+
+
+#: Service times to draw from: none, short and long constants (a long one builds a
+#: backlog: 90 s against activities a minute apart), and each distribution.
+_SERVICE_TIMES = st.sampled_from(
+    (
+        ServiceTime(),
+        ServiceTime(mean=0.001),
+        ServiceTime(mean=1.0),
+        ServiceTime(mean=90.0),
+        ServiceTime(distribution="exponential", mean=5.0),
+        ServiceTime(distribution="lognormal", mean=2.0, sd=3.0),
+        ServiceTime(distribution="empirical", mean=20.5, values=(1.0, 40.0)),
+    )
+)
+
+
+def service_times() -> st.SearchStrategy[ServiceTime]:
+    """How long a step holds its worker (R22): none, constants short and long, and one
+    of each distribution. Shrinks towards none."""
+    return _SERVICE_TIMES
+
+
+def queues(*, max_workers: int = 3) -> st.SearchStrategy[Queue]:
+    """A campaign queue (R20, R22): 1 to ``max_workers`` workers per queue (one, half the
+    time: more backlog), one service time for every step kind and up to three kinds with
+    their own. Shrinks towards one worker and steps that take no time."""
+    if max_workers < 1:
+        raise ValueError(f"max_workers={max_workers!r}: a queue needs at least 1 worker")
+    return _queues(max_workers)
+
+
+@functools.cache
+def _queues(max_workers: int) -> st.SearchStrategy[Queue]:
+    counts = st.one_of(st.just(1), st.integers(1, max_workers))
+    own = st.dictionaries(st.sampled_from(sorted(model.STEP_KINDS)), _SERVICE_TIMES, max_size=3)
+    return st.builds(_queue, workers=counts, batch_workers=counts, base=_SERVICE_TIMES, own=own)
+
+
+def _queue(*, workers: int, batch_workers: int, base: ServiceTime, own: Mapping[str, ServiceTime]) -> Queue:
+    return Queue(workers=workers, batch_workers=batch_workers, service={**dict.fromkeys(model.STEP_KINDS, base), **own})
+
+
+@st.composite
+def _overrides(draw: st.DrawFn, campaign: Campaign) -> Campaign:
+    """``campaign``, now and then with an admin's priority override (R21)."""
+    priority = draw(st.one_of(st.none(), st.sampled_from(model.PRIORITIES)))
+    if priority is None:
+        return campaign
+    return attrs.evolve(campaign, priority=priority, priority_from=draw(st.sampled_from((0.0, *TIMES[1:3]))))
 
 
 def seeds() -> st.SearchStrategy[int]:

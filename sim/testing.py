@@ -35,10 +35,25 @@ from sim.simulation import Simulation
 from sim.summary import Summary
 
 if TYPE_CHECKING:  # imported on first use: running and asserting work without hypothesis
-    from sim.strategies import Design, campaigns, flows, people, qualifications, scenarios, seeds, steps, triggers
+    from sim.strategies import (
+        Design,
+        campaigns,
+        flows,
+        people,
+        qualifications,
+        queues,
+        scenarios,
+        seeds,
+        service_times,
+        steps,
+        triggers,
+    )
 
 #: The Hypothesis strategies, from sim.strategies (needs the ``test`` extra).
-_STRATEGIES = ("Design", "campaigns", "flows", "people", "qualifications", "scenarios", "seeds", "steps", "triggers")
+_STRATEGIES = (
+    *("Design", "campaigns", "flows", "people", "qualifications", "queues", "scenarios", "seeds"),
+    *("service_times", "steps", "triggers"),
+)
 
 
 def __getattr__(name: str) -> object:
@@ -61,11 +76,13 @@ __all__ = [
     "flows",
     "people",
     "qualifications",
+    "queues",
     "run_scenario",
     "run_text",
     "run_with_summary",
     "scenarios",
     "seeds",
+    "service_times",
     "simulate",
     "steps",
     "trace",

@@ -23,7 +23,6 @@ from typing import Any
 import attrs
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from sim import model
 from sim.activity import Activity, MemorySink
@@ -937,38 +936,13 @@ def test_workers_of_the_wrong_type_is_a_scenario_error() -> None:
 
 # --- property: generated designs under the queue model ---------------------------------------
 
-#: Service times to draw from: zero, short and long constants (a long one builds a
-#: backlog), and each distribution.
-SERVICE_TIMES = st.sampled_from(
-    (
-        model.ServiceTime(),
-        model.ServiceTime(mean=0.001),
-        model.ServiceTime(mean=1.0),
-        model.ServiceTime(mean=90.0),
-        model.ServiceTime(distribution="exponential", mean=5.0),
-        model.ServiceTime(distribution="lognormal", mean=2.0, sd=3.0),
-        model.ServiceTime(distribution="empirical", mean=20.5, values=(1.0, 40.0)),
-    )
-)
 
-
-@st.composite
-def queued_scenarios(draw: st.DrawFn) -> model.Scenario:
-    """A generated design (sim.testing.scenarios) with a small ``[queue]``."""
-    scenario = draw(scenarios())
-    base = draw(SERVICE_TIMES)
-    service = dict.fromkeys(model.STEP_KINDS, base)
-    service.update(draw(st.dictionaries(st.sampled_from(sorted(model.STEP_KINDS)), SERVICE_TIMES, max_size=3)))
-    counts = st.sampled_from((1, 1, 2, 3))  # one worker half the time: more backlog
-    queue = model.Queue(workers=draw(counts), batch_workers=draw(counts), service=service)
-    return attrs.evolve(scenario, queue=queue)
-
-
-@given(scenario=queued_scenarios(), seed=seeds())
+@given(scenario=scenarios(queue=True), seed=seeds())
 def test_generated_designs_keep_every_guarantee_and_sane_metrics_under_the_queue(
     scenario: model.Scenario, seed: int
 ) -> None:
-    """The ordering guarantees hold with workers and service times (docs/queue.md), and
+    """The ordering guarantees hold with workers, service times and priority overrides
+    (sim.testing.scenarios(queue=True), docs/queue.md), and
     the metrics are consistent with the log: waits and latencies >= 0, utilization in
     [0, 1], every series point's max >= its mean, runs started as the log says."""
     sink = MemorySink()

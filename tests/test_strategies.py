@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "webhooks": True,
     "removals": True,
     "cascades": True,
+    "queue": False,
 }
 
 #: Campaign name prefix ("Trigger 1") -> the option that bounds how many there are.
@@ -86,6 +87,7 @@ OPTION_SETS = [
         id="many-campaigns",
     ),
     pytest.param({"max_choices": 0}, id="no-choices"),
+    pytest.param({"queue": True}, id="queue"),
     pytest.param({"max_requests": 0, "requested_campaigns": (1, 2)}, id="no-requests"),
     pytest.param({"max_requests": 1, "requested_campaigns": (1, 2), "max_steps": 6}, id="fan-out-1"),
     pytest.param({"max_steps": 0}, id="no-steps"),
@@ -210,6 +212,9 @@ def assert_rules_hold(scenario: Scenario, max_depth: int) -> None:
 def assert_honours(scenario: Scenario, options: dict[str, Any]) -> None:
     """Every option of `scenarios` bounds what it drew."""
     opts = {**DEFAULTS, **options}
+    assert (scenario.queue is not None) == opts["queue"]
+    for campaign in scenario.campaigns.values():  # R21: overrides only with a queue, on trigger campaigns
+        assert campaign.priority is None or (opts["queue"] and campaign.kind == "trigger"), campaign
     names: dict[str, list[str]] = {prefix: [] for prefix in GROUPS}
     for name in scenario.campaigns:
         assert group(name) in names, name

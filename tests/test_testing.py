@@ -743,11 +743,13 @@ def test_every_exported_name_exists_and_imports() -> None:
         "flows",
         "people",
         "qualifications",
+        "queues",
         "run_scenario",
         "run_text",
         "run_with_summary",
         "scenarios",
         "seeds",
+        "service_times",
         "simulate",
         "steps",
         "trace",
@@ -756,9 +758,9 @@ def test_every_exported_name_exists_and_imports() -> None:
     namespace: dict[str, Any] = {}
     exec("from sim.testing import *", namespace)
     assert set(namespace) - {"__builtins__"} == set(sim.testing.__all__)
-    for name in ("Design", "campaigns", "flows", "people", "qualifications", "scenarios", "seeds", "steps", "triggers"):
+    for name in sim.testing._STRATEGIES:
         assert namespace[name] is getattr(sim.strategies, name)
-    for name in ("scenarios", "seeds", "qualifications", "triggers", "people"):
+    for name in ("scenarios", "seeds", "qualifications", "triggers", "people", "queues", "service_times"):
         assert isinstance(namespace[name](), SearchStrategy)
 
 
