@@ -9,6 +9,8 @@ process of its own:
   ``Simulation(..., strategy="fifo").run_sync()`` and ``.metrics()``, no activity sink.
 - sim+log: the same with a JSON Lines activity log written to a file (as ``sim run --log``).
 - simpy: a ``simpy.Resource(capacity=c)``; one process per person.
+- kernel: sim's kernel alone, a trio task per person and a FIFO of waiting people, no
+  campaigns or activities: how fast a design with a trio task per run can be at best.
 - mockclock: plain trio under ``trio.testing.MockClock(autojump_threshold=0)``, a
   ``trio.CapacityLimiter(c)`` and a task per person (slow: run on fewer people).
 
@@ -191,6 +193,47 @@ def case_mockclock(times: array.array[float], service: list[float], workers: int
     return {"people": len(times), "wall": wall, "mean_wait": sum(waits) / len(waits)}
 
 
+def case_kernel(times: array.array[float], service: list[float], workers: int) -> dict[str, Any]:
+    """sim's kernel alone: a trio task per person and a FIFO of waiting people, no
+    campaigns, no activities. The bound on speed of a design that keeps a trio task per
+    run, whatever the engine does on top."""
+    import collections
+
+    import trio
+
+    from sim.kernel import Kernel, Sleeper
+
+    kernel = Kernel()
+    waits = [0.0] * len(times)
+    free = [workers]
+    waiting: collections.deque[Sleeper] = collections.deque()
+
+    async def person(i: int) -> None:
+        arrived = kernel.now
+        if free[0]:
+            free[0] -= 1
+        else:
+            sleeper = Sleeper()
+            waiting.append(sleeper)
+            await kernel.suspend(sleeper)  # woken with the worker handed over
+        waits[i] = kernel.now - arrived
+        await kernel.sleep(service[i])
+        if waiting:
+            kernel.wake(waiting.popleft())
+        else:
+            free[0] += 1
+
+    async def main() -> None:
+        for i, at in enumerate(times):
+            await kernel.sleep_until(at)
+            kernel.spawn(person, i)
+
+    started = time.perf_counter()
+    trio.run(kernel.run, main)
+    wall = time.perf_counter() - started
+    return {"people": len(times), "wall": wall, "mean_wait": sum(waits) / len(waits)}
+
+
 def child(args: argparse.Namespace) -> None:
     parsed = scenario(args.people, args.workers, args.rho, args.seed)
     times = array.array("d")
@@ -205,6 +248,8 @@ def child(args: argparse.Namespace) -> None:
             log.unlink()
     elif args.case == "simpy":
         result = case_simpy(times, service_draws(parsed, len(times)), args.workers, args.mock_people)
+    elif args.case == "kernel":
+        result = case_kernel(times, service_draws(parsed, len(times)), args.workers)
     else:
         first = times[: args.mock_people]
         result = case_mockclock(first, service_draws(parsed, len(first)), args.workers)
@@ -236,7 +281,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best wall time counts (3)")
     parser.add_argument("--no-log", action="store_true", help="skip the sim+log case")
     parser.add_argument("--profile", action="store_true", help="print a cProfile top 15 of the sim case and stop")
-    parser.add_argument("--case", choices=("sim", "sim+log", "simpy", "mockclock"), help=argparse.SUPPRESS)
+    parser.add_argument("--case", choices=("sim", "sim+log", "simpy", "mockclock", "kernel"), help=argparse.SUPPRESS)
     parser.add_argument("--times", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -259,7 +304,7 @@ def main() -> None:
         f"{len(times):,} arrivals over {times[-1]:,.0f} s (simpy {simpy.__version__}, "
         f"Python {sys.version.split()[0]})"
     )
-    cases = ["sim", "simpy", "mockclock"] + ([] if args.no_log else ["sim+log"])
+    cases = ["sim", "simpy", "mockclock", "kernel"] + ([] if args.no_log else ["sim+log"])
     best: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "arrivals.bin"
@@ -312,6 +357,10 @@ def main() -> None:
         print(f"sim+log / SimPy  people per second: {speed('sim+log') / speed('simpy'):.2f}")
         print(f"sim+log / sim    people per second: {speed('sim+log') / speed('sim'):.2f} (the cost of the log)")
     print(f"sim / MockClock  people per second: {speed('sim') / speed('mockclock'):.2f}")
+    print(
+        f"kernel / SimPy   people per second: {speed('kernel') / speed('simpy'):.2f} "
+        "(the bound for a trio task per run: campaigns and activities cost the rest)"
+    )
     waits = [best[c]["mean_wait"] for c in ("sim", "simpy")]
     agree = abs(waits[0] - waits[1]) / waits[1]
     print(f"mean wait sim {waits[0]:.6f} s, SimPy {waits[1]:.6f} s: relative difference {agree:.1e}", end="")
