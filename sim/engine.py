@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -160,6 +161,9 @@ class Engine:
         """Queue, wait and latency metrics of the run so far, over ``duration`` seconds."""
         lifecycle = self.tally.lifecycle
         campaigns = self.scenario.campaigns
+        queued: Counter[str] = Counter()
+        for queue in self.queues.values():
+            queued.update(queue.waiting_by_campaign())
         return summarize_metrics(
             duration=duration,
             queues=[(q.stats, q.waiting_by_priority(), q.busy) for q in self.queues.values()],
@@ -174,6 +178,7 @@ class Engine:
                 if campaign.kind != "executable"
             },
             steps=sum(self.tally.steps.values()),
+            queued=queued,
         )
 
     # -- the simulation's first task

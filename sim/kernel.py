@@ -59,13 +59,15 @@ class RandomStrategy:
 
 @attrs.define(eq=False, slots=True)
 class _Entry:
-    """A task due at ``time``. ``task`` is None until a spawned task first runs."""
+    """A task due at ``time``. ``task`` is None until a spawned task first runs; until
+    then ``start`` holds what it runs: the trio task is made only when it is picked."""
 
     time: float
     priority: int
     seq: int
     task: Task | None = None
     cancelled: bool = False
+    start: tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]] | None = None
 
 
 class _Bucket:
@@ -166,7 +168,6 @@ class Kernel:
     _seq: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
     _nursery: trio.Nursery | None = attrs.field(default=None, init=False)
     _main: Task | None = attrs.field(default=None, init=False)
-    _awaited: _Entry | None = attrs.field(default=None, init=False)
     _finished: bool = attrs.field(default=False, init=False)
     _error: BaseException | None = attrs.field(default=None, init=False)
     _alone: int = attrs.field(default=0, init=False)  # steps taken with no hand-off
@@ -199,9 +200,11 @@ class Kernel:
         """
         assert self._nursery is not None, "spawn() is for simulation tasks"
         assert math.isfinite(delay) and delay >= 0, f"bad delay {delay!r}"
-        entry = _Entry(self.now + delay, priority, next(self._seq))
+        # The trio task is started only when the kernel picks the entry: a task started
+        # now would take a turn of trio's run loop to park itself first, and hold memory
+        # while it waits its turn.
+        entry = _Entry(self.now + delay, priority, next(self._seq), start=(fn, args))
         self._push(entry)
-        self._nursery.start_soon(self._bootstrap, entry, fn, args)
 
     async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Let ``delay`` seconds of virtual time pass for this task (0: a choice point)."""
@@ -329,7 +332,10 @@ class Kernel:
         if entry is None:
             self._finish()
         elif entry.task is None:
-            self._awaited = entry  # its task has not started yet; it runs on arrival
+            assert entry.start is not None and self._nursery is not None
+            fn, args = entry.start
+            entry.start = None
+            self._nursery.start_soon(self._bootstrap, entry, fn, args)  # it runs on arrival
         else:
             reschedule(entry.task)
 
@@ -384,11 +390,7 @@ class Kernel:
             return  # the run ended before this task was first due
         entry.task = current_task()
         try:
-            if self._awaited is entry:
-                self._awaited = None
-            else:
-                await self._park(entry)
-            await fn(*args)
+            await fn(*args)  # picked already: `_resume` started this task
         except _Shutdown:
             return
         except Exception as exc:

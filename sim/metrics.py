@@ -200,6 +200,8 @@ class CampaignMetrics:
     throughput: float
     wait: Percentiles
     latency: Percentiles
+    #: Runs still waiting for a worker at the end (new, or back from a Wait).
+    queued_at_end: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -249,17 +251,20 @@ def summarize_metrics(
     completed: Mapping[str, int],
     priorities: Mapping[str, str],
     steps: int,
+    queued: Mapping[str, int] | None = None,
 ) -> Metrics:
     """The `Metrics` record at the end of a run of ``duration`` simulated seconds.
 
     ``queues`` gives each queue's stats with its runs waiting per class and in service at
-    the end; ``priorities`` each campaign's class; ``started``/``completed`` run counts.
+    the end; ``priorities`` each campaign's class; ``started``/``completed`` run counts;
+    ``queued`` each campaign's runs still waiting for a worker.
     """
+    queued = queued or {}
     hours = duration / 3600.0 if duration > 0 else 1.0
     queue_metrics: dict[str, QueueMetrics] = {}
     all_waits: dict[str, list[float]] = {}
     priority_waits: dict[str, list[float]] = {}
-    for stats, queued, in_service in queues:
+    for stats, waiting, in_service in queues:
         stats.length.close(duration)
         stats.busy.close(duration)
         means, maxes = stats.length.series()
@@ -277,7 +282,7 @@ def summarize_metrics(
             utilization=stats.busy.mean / stats.workers,
             wait=percentiles(waits),
             wait_by_priority={p: percentiles(v) for p, v in sorted(stats.priority_waits.items())},
-            queued_at_end=dict(queued),
+            queued_at_end=dict(waiting),
             in_service_at_end=in_service,
         )
     campaigns = {
@@ -289,9 +294,10 @@ def summarize_metrics(
             throughput=completed.get(name, 0) / hours,
             wait=percentiles(all_waits.get(name, ())),
             latency=percentiles(runs.latency.get(name, ())),
+            queued_at_end=queued.get(name, 0),
         )
         for name in priorities
-        if started.get(name, 0)
+        if started.get(name, 0) or queued.get(name, 0)
     }
     by_class: dict[str, tuple[Percentiles, Percentiles]] = {
         p: (percentiles(priority_waits.get(p, ())), percentiles(runs.priority_latency.get(p, ())))

@@ -150,9 +150,17 @@ class CampaignQueue:
         return None
 
     def waiting_by_priority(self) -> dict[str, int]:
-        """Runs still waiting, per priority class."""
+        """Runs waiting for a worker now, per priority class."""
         counts = dict.fromkeys(RANK, 0)
         for _, _, entry in self._heap:
             if not entry.cancelled:
                 counts[entry.priority] += 1
+        return counts
+
+    def waiting_by_campaign(self) -> dict[str, int]:
+        """Runs waiting for a worker now, per campaign (new runs and runs back from a Wait)."""
+        counts: dict[str, int] = {}
+        for _, _, entry in self._heap:
+            if not entry.cancelled:
+                counts[entry.campaign] = counts.get(entry.campaign, 0) + 1
         return counts

@@ -160,13 +160,22 @@ def format_metrics(metrics: Metrics) -> str:
         "p95",
         "p99",
         "max",
+        "left queued",
     )
     rows = [
-        (c.name, c.priority, _n(c.started), f"{c.throughput:,.0f}", *_spread(c.wait), *_spread(c.latency))
+        (
+            c.name,
+            c.priority,
+            _n(c.started),
+            f"{c.throughput:,.0f}",
+            *_spread(c.wait),
+            *_spread(c.latency),
+            _n(c.queued_at_end),
+        )
         for c in metrics.campaigns.values()
     ]
     rows.extend(
-        (f"(all {name})", "", _n(latency.count), "", *_spread(wait), *_spread(latency))
+        (f"(all {name})", "", _n(latency.count), "", *_spread(wait), *_spread(latency), "")
         for name, (wait, latency) in metrics.priorities.items()
     )
     out.extend(_table(header, rows))

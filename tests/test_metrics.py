@@ -180,7 +180,16 @@ def test_metrics_to_json_round_trips_through_json() -> None:
     assert trigger["mean_length"] == metrics.queues["trigger"].mean_length
     assert set(data["campaigns"]) == {"Welcome", "Score", "Nightly"}  # type: ignore[arg-type]
     welcome = data["campaigns"]["Welcome"]  # type: ignore[index]
-    assert set(welcome) == {"name", "priority", "started", "completed", "throughput", "wait", "latency"}
+    assert set(welcome) == {
+        "name",
+        "priority",
+        "started",
+        "completed",
+        "throughput",
+        "wait",
+        "latency",
+        "queued_at_end",
+    }
     assert (welcome["priority"], welcome["started"]) == ("high", metrics.campaigns["Welcome"].started)
     assert set(data["priorities"]) == {"high", "medium", "low"}  # type: ignore[arg-type]
     for name, (wait, latency) in metrics.priorities.items():

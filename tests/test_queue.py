@@ -973,6 +973,9 @@ def test_generated_designs_keep_every_guarantee_and_sane_metrics_under_the_queue
         assert 0 <= queue.in_service_at_end <= queue.workers
         wait = queue.wait
         assert 0 <= wait.p50 <= wait.p95 <= wait.p99 <= wait.max
+    # Nothing lost: every run still waiting at the end is some campaign's.
+    waiting = sum(queue.length for queue in engine.queues.values())
+    assert sum(campaign.queued_at_end for campaign in metrics.campaigns.values()) == waiting
     # Executed children run inside their parent's run (R6): not runs of the queue.
     started = Counter(
         a.campaign for a in activities if a.type == "run_started" and a.details.get("via") != "execute_campaign"
