@@ -166,7 +166,7 @@ class Engine:
             queued.update(queue.waiting_by_campaign())
         return summarize_metrics(
             duration=duration,
-            queues=[(q.stats, q.waiting_by_priority(), q.busy) for q in self.queues.values()],
+            queues=[(q.stats, q.waiting_by_priority(), q.busy, q.oldest()) for q in self.queues.values()],
             runs=self.run_stats,
             started={name: counts["started"] for name, counts in lifecycle.items()},
             completed={name: counts["completed"] for name, counts in lifecycle.items()},
@@ -356,7 +356,9 @@ class Engine:
             resume=thread.sleeper,
         )
         if not queue.enter(entry, self.kernel.now):
+            thread.waiting = entry  # a Remove from Flow takes it out of the queue at once
             await self.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
+            thread.waiting = None
             if not entry.granted:
                 queue.cancel(entry, self.kernel.now)
                 raise RunRemoved(thread.removed_by)
@@ -585,13 +587,15 @@ class Engine:
             thread.removed_by = run.id
             self.kernel.wake(thread.sleeper)
             entry = thread.waiting
-            if entry is not None and thread.queue is not None:
-                # Out of the queue at once: its task, started without a worker, logs
-                # run_started and run_removed (R11).
+            if entry is not None and thread.queue is not None and not entry.granted:
+                # Out of the queue at once (R11). A run back from a Wait is woken above
+                # and ends; a new run's task, started without a worker, logs run_started
+                # and run_removed.
                 thread.waiting = None
                 thread.queue.cancel(entry, self.kernel.now)
-                removed_run, cause, via = entry.item
-                self.kernel.spawn(self._run_task, removed_run, cause, via, entry.priority)
+                if entry.resume is None:
+                    removed_run, cause, via = entry.item
+                    self.kernel.spawn(self._run_task, removed_run, cause, via, entry.priority)
         # R11: an executable's parent (same thread) is removed with it.
         removed = [other.id for other in live if any(other.thread is thread for thread in threads)]
         self.emit("remove_from_flow", run.person, run, at, campaigns=list(action.campaigns), removed_runs=removed)

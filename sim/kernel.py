@@ -298,7 +298,10 @@ class Kernel:
                 return None
             time = heap[0][0]
             if time == math.inf:
-                return None  # only suspended tasks are left, and nothing can wake them
+                # Only suspended tasks are left and nothing can wake them: a task waits
+                # for something that never comes (a worker never given back). Say so.
+                self._fail(RuntimeError("every task left is suspended and nothing can wake them: a deadlock"))
+                return None
             if time >= self.until:
                 self.cut_short = True
                 return None

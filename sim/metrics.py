@@ -186,6 +186,9 @@ class QueueMetrics:
     queued_at_end: Mapping[str, int]
     #: Runs holding a worker at the end.
     in_service_at_end: int
+    #: How long the longest-waiting run still queued at the end had waited (0: none);
+    #: runs still waiting have no wait sample, so this is what starvation looks like.
+    oldest_queued_at_end: float = 0.0
 
 
 @attrs.frozen(kw_only=True)
@@ -234,18 +237,16 @@ class RunStats:
     def __init__(self) -> None:
         self.latency: dict[str, array[float]] = {}
         self.priority_latency: dict[str, array[float]] = {}
-        self.priority_of: dict[str, str] = {}
 
     def ended(self, campaign: str, priority: str, latency: float) -> None:
         _sample(self.latency, campaign, latency)
         _sample(self.priority_latency, priority, latency)
-        self.priority_of.setdefault(campaign, priority)
 
 
 def summarize_metrics(
     *,
     duration: float,
-    queues: Iterable[tuple[QueueStats, Mapping[str, int], int]],
+    queues: Iterable[tuple[QueueStats, Mapping[str, int], int, float | None]],
     runs: RunStats,
     started: Mapping[str, int],
     completed: Mapping[str, int],
@@ -255,16 +256,17 @@ def summarize_metrics(
 ) -> Metrics:
     """The `Metrics` record at the end of a run of ``duration`` simulated seconds.
 
-    ``queues`` gives each queue's stats with its runs waiting per class and in service at
-    the end; ``priorities`` each campaign's class; ``started``/``completed`` run counts;
-    ``queued`` each campaign's runs still waiting for a worker.
+    ``queues`` gives each queue's stats with its runs waiting per class, in service, and
+    since when the oldest has waited (None: nobody) at the end; ``priorities`` each
+    campaign's class; ``started``/``completed`` run counts; ``queued`` each campaign's
+    runs still waiting for a worker.
     """
     queued = queued or {}
     hours = duration / 3600.0 if duration > 0 else 1.0
     queue_metrics: dict[str, QueueMetrics] = {}
     all_waits: dict[str, list[float]] = {}
     priority_waits: dict[str, list[float]] = {}
-    for stats, waiting, in_service in queues:
+    for stats, waiting, in_service, oldest in queues:
         stats.length.close(duration)
         stats.busy.close(duration)
         means, maxes = stats.length.series()
@@ -281,9 +283,12 @@ def summarize_metrics(
             length=Series(interval=stats.length.width, mean=means, max=maxes),
             utilization=stats.busy.mean / stats.workers,
             wait=percentiles(waits),
-            wait_by_priority={p: percentiles(v) for p, v in sorted(stats.priority_waits.items())},
+            wait_by_priority={
+                p: percentiles(stats.priority_waits[p]) for p in ("high", "medium", "low") if p in stats.priority_waits
+            },
             queued_at_end=dict(waiting),
             in_service_at_end=in_service,
+            oldest_queued_at_end=0.0 if oldest is None else round(duration - oldest, 6),
         )
     campaigns = {
         name: CampaignMetrics(
@@ -309,6 +314,6 @@ def summarize_metrics(
         queues=queue_metrics,
         campaigns=campaigns,
         priorities=by_class,
-        throughput=sum(completed.values()) / hours,
+        throughput=sum(completed.get(name, 0) for name in priorities) / hours,  # no executables (R6)
         steps_per_hour=steps / hours,
     )

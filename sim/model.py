@@ -453,6 +453,11 @@ DEFAULT_SERVICE: Mapping[str, float] = {
 }
 
 
+#: Step kinds whose time is spent elsewhere (a Wait's duration, a webhook's latency, an
+#: executed child's steps): ``[queue.service] default`` leaves them at 0.
+ZERO_SERVICE = frozenset(("wait", "call_webhook", "execute_campaign"))
+
+
 @attrs.frozen(kw_only=True)
 class Queue:
     """The campaign queue: workers, and how long each step kind takes (R20, R22).

@@ -157,6 +157,10 @@ class CampaignQueue:
                 counts[entry.priority] += 1
         return counts
 
+    def oldest(self) -> float | None:
+        """Since when the longest-waiting run still in the queue has waited; None if empty."""
+        return min((entry.since for _, _, entry in self._heap if not entry.cancelled), default=None)
+
     def waiting_by_campaign(self) -> dict[str, int]:
         """Runs waiting for a worker now, per campaign (new runs and runs back from a Wait)."""
         counts: dict[str, int] = {}

@@ -113,6 +113,8 @@ def format_seconds(seconds: float) -> str:
 
 
 def _spread(p: Percentiles) -> list[str]:
+    if not p.count:
+        return ["-"] * 4  # no sample (e.g. every run still waiting): not a wait of 0
     return [format_seconds(p.p50), format_seconds(p.p95), format_seconds(p.p99), format_seconds(p.max)]
 
 
@@ -134,6 +136,8 @@ def format_metrics(metrics: Metrics) -> str:
     rows = []
     for q in metrics.queues.values():
         left = ", ".join(f"{n:,} {p}" for p, n in q.queued_at_end.items() if n) or "0"
+        if q.oldest_queued_at_end:
+            left += f" (oldest waiting {format_seconds(q.oldest_queued_at_end)})"
         rows.append(
             (
                 q.name,
@@ -175,7 +179,7 @@ def format_metrics(metrics: Metrics) -> str:
         for c in metrics.campaigns.values()
     ]
     rows.extend(
-        (f"(all {name})", "", _n(latency.count), "", *_spread(wait), *_spread(latency), "")
+        (f"(all {name}, all queues)", "", "", "", *_spread(wait), *_spread(latency), "")
         for name, (wait, latency) in metrics.priorities.items()
     )
     out.extend(_table(header, rows))

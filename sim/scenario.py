@@ -332,7 +332,7 @@ class _Builder:
             # Timed activities name their people: an unknown one is reported there.
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
         queue = self.build_queue(data)
-        warnings = self.warnings(duration, campaigns, activities, generators, replays)
+        warnings = self.warnings(duration, campaigns, activities, generators, replays, queue)
         return model.Scenario(
             warnings=warnings,
             source=self.source,
@@ -358,6 +358,7 @@ class _Builder:
         activities: list[model.ExternalActivity],
         generators: list[model.Generator],
         replays: list[model.Replay],
+        queue: model.Queue | None,
     ) -> tuple[Problem, ...]:
         """Things that are valid but almost surely not what the author meant."""
         out: list[Problem] = []
@@ -375,6 +376,11 @@ class _Builder:
                 warn(where, f"its schedule starts at {format_duration(campaign.schedule.at)}, not before {end}")
             if not campaign.flow:
                 warn(where, "its flow has no steps")
+            if campaign.priority is not None and queue is None:
+                warn(where, '"priority" has no effect without a [queue] table: runs never wait for a worker (R21)')
+            elif campaign.priority is not None and campaign.priority_from >= duration:
+                when = format_duration(campaign.priority_from)
+                warn(where, f'"priority_from" ({when}) is not before {end}, so the override never applies (R21)')
         late = [a for a in activities if a.at >= duration]
         if late:
             warn("[[activities]]", f"timed activities at or after {end} never happen ({len(late)} of them)")
@@ -409,7 +415,9 @@ class _Builder:
             if "default" in raw_service:
                 with self.at("[queue.service] default"):
                     default = self.service_time(raw_service["default"], "default")
-                    service = dict.fromkeys(service, default)
+                    # Not the kinds whose time is elsewhere: a Wait's duration, a
+                    # webhook's latency, an executed child's steps. Name them to set them.
+                    service.update((kind, default) for kind in service if kind not in model.ZERO_SERVICE)
             for kind, raw in raw_service.items():
                 if kind != "default":
                     with self.at(f"[queue.service] {kind}"):

@@ -355,3 +355,33 @@ async def test_cancelling_the_run_from_outside_ends_it() -> None:
         await kernel.run(forever)
     assert scope.cancelled_caught
     assert ticks  # virtual time went on until the real deadline
+
+
+async def test_suspend_waits_for_wake_and_a_task_nobody_wakes_is_a_deadlock() -> None:
+    """`Kernel.suspend` parks a task until another wakes it (the campaign queue hands a
+    worker over so). When only suspended tasks are left nothing can wake them: the run
+    fails loudly instead of ending as if the work were done."""
+    kernel = Kernel()
+    seen: list[tuple[str, float]] = []
+    sleeper = Sleeper()
+
+    async def waiter() -> None:
+        await kernel.suspend(sleeper)
+        seen.append(("woken", kernel.now))
+
+    async def main() -> None:
+        kernel.spawn(waiter)
+        await kernel.sleep(5)
+        kernel.wake(sleeper)
+        seen.append(("woke it", kernel.now))
+
+    await kernel.run(main)
+    assert seen == [("woke it", 5.0), ("woken", 5.0)]
+
+    stuck = Kernel()
+
+    async def forgotten() -> None:
+        await stuck.suspend(Sleeper())
+
+    with pytest.raises(RuntimeError, match="deadlock"):
+        await stuck.run(forgotten)

@@ -171,7 +171,7 @@ def test_metrics_to_json_round_trips_through_json() -> None:
     trigger = data["queues"]["trigger"]  # type: ignore[index]
     assert set(trigger) == {
         *("name", "workers", "mean_length", "max_length", "length", "utilization", "wait"),
-        *("wait_by_priority", "queued_at_end", "in_service_at_end"),
+        *("wait_by_priority", "queued_at_end", "in_service_at_end", "oldest_queued_at_end"),
     }
     assert set(trigger["length"]) == {"interval", "mean", "max"}
     assert len(trigger["length"]["mean"]) == len(trigger["length"]["max"]) == 200
