@@ -326,6 +326,7 @@ class Engine:
     def _start(self, entry: Waiting) -> None:
         """``entry`` got a worker: start its run as a task, or wake it after its Wait."""
         if entry.resume is not None:
+            entry.item.holding = True  # the thread's, from now: it goes on when woken
             self.kernel.wake(entry.resume)
             return
         run, cause, via = entry.item
@@ -349,7 +350,7 @@ class Engine:
         assert queue is not None
         campaign = run.campaign
         entry = Waiting(
-            item=None,
+            item=thread,
             campaign=campaign.name,
             priority=priority_at(campaign, self.kernel.now),
             since=self.kernel.now,

@@ -86,7 +86,7 @@ def make_sampler(spec: ServiceTime, rng: random.Random) -> Callable[[], float]:
 class Waiting:
     """A run waiting for a worker: a new run (``resume`` None) or one back from a Wait."""
 
-    item: Any  # what the engine needs to start or wake the run
+    item: Any  # what the engine needs to start the run, or the thread to wake
     campaign: str
     priority: Priority
     since: float
