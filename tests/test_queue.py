@@ -999,9 +999,20 @@ def test_generated_designs_keep_every_guarantee_and_sane_metrics_under_the_queue
     )
     assert {name: c.started for name, c in metrics.campaigns.items()} == dict(started)
     assert {name: c.completed for name, c in metrics.campaigns.items() if c.completed} == dict(completed)
+    # A run removed while it waited for its first worker logs run_started and run_removed
+    # at once and has no wait sample (docs/queue.md); so has one removed as it got one.
+    kinds_of_run: dict[int, list[str]] = {}
+    for a in activities:
+        if a.run is not None:
+            kinds_of_run.setdefault(a.run, []).append(a.type)
+    unserved = Counter(
+        a.campaign
+        for a in activities
+        if a.type == "run_started" and kinds_of_run[int(a.run or 0)][-2:] == ["run_started", "run_removed"]
+    )
     for name, campaign in metrics.campaigns.items():
         # One wait per run started (its admission) and one per Wait it came back from.
-        assert campaign.wait.count >= campaign.started
+        assert campaign.wait.count >= campaign.started - unserved[name]
         assert campaign.latency.count <= campaign.started + sum(
             1 for a in activities if a.campaign == name and a.type == "run_queued"
         )
