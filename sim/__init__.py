@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from sim.activity import Activity, ActivitySink, JsonLinesSink, MemorySink
 from sim.dump import dump_scenario
+from sim.explore import Exploration, OutcomeClass, explore
 from sim.guarantees import Violation, check_guarantees
 from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
 from sim.metrics import CampaignMetrics, Metrics, Percentiles, QueueMetrics, Series
@@ -34,8 +35,10 @@ from sim.model import (
     Trigger,
 )
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.schedule import ReplayStrategy, ScheduleError
 from sim.simulation import Simulation
 from sim.summary import CampaignTally, Summary
+from sim.trace import TraceSink
 
 __all__ = [
     "Activity",
@@ -44,6 +47,7 @@ __all__ = [
     "CampaignMetrics",
     "CampaignTally",
     "Choice",
+    "Exploration",
     "FieldFilter",
     "FifoStrategy",
     "Filter",
@@ -52,6 +56,7 @@ __all__ = [
     "ListFilter",
     "MemorySink",
     "Metrics",
+    "OutcomeClass",
     "Percentiles",
     "Problem",
     "ProgramStatusFilter",
@@ -59,9 +64,11 @@ __all__ = [
     "Queue",
     "QueueMetrics",
     "RandomStrategy",
+    "ReplayStrategy",
     "Scenario",
     "ScenarioError",
     "Schedule",
+    "ScheduleError",
     "Series",
     "ServiceTime",
     "Simulation",
@@ -69,11 +76,13 @@ __all__ = [
     "Step",
     "Strategy",
     "Summary",
+    "TraceSink",
     "Trigger",
     "Violation",
     "__version__",
     "check_guarantees",
     "dump_scenario",
+    "explore",
     "load_scenario",
     "parse_scenario",
 ]

@@ -26,12 +26,15 @@ import trio
 
 from sim import __version__
 from sim.activity import ActivitySink, JsonLinesSink
+from sim.explore import explore
 from sim.model import Problem, Scenario
 from sim.progress import ProgressSink
-from sim.report import format_check, format_metrics, format_summary
+from sim.report import format_check, format_exploration, format_metrics, format_summary
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.schedule import ScheduleError, parse_schedule
 from sim.simulation import STRATEGIES, Simulation
 from sim.summary import Summary
+from sim.trace import TraceSink
 
 #: The scenario ``sim run`` uses when given no file.
 DEFAULT_SCENARIO = "lead-lifecycle.toml"
@@ -96,8 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--strategy",
         choices=STRATEGIES,
-        default="random",
+        default=None,
         help="how to order runs due at the same instant: 'random' (seeded; the default) or 'fifo' (oldest first)",
+    )
+    run.add_argument(
+        "--schedule",
+        metavar="STRING",
+        help="replay a schedule instead of --strategy: deviations from the oldest-first order such as "
+        '"3:1,17:2" (at choice point 3 take the 2nd-oldest task ...), as `sim explore` prints them; '
+        "see docs/races.md",
     )
     run.add_argument(
         "--log",
@@ -105,12 +115,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="stream the activity log to PATH as JSON Lines, one activity per line, as the run goes "
         "('-' for standard output; the summary then goes to standard error)",
     )
+    run.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write a Chrome/Perfetto trace of the run to PATH (open it in ui.perfetto.dev): a track per "
+        "person, a slice per run and step, arrows from each cause to the run it started; see docs/races.md",
+    )
 
     run.add_argument(
         "--metrics",
         metavar="PATH",
         help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
         "campaign and priority, throughput, utilization) to PATH as JSON; see docs/queue.md",
+    )
+
+    explore = commands.add_parser(
+        "explore",
+        help="run a scenario under many schedules and group the outcomes (races)",
+        description="Run the scenario under --runs random schedules (the same people and load; only the order "
+        "of runs due at the same instant differs), group the runs by outcome (every person's final fields, "
+        "lists and program statuses, and the campaigns that ran) and print each outcome class: how often it "
+        "occurred, which values differ from the most common class and which campaign step wrote them, and a "
+        "witness: a shrunk schedule that `sim run FILE --schedule STRING` replays to exactly that outcome. "
+        "See docs/races.md.",
+    )
+    explore.add_argument("file", type=Path, help="scenario TOML file, '-' for standard input")
+    explore.add_argument("--runs", type=int, default=100, metavar="N", help="schedules to try (default 100)")
+    explore.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
+    )
+    explore.add_argument(
+        "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
     )
 
     check = commands.add_parser(
@@ -136,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args.files)
+        if args.command == "explore":
+            return _explore(args)
         return _run(args)
     except KeyboardInterrupt:
         return _interrupted()
@@ -153,6 +190,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. standard output on a full disk
         print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _explore(args: argparse.Namespace) -> int:
+    if args.runs < 1:
+        print(f"error: --runs {args.runs}: give 1 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        scenario = _load(args.file)
+    except ScenarioError as exc:
+        _report_problems(exc, running=True)
+        return EXIT_BAD_INPUT
+    _report_warnings(scenario)
+
+    def progress(done: int) -> None:
+        sys.stderr.write(f"\r\033[K  exploring: {done:,} of {args.runs:,} schedules")
+        sys.stderr.flush()
+
+    started = time.perf_counter()
+    exploration = explore(scenario, runs=args.runs, seed=args.seed, progress=progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    print(format_exploration(exploration, file=str(args.file), wall_seconds=time.perf_counter() - started))
+    return 1 if args.fail_on_race and exploration.races else EXIT_OK
 
 
 def _interrupted() -> int:
@@ -201,6 +261,16 @@ def _load(path: Path) -> Scenario:
 
 def _run(args: argparse.Namespace) -> int:
     path: Path = args.file if args.file is not None else _shown(default_scenario_path())
+    if args.schedule is not None:
+        if args.strategy is not None:
+            print(f"error: --schedule replays a schedule; drop --strategy {args.strategy}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        try:
+            parse_schedule(args.schedule)
+        except ScheduleError as exc:
+            print(f"error: --schedule: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    args.strategy = args.strategy or "random"
     try:
         scenario = _load(path)
     except ScenarioError as exc:
@@ -216,6 +286,22 @@ def _run(args: argparse.Namespace) -> int:
             sinks.append(JsonLinesSink.open(args.log))
         except OSError as exc:
             print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    if args.trace is not None:
+        problem = None
+        if str(path) != "-" and _same_file(path, Path(args.trace)):
+            problem = f"--trace {args.trace} is the scenario file itself; pick another path"
+        elif args.log not in (None, "-") and _same_file(Path(args.log), Path(args.trace)):
+            problem = f"--trace {args.trace} is also the --log file; pick another path"
+        else:
+            try:
+                sinks.append(TraceSink.open(args.trace))
+            except OSError as exc:
+                problem = f"cannot write the trace to {args.trace}: {exc.strerror}"
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            for sink in sinks:
+                sink.close()
             return EXIT_BAD_INPUT
     metrics_file: TextIO | None = None
     if args.metrics is not None:
@@ -234,7 +320,7 @@ def _simulate(
     out = sys.stderr if args.log == "-" else sys.stdout
     if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
-    simulation = Simulation(scenario, seed=args.seed, strategy=args.strategy, sinks=sinks)
+    simulation = Simulation(scenario, seed=args.seed, strategy=args.strategy, sinks=sinks, schedule=args.schedule)
 
     async def run_with_ctrl_c() -> Summary:
         # trio.run installed its own SIGINT handler, which raises KeyboardInterrupt only
@@ -257,6 +343,9 @@ def _simulate(
     started = time.perf_counter()
     try:
         summary = trio.run(run_with_ctrl_c)
+    except ScheduleError as exc:
+        print(f"error: --schedule {args.schedule}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
         if args.log is None or isinstance(exc, BrokenPipeError) or exc.filename not in (None, args.log):
             raise

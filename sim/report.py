@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from sim.explore import Exploration
 from sim.metrics import Metrics, Percentiles
 from sim.model import Scenario, Value
 from sim.summary import Summary
@@ -230,3 +231,49 @@ def format_check(scenario: Scenario) -> str:
 
 def _count(number: int, one: str, many: str = "") -> str:
     return f"{_n(number)} {one if number == 1 else (many or one + 's')}"
+
+
+def format_exploration(exploration: Exploration, *, file: str, wall_seconds: float | None = None) -> str:
+    """``sim explore``: each outcome class, how often, how it differs, and its witness."""
+    classes = exploration.classes
+    runs = exploration.runs
+    last = exploration.seed + runs - 1
+    cost = f" in {wall_seconds:.2f}s ({runs / wall_seconds:,.1f} schedules/s)" if wall_seconds else ""
+    out = [
+        f"{exploration.source}: {_count(runs, 'schedule')} (seeds {exploration.seed}-{last}){cost}: "
+        f"{_count(len(classes), 'outcome class', 'outcome classes')}"
+    ]
+    if len(classes) == 1:
+        out.append("Every schedule gave the same outcome: no race found (more --runs look harder).")
+    for number, found in enumerate(classes, 1):
+        out.append("")
+        share = f"{found.runs / runs:.0%}"
+        witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
+        shrunk = "" if found.minimal else " (not minimal: shrinking stopped at its budget)"
+        out.append(f"Class {number}: {_count(found.runs, 'schedule')} ({share}); witness: {witness}{shrunk}")
+        if number == 1:
+            if len(classes) > 1:
+                out.append("  the most common outcome; the other classes say how they differ from it")
+            continue
+        for difference in found.differences[:20]:
+            writer = difference.writer
+            wrote = (
+                f'written by "{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
+                if writer is not None
+                else "not written by a flow"
+            )
+            out.append(
+                f"  {difference.person} {difference.what}: {_value(difference.value)} "
+                f"(class 1: {_value(difference.common)}), {wrote}"
+            )
+        if len(found.differences) > 20:
+            out.append(f"  ... and {_n(len(found.differences) - 20)} more differences")
+        mine, theirs = set(found.outcome.campaigns), set(classes[0].outcome.campaigns)
+        for name in sorted(mine - theirs):
+            out.append(f'  campaign "{name}" ran (not in class 1)')
+        for name in sorted(theirs - mine):
+            out.append(f'  campaign "{name}" did not run (it did in class 1)')
+    if len(classes) > 1:
+        out.append("")
+        out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
+    return "\n".join(out)

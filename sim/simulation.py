@@ -14,6 +14,7 @@ from sim.engine import Engine
 from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Strategy
 from sim.metrics import Metrics
 from sim.model import Scenario
+from sim.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
 from sim.summary import Summary
 
 #: Strategy names accepted by `Simulation` and ``sim run --strategy``.
@@ -49,21 +50,51 @@ def make_strategy(name: str, seed: int) -> Strategy:
 class Simulation:
     """Runs ``scenario`` once. The same scenario, seed and strategy give the same log.
 
-    ``seed`` overrides the scenario's own. Use `run` inside trio, `run_sync` outside.
+    ``seed`` overrides the scenario's own. ``schedule`` (a string of `sim.schedule`)
+    replays that schedule instead of ``strategy``; ``record`` keeps this run's schedule
+    in `Kernel.choices` (see `schedule_string`). Use `run` inside trio, `run_sync` outside.
     """
 
     scenario: Scenario
     seed: int | None = None
     strategy: str = "random"
     sinks: Sequence[ActivitySink] = ()
+    schedule: str | None = None
+    record: bool = False
+    #: Seeds the random strategy instead of the scenario's seed: another schedule of the
+    #: very same people and load (`sim explore`).
+    strategy_seed: int | None = None
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
+    _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.seed is not None:
             self.scenario = attrs.evolve(self.scenario, seed=self.seed)
-        self.kernel = Kernel(strategy=make_strategy(self.strategy, self.scenario.seed), until=self.scenario.duration)
+        strategy: Strategy
+        if self.schedule is not None:
+            strategy = self._replay = ReplayStrategy(parse_schedule(self.schedule))
+            self.strategy = "schedule"
+        else:
+            seed = self.scenario.seed if self.strategy_seed is None else self.strategy_seed
+            strategy = make_strategy(self.strategy, seed)
+        self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
         self.engine = Engine(scenario=self.scenario, kernel=self.kernel, sinks=self.sinks)
+
+    def schedule_string(self) -> str:
+        """This run's schedule as deviations from the default order (needs ``record``)."""
+        assert self.kernel.choices is not None, "make the Simulation with record=True"
+        return format_schedule(deviations_of(self.kernel.choices))
+
+    def _check_replayed(self) -> None:
+        """A replayed schedule must have been used up: a deviation past the run's last
+        choice point means it was made for another scenario or seed."""
+        replay = self._replay
+        if replay is not None and replay.deviations and max(replay.deviations) > replay.points:
+            raise ScheduleError(
+                f"the schedule deviates at choice point {max(replay.deviations)}, but the run had only "
+                f"{replay.points}: it was made for another scenario or seed"
+            )
 
     def request_stop(self) -> None:
         """End the run at the next task switch (safe to call from a signal handler)."""
@@ -76,6 +107,8 @@ class Simulation:
                 closing.callback(sink.close)  # each one closed, even if another fails
             with _fewer_collections():
                 await self.kernel.run(self.engine.main)
+        if not self.kernel.interrupted:
+            self._check_replayed()
         return self.summary()
 
     def run_sync(self) -> Summary:

@@ -1,0 +1,85 @@
+"""Schedule exploration: outcome classes, shrunk witnesses that replay, `sim explore`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.explore import explore, replay
+from sim.scenario import load_scenario
+from sim.schedule import ScheduleError, format_schedule, parse_schedule
+
+ROOT = Path(__file__).resolve().parent.parent
+RACE = ROOT / "tests" / "data" / "race-one-fill.toml"
+FIXED = ROOT / "examples" / "racing-triggers-fixed.toml"
+
+
+def test_a_racing_design_has_two_outcome_classes_with_witnesses_that_replay_them() -> None:
+    """Racing triggers (MARKETO.md): scoring before normalization gives 5, after it 25.
+    Each class's witness replays to exactly its outcome."""
+    scenario = load_scenario(RACE)
+    exploration = explore(scenario, runs=50, seed=0)
+    assert exploration.races
+    assert [found.runs for found in exploration.classes] == [37, 13]
+    common, other = exploration.classes
+    assert common.witness == ""  # the default order (oldest first) normalizes first
+    assert other.witness == "1:1,2:1"
+    for found in exploration.classes:
+        assert replay(scenario, found.witness).outcome == found.outcome
+    (difference,) = other.differences
+    assert (difference.person, difference.what, difference.value, difference.common) == ("alice", "score", 5, 25)
+    assert difference.writer is not None
+    assert (difference.writer.campaign, difference.writer.step) == ("Score Lead", 1)
+
+
+def test_shrunk_witnesses_are_minimal() -> None:
+    """Removing any one deviation of a shrunk witness changes the outcome (or the
+    schedule no longer fits the run)."""
+    scenario = load_scenario(RACE)
+    for found in explore(scenario, runs=50, seed=0).classes:
+        assert found.minimal
+        deviations = parse_schedule(found.witness)
+        for point in deviations:
+            fewer = format_schedule({p: c for p, c in deviations.items() if p != point})
+            try:
+                assert replay(scenario, fewer).outcome != found.outcome
+            except ScheduleError:
+                pass
+
+
+def test_the_fixed_design_has_one_outcome_class() -> None:
+    """The documented remedy (one parent executing both, R6): every schedule agrees."""
+    exploration = explore(load_scenario(FIXED), runs=10, seed=0)
+    assert not exploration.races
+    assert len(exploration.classes) == 1
+
+
+def test_exploration_is_deterministic() -> None:
+    scenario = load_scenario(RACE)
+    assert explore(scenario, runs=20, seed=3) == explore(scenario, runs=20, seed=3)
+
+
+def test_sim_explore_prints_classes_and_fails_on_a_race_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", str(RACE), "--runs", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "2 outcome classes" in out
+    assert "Class 1: 37 schedules (74%); witness: the default order (oldest first)" in out
+    assert 'Class 2: 13 schedules (26%); witness: --schedule "1:1,2:1"' in out
+    assert '  alice score: 5 (class 1: 25), written by "Score Lead" run 2 step 1 (change_score)' in out
+    assert main(["explore", str(RACE), "--runs", "50", "--fail-on-race"]) == 1
+    assert main(["explore", str(FIXED), "--runs", "5", "--fail-on-race"]) == 0
+    assert "no race found" in capsys.readouterr().out
+
+
+def test_sim_run_replays_a_witness_and_rejects_one_that_does_not_fit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(RACE), "--schedule", "1:1,2:1"]) == 0
+    assert "score: 5: 1 (100.0%)" in capsys.readouterr().out
+    assert main(["run", str(RACE), "--schedule", "1:5"]) == 2
+    assert "which has only 2 (0-1): it was made for another scenario or seed" in capsys.readouterr().err
+    assert main(["run", str(RACE), "--schedule", "9:1"]) == 2
+    assert "deviates at choice point 9, but the run had only 3" in capsys.readouterr().err
+    assert main(["run", str(RACE), "--schedule", "1:1", "--strategy", "fifo"]) == 2
+    assert "drop --strategy fifo" in capsys.readouterr().err
+    assert main(["explore", str(RACE), "--runs", "0"]) == 2
