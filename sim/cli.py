@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
     )
     explore.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="J",
+        help="spread the schedules over J processes; the result is the same for any J (default 1)",
+    )
+    explore.add_argument(
         "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
     )
 
@@ -196,6 +203,9 @@ def _explore(args: argparse.Namespace) -> int:
     if args.runs < 1:
         print(f"error: --runs {args.runs}: give 1 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.jobs < 1:
+        print(f"error: --jobs {args.jobs}: give 1 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         scenario = _load(args.file)
     except ScenarioError as exc:
@@ -208,7 +218,13 @@ def _explore(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     started = time.perf_counter()
-    exploration = explore(scenario, runs=args.runs, seed=args.seed, progress=progress if sys.stderr.isatty() else None)
+    exploration = explore(
+        scenario,
+        runs=args.runs,
+        seed=args.seed,
+        jobs=args.jobs,
+        progress=progress if sys.stderr.isatty() else None,
+    )
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     print(format_exploration(exploration, file=str(args.file), wall_seconds=time.perf_counter() - started))

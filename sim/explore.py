@@ -10,8 +10,13 @@ that still give it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import attrs
 
@@ -142,6 +147,9 @@ class OutcomeClass:
     #: Whether removing any deviation of the witness changes the outcome (shrinking
     #: stops at a budget of replays, and is skipped beyond the first classes).
     minimal: bool = True
+    #: Whether the witness was replayed and its differences worked out (the classes
+    #: beyond the first few keep the schedule that first gave them, as it is).
+    detailed: bool = True
     differences: tuple[Difference, ...] = ()
 
 
@@ -165,29 +173,46 @@ def explore(
     runs: int = 100,
     seed: int = 0,
     witnesses: int = 5,
+    jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> Exploration:
     """Run ``scenario`` under ``runs`` random schedules (strategy seeds ``seed`` ..
     ``seed + runs - 1``), group the outcomes, and find a shrunk witness for each of the
     ``witnesses`` most common classes (shrinking replays the scenario many times; the
-    other classes keep the schedule that first gave them)."""
-    counts: Counter[Outcome] = Counter()
-    first: dict[Outcome, str] = {}
-    for number in range(runs):
-        simulation = Simulation(scenario, strategy="random", strategy_seed=seed + number, record=True)
-        summary = simulation.run_sync()
-        started = [name for name, tally in summary.campaigns.items() if tally.started]
-        outcome = outcome_of(simulation.engine.people, started)
-        counts[outcome] += 1
-        first.setdefault(outcome, simulation.schedule_string())
-        if progress is not None:
-            progress(number + 1)
-    # Most common first; ties in the order first seen (a Counter keeps insertion order).
-    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    other classes keep the schedule that first gave them).
+
+    ``jobs`` > 1 spreads the schedules and the shrinking over that many processes. The
+    result is the same for any ``jobs``: results are gathered in seed order.
+    """
+    with contextlib.ExitStack() as stack:
+        mapper: Callable[..., Iterable[Any]] = map
+        if jobs > 1:
+            # spawn, not fork: a forked child of a process that ran trio inherits its state.
+            context = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=context))
+            chunk = max(1, runs // (jobs * 8))
+            mapper = functools.partial(pool.map, chunksize=chunk)
+        counts: Counter[Outcome] = Counter()
+        first: dict[Outcome, str] = {}
+        seeds = range(seed, seed + runs)
+        for number, (outcome, schedule) in enumerate(mapper(functools.partial(run_schedule, scenario), seeds), 1):
+            counts[outcome] += 1
+            first.setdefault(outcome, schedule)
+            if progress is not None:
+                progress(number)
+        # Most common first; ties in the order first seen (a Counter keeps insertion order).
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        top = [(first[outcome], outcome) for outcome, _ in ranked[:witnesses]]
+        shrunk = list(mapper(functools.partial(_shrink_pair, scenario), top))
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
     for rank, (outcome, count) in enumerate(ranked):
-        witness, minimal = shrink(scenario, first[outcome], outcome) if rank < witnesses else (first[outcome], False)
+        if rank >= witnesses:  # not shrunk, and not replayed to say how it differs
+            classes.append(
+                OutcomeClass(outcome=outcome, runs=count, witness=first[outcome], minimal=False, detailed=False)
+            )
+            continue
+        witness, minimal = shrunk[rank]
         replayed = replay(scenario, witness)
         differences: tuple[Difference, ...] = ()
         if common is None:
@@ -198,6 +223,18 @@ def explore(
             OutcomeClass(outcome=outcome, runs=count, witness=witness, minimal=minimal, differences=differences)
         )
     return Exploration(source=scenario.source, runs=runs, seed=seed, classes=tuple(classes))
+
+
+def run_schedule(scenario: Scenario, strategy_seed: int) -> tuple[Outcome, str]:
+    """One random schedule of ``scenario``: its outcome and its schedule string."""
+    simulation = Simulation(scenario, strategy="random", strategy_seed=strategy_seed, record=True)
+    summary = simulation.run_sync()
+    started = [name for name, tally in summary.campaigns.items() if tally.started]
+    return outcome_of(simulation.engine.people, started), simulation.schedule_string()
+
+
+def _shrink_pair(scenario: Scenario, pair: tuple[str, Outcome]) -> tuple[str, bool]:
+    return shrink(scenario, *pair)
 
 
 def differ(common: Outcome, replayed: Replayed) -> tuple[Difference, ...]:

@@ -245,7 +245,8 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
     ]
     if len(classes) == 1:
         out.append("Every schedule gave the same outcome: no race found (more --runs look harder).")
-    for number, found in enumerate(classes, 1):
+    detailed = [found for found in classes if found.detailed]
+    for number, found in enumerate(detailed, 1):
         out.append("")
         share = f"{found.runs / runs:.0%}"
         witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
@@ -273,6 +274,14 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
             out.append(f'  campaign "{name}" ran (not in class 1)')
         for name in sorted(theirs - mine):
             out.append(f'  campaign "{name}" did not run (it did in class 1)')
+    rest = classes[len(detailed) :]
+    if rest:
+        out.append("")
+        out.append(
+            f"... and {_count(len(rest), 'more outcome class', 'more outcome classes')} "
+            f"({_count(sum(found.runs for found in rest), 'schedule')}), not shrunk or compared: "
+            "explore a smaller design to see each race on its own"
+        )
     if len(classes) > 1:
         out.append("")
         out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")

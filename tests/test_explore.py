@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from sim.cli import main
@@ -83,3 +84,29 @@ def test_sim_run_replays_a_witness_and_rejects_one_that_does_not_fit(capsys: pyt
     assert main(["run", str(RACE), "--schedule", "1:1", "--strategy", "fifo"]) == 2
     assert "drop --strategy fifo" in capsys.readouterr().err
     assert main(["explore", str(RACE), "--runs", "0"]) == 2
+
+
+def test_the_result_is_the_same_for_any_number_of_jobs() -> None:
+    """--jobs spreads schedules and shrinking over processes; results come back in seed
+    order, so the classes, counts and witnesses are the same as with one process."""
+    scenario = load_scenario(RACE)
+    assert explore(scenario, runs=40, seed=5, jobs=2) == explore(scenario, runs=40, seed=5, jobs=1)
+
+
+def test_classes_beyond_the_first_few_are_counted_not_shrunk() -> None:
+    """With many independent races nearly every schedule is a class of its own: the
+    first `witnesses` classes are shrunk and compared, the rest summed up on one line."""
+    from sim.report import format_exploration
+
+    full = load_scenario(ROOT / "examples" / "racing-triggers.toml")
+    keep = {f"p{i}" for i in range(1, 9)}
+    scenario = attrs.evolve(full, activities=tuple(a for a in full.activities if a.person in keep))
+    exploration = explore(scenario, runs=30, seed=0, witnesses=2)
+    detailed = [found for found in exploration.classes if found.detailed]
+    assert len(detailed) == 2 and len(exploration.classes) > 2
+    rest = exploration.classes[2:]
+    assert all(not found.minimal and not found.differences for found in rest)
+    text = format_exploration(exploration, file="x.toml")
+    assert f"... and {len(rest)} more outcome classes ({sum(f.runs for f in rest)} schedules)" in text
+    for found in rest:  # their schedules still replay to their outcomes
+        assert replay(scenario, found.witness).outcome == found.outcome
