@@ -77,10 +77,8 @@ def replay(scenario: Scenario, schedule: str) -> Replayed:
     """Run ``scenario`` under ``schedule``; raises ScheduleError if it does not fit."""
     sink = MemorySink()
     simulation = Simulation(scenario, schedule=schedule, sinks=[sink])
-    summary = simulation.run_sync()
-    started = [name for name, tally in summary.campaigns.items() if tally.started]
     return Replayed(
-        outcome=outcome_of(simulation.engine.people, started),
+        outcome=_run_to_outcome(simulation),
         activities=tuple(sink.activities),
         schedule=schedule,
     )
@@ -228,9 +226,14 @@ def explore(
 def run_schedule(scenario: Scenario, strategy_seed: int) -> tuple[Outcome, str]:
     """One random schedule of ``scenario``: its outcome and its schedule string."""
     simulation = Simulation(scenario, strategy="random", strategy_seed=strategy_seed, record=True)
+    return _run_to_outcome(simulation), simulation.schedule_string()
+
+
+def _run_to_outcome(simulation: Simulation) -> Outcome:
+    """Run ``simulation``; its outcome: the people at the end, the campaigns that started."""
     summary = simulation.run_sync()
     started = [name for name, tally in summary.campaigns.items() if tally.started]
-    return outcome_of(simulation.engine.people, started), simulation.schedule_string()
+    return outcome_of(simulation.engine.people, started)
 
 
 def _shrink_pair(scenario: Scenario, pair: tuple[str, Outcome]) -> tuple[str, bool]:
