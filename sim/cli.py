@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
     )
     explore.add_argument(
+        "--strategy",
+        choices=("random", "pct"),
+        default="random",
+        help="how to draw schedules: 'random' (a uniform choice at every choice point; the default) or 'pct' "
+        "(Probabilistic Concurrency Testing: random task priorities and --pct-depth minus 1 priority changes)",
+    )
+    explore.add_argument(
+        "--pct-depth", type=int, default=3, metavar="D", help="PCT's depth: the orderings a bug needs (default 3)"
+    )
+    explore.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -206,6 +216,9 @@ def _explore(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         print(f"error: --jobs {args.jobs}: give 1 or more", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.pct_depth < 1:
+        print(f"error: --pct-depth {args.pct_depth}: give 1 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         scenario = _load(args.file)
     except ScenarioError as exc:
@@ -223,6 +236,8 @@ def _explore(args: argparse.Namespace) -> int:
         runs=args.runs,
         seed=args.seed,
         jobs=args.jobs,
+        strategy=args.strategy,
+        pct_depth=args.pct_depth,
         progress=progress if sys.stderr.isatty() else None,
     )
     if sys.stderr.isatty():

@@ -159,6 +159,8 @@ class Exploration:
     runs: int
     seed: int
     classes: tuple[OutcomeClass, ...]
+    #: "random", or "pct (depth D)".
+    strategy: str = "random"
 
     @property
     def races(self) -> bool:
@@ -172,6 +174,8 @@ def explore(
     seed: int = 0,
     witnesses: int = 5,
     jobs: int = 1,
+    strategy: str = "random",
+    pct_depth: int = 3,
     progress: Callable[[int], None] | None = None,
 ) -> Exploration:
     """Run ``scenario`` under ``runs`` random schedules (strategy seeds ``seed`` ..
@@ -181,7 +185,15 @@ def explore(
 
     ``jobs`` > 1 spreads the schedules and the shrinking over that many processes. The
     result is the same for any ``jobs``: results are gathered in seed order.
+    ``strategy`` "pct" uses PCT of ``pct_depth`` (`sim.kernel.PCTStrategy`), its change
+    points drawn among as many choice points as the default order meets.
     """
+    steps = 100
+    if strategy == "pct":
+        default = Simulation(scenario, strategy="fifo", record=True)
+        default.run_sync()
+        steps = max(1, len(default.kernel.choices or ()))
+    run_one = functools.partial(run_schedule, scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
     with contextlib.ExitStack() as stack:
         mapper: Callable[..., Iterable[Any]] = map
         if jobs > 1:
@@ -193,7 +205,7 @@ def explore(
         counts: Counter[Outcome] = Counter()
         first: dict[Outcome, str] = {}
         seeds = range(seed, seed + runs)
-        for number, (outcome, schedule) in enumerate(mapper(functools.partial(run_schedule, scenario), seeds), 1):
+        for number, (outcome, schedule) in enumerate(mapper(run_one, seeds), 1):
             counts[outcome] += 1
             first.setdefault(outcome, schedule)
             if progress is not None:
@@ -220,12 +232,22 @@ def explore(
         classes.append(
             OutcomeClass(outcome=outcome, runs=count, witness=witness, minimal=minimal, differences=differences)
         )
-    return Exploration(source=scenario.source, runs=runs, seed=seed, classes=tuple(classes))
+    shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
+    return Exploration(source=scenario.source, runs=runs, seed=seed, classes=tuple(classes), strategy=shown)
 
 
-def run_schedule(scenario: Scenario, strategy_seed: int) -> tuple[Outcome, str]:
-    """One random schedule of ``scenario``: its outcome and its schedule string."""
-    simulation = Simulation(scenario, strategy="random", strategy_seed=strategy_seed, record=True)
+def run_schedule(
+    scenario: Scenario, strategy_seed: int, *, strategy: str = "random", pct_depth: int = 3, pct_steps: int = 100
+) -> tuple[Outcome, str]:
+    """One schedule of ``scenario`` drawn by ``strategy``: its outcome and schedule string."""
+    simulation = Simulation(
+        scenario,
+        strategy=strategy,
+        strategy_seed=strategy_seed,
+        record=True,
+        pct_depth=pct_depth,
+        pct_steps=pct_steps,
+    )
     return _run_to_outcome(simulation), simulation.schedule_string()
 
 

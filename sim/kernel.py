@@ -57,6 +57,50 @@ class RandomStrategy:
         return self._rng.randrange(count)
 
 
+@attrs.define(eq=False)
+class PCTStrategy:
+    """Probabilistic Concurrency Testing (Burckhardt et al., ASPLOS 2010), on tasks.
+
+    Each task gets a random priority the first time it is a candidate (all above
+    ``depth``); at every choice point the candidate of highest priority runs. At
+    ``depth - 1`` change points, drawn among the first ``steps`` choice points, the task
+    chosen there drops to priority 1, 2, ... (below every first priority). A bug that
+    needs ``depth`` orderings to line up is found with probability at least
+    1 / (tasks x steps^(depth-1)) per run, which random choices do not promise.
+    """
+
+    seed: int
+    depth: int = 3
+    steps: int = 100
+    _rng: random.Random = attrs.field(init=False)
+    _priorities: dict[object, float] = attrs.field(factory=dict, init=False)
+    _changes: dict[int, int] = attrs.field(factory=dict, init=False)
+    _step: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.depth < 1:
+            raise ValueError(f"PCT depth {self.depth!r}: give 1 or more")
+        self._rng = random.Random(f"sim.pct:{self.seed}")
+        points = self._rng.sample(range(1, max(self.steps, self.depth) + 1), self.depth - 1)
+        self._changes = {point: low for low, point in enumerate(points, 1)}
+
+    def choose(self, count: int) -> int:
+        raise AssertionError("the kernel gives PCTStrategy its candidates with choose_task")
+
+    def choose_task(self, owners: list[object]) -> int:
+        """The index of the candidate task of highest priority (owners oldest first)."""
+        self._step += 1
+        priorities = self._priorities
+        for owner in owners:  # first sight: a random priority above every change point's
+            if owner not in priorities:
+                priorities[owner] = self.depth + self._rng.random()
+        chosen = max(range(len(owners)), key=lambda i: priorities[owners[i]])
+        low = self._changes.get(self._step)
+        if low is not None:
+            priorities[owners[chosen]] = float(low)
+        return chosen
+
+
 @attrs.define(eq=False, slots=True)
 class _Entry:
     """A task due at ``time``. ``task`` is None until a spawned task first runs; until
@@ -68,6 +112,8 @@ class _Entry:
     task: Task | None = None
     cancelled: bool = False
     start: tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]] | None = None
+    #: Which task this is, for strategies that follow tasks (PCT); None otherwise.
+    owner: object = None
 
 
 class _Bucket:
@@ -171,6 +217,12 @@ class Kernel:
     _finished: bool = attrs.field(default=False, init=False)
     _error: BaseException | None = attrs.field(default=None, init=False)
     _alone: int = attrs.field(default=0, init=False)  # steps taken with no hand-off
+    #: For a strategy that follows tasks (``choose_task``): each running task's identity.
+    _owners: dict[Task, object] | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if hasattr(self.strategy, "choose_task"):
+            self._owners = {}
 
     async def run(self, main: Callable[[], Awaitable[None]]) -> None:
         """Run ``main`` and every task it spawns until no work is left or time is up.
@@ -203,7 +255,8 @@ class Kernel:
         # The trio task is started only when the kernel picks the entry: a task started
         # now would take a turn of trio's run loop to park itself first, and hold memory
         # while it waits its turn.
-        entry = _Entry(self.now + delay, priority, next(self._seq), start=(fn, args))
+        owner = object() if self._owners is not None else None
+        entry = _Entry(self.now + delay, priority, next(self._seq), start=(fn, args), owner=owner)
         self._push(entry)
 
     async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
@@ -213,7 +266,9 @@ class Kernel:
 
     async def sleep_until(self, when: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Sleep until virtual time ``when`` exactly (no rounding from adding up delays)."""
-        entry = _Entry(max(when, self.now), priority, next(self._seq), current_task())
+        task = current_task()
+        owner = self._owners.get(task) if self._owners is not None else None
+        entry = _Entry(max(when, self.now), priority, next(self._seq), task, owner=owner)
         self._push(entry)
         if sleeper is not None:
             sleeper.entry = entry
@@ -259,7 +314,7 @@ class Kernel:
             return
         entry.cancelled = True
         task = entry.task
-        sleeper.entry = _Entry(self.now, entry.priority, next(self._seq), task)
+        sleeper.entry = _Entry(self.now, entry.priority, next(self._seq), task, owner=entry.owner)
         entry.task = None  # the dead entry stays in the heap; it must not keep the task alive
         if task is not None:
             task.custom_sleep_data = sleeper.entry
@@ -317,7 +372,11 @@ class Kernel:
         index = 0
         if count > 1:
             try:
-                index = self.strategy.choose(count)
+                if self._owners is not None:
+                    owners = [e.owner for e in bucket.items[bucket.head :] if e is not None]
+                    index = self.strategy.choose_task(owners)  # type: ignore[attr-defined]
+                else:
+                    index = self.strategy.choose(count)
                 index = _checked_choice(self.strategy, index, count)
             except Exception as exc:
                 self._fail(exc)
@@ -392,6 +451,8 @@ class Kernel:
         if self._finished:
             return  # the run ended before this task was first due
         entry.task = current_task()
+        if self._owners is not None:
+            self._owners[entry.task] = entry.owner
         try:
             await fn(*args)  # picked already: `_resume` started this task
         except _Shutdown:
@@ -400,6 +461,9 @@ class Kernel:
             self._fail(exc)
             self._finish()
             return
+        finally:
+            if self._owners is not None:
+                del self._owners[entry.task]
         self._resume(self._next())
 
 

@@ -240,7 +240,8 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
     last = exploration.seed + runs - 1
     cost = f" in {wall_seconds:.2f}s ({runs / wall_seconds:,.1f} schedules/s)" if wall_seconds else ""
     out = [
-        f"{exploration.source}: {_count(runs, 'schedule')} (seeds {exploration.seed}-{last}){cost}: "
+        f"{exploration.source}: {_count(runs, 'schedule')} ({exploration.strategy}, seeds {exploration.seed}-{last})"
+        f"{cost}: "
         f"{_count(len(classes), 'outcome class', 'outcome classes')}"
     ]
     if len(classes) == 1:

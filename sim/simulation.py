@@ -11,7 +11,7 @@ import trio
 
 from sim.activity import ActivitySink
 from sim.engine import Engine
-from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Strategy
+from sim.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
 from sim.metrics import Metrics
 from sim.model import Scenario
 from sim.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
@@ -37,12 +37,15 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def make_strategy(name: str, seed: int) -> Strategy:
-    """``random``: seeded choices among tasks due together; ``fifo``: oldest first."""
+def make_strategy(name: str, seed: int, *, depth: int = 3, steps: int = 100) -> Strategy:
+    """``random``: seeded choices among tasks due together; ``fifo``: oldest first;
+    ``pct``: PCT with ``depth`` and ``steps`` (`PCTStrategy`, for `sim explore`)."""
     if name == "random":
         return RandomStrategy(seed)
     if name == "fifo":
         return FifoStrategy()
+    if name == "pct":
+        return PCTStrategy(seed, depth=depth, steps=steps)
     raise ValueError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
 
 
@@ -64,6 +67,9 @@ class Simulation:
     #: Seeds the random strategy instead of the scenario's seed: another schedule of the
     #: very same people and load (`sim explore`).
     strategy_seed: int | None = None
+    #: PCT's depth and the choice points its change points are drawn among.
+    pct_depth: int = 3
+    pct_steps: int = 100
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
@@ -77,7 +83,7 @@ class Simulation:
             self.strategy = "schedule"
         else:
             seed = self.scenario.seed if self.strategy_seed is None else self.strategy_seed
-            strategy = make_strategy(self.strategy, seed)
+            strategy = make_strategy(self.strategy, seed, depth=self.pct_depth, steps=self.pct_steps)
         self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
         self.engine = Engine(scenario=self.scenario, kernel=self.kernel, sinks=self.sinks)
 

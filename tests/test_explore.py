@@ -110,3 +110,17 @@ def test_classes_beyond_the_first_few_are_counted_not_shrunk() -> None:
     assert f"... and {len(rest)} more outcome classes ({sum(f.runs for f in rest)} schedules)" in text
     for found in rest:  # their schedules still replay to their outcomes
         assert replay(scenario, found.witness).outcome == found.outcome
+
+
+def test_pct_finds_the_race_and_its_witnesses_replay() -> None:
+    """--strategy pct: schedules drawn by PCT (priorities per task) find both outcomes;
+    their witnesses are schedule strings like any other, and replay."""
+    scenario = load_scenario(RACE)
+    exploration = explore(scenario, runs=50, seed=0, strategy="pct", pct_depth=2)
+    assert exploration.races and exploration.strategy == "pct (depth 2)"
+    for found in exploration.classes:
+        assert found.minimal
+        assert replay(scenario, found.witness).outcome == found.outcome
+    assert explore(scenario, runs=20, seed=1, strategy="pct", jobs=2) == explore(
+        scenario, runs=20, seed=1, strategy="pct", jobs=1
+    )

@@ -385,3 +385,54 @@ async def test_suspend_waits_for_wake_and_a_task_nobody_wakes_is_a_deadlock() ->
 
     with pytest.raises(RuntimeError, match="deadlock"):
         await stuck.run(forgotten)
+
+
+def test_pct_runs_the_task_of_highest_priority_and_drops_it_at_change_points() -> None:
+    """PCT (Burckhardt et al.): a random priority per task, first seen; the highest runs;
+    at each of depth - 1 change points the chosen task drops below every other."""
+    from sim.kernel import PCTStrategy
+
+    a, b, c = object(), object(), object()
+    strategy = PCTStrategy(seed=1, depth=2, steps=3)
+    (change,) = strategy._changes  # one change point among the first 3 choice points
+    picks = []
+    for _ in range(4):
+        picks.append(strategy.choose_task([a, b, c]))
+    first = picks[0]
+    # The same task until the change point, then another one for good.
+    assert picks[: change - 1] == [first] * (change - 1)
+    assert picks[change - 1] == first  # it still runs at the change point, then drops
+    assert all(pick != first for pick in picks[change:])
+    assert PCTStrategy(seed=1, depth=2, steps=3)._changes == strategy._changes  # seeded
+    with pytest.raises(ValueError, match="PCT depth 0"):
+        PCTStrategy(seed=1, depth=0)
+
+
+async def test_pct_follows_tasks_across_their_sleeps() -> None:
+    """With PCT the kernel hands the strategy each candidate's task identity, the same
+    one every time a task sleeps, so a task keeps its priority. At t=2 x's entry (made
+    at 0) is older than y's (made at 1): oldest-first would run x, PCT runs y, the task
+    it ran first at 0 (depth 1: no change points)."""
+    from sim.kernel import PCTStrategy
+
+    kernel = Kernel(strategy=PCTStrategy(seed=1, depth=1, steps=10))
+    seen: list[tuple[str, float]] = []
+
+    async def x() -> None:
+        seen.append(("x", kernel.now))
+        await kernel.sleep(2)
+        seen.append(("x", kernel.now))
+
+    async def y() -> None:
+        seen.append(("y", kernel.now))
+        await kernel.sleep(1)
+        seen.append(("y", kernel.now))
+        await kernel.sleep(1)
+        seen.append(("y", kernel.now))
+
+    async def main() -> None:
+        kernel.spawn(x)
+        kernel.spawn(y)
+
+    await kernel.run(main)
+    assert seen == [("y", 0.0), ("x", 0.0), ("y", 1.0), ("y", 2.0), ("x", 2.0)]
