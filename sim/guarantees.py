@@ -91,11 +91,6 @@ class RunRecord:
         return self.first.type == "run_skipped"
 
     @property
-    def admitted(self) -> float:
-        """When the run was admitted: ``run_queued`` if it had to wait for a worker (R22)."""
-        return self.first.time
-
-    @property
     def started(self) -> bool:
         """Whether the run got under way (not skipped, not still waiting for a worker)."""
         return any(activity.type == RUN_STARTED for activity in self.own)
@@ -600,7 +595,7 @@ def check_batches(log: Log) -> list[Violation]:
     runs_at: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
     for record in log.runs.values():
         if record.via == "batch":
-            runs_at[record.campaign, record.admitted].append(record)
+            runs_at[record.campaign, record.first.time].append(record)  # admission (R22: run_queued)
     ticks: list[tuple[Campaign, float]] = []
     for campaign in scenario.campaigns.values():
         if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
@@ -615,7 +610,7 @@ def check_batches(log: Log) -> list[Violation]:
         low, high = bisect.bisect_left(times, t), bisect.bisect_right(times, t)
         records = runs_at.get((campaign.name, t), [])
         if records:  # before the first of them started (or was queued, R22)
-            high = min(high, *(index_of[r.first.seq] for r in records))
+            high = min(index_of[r.first.seq] for r in records)
         for position in range(low, high + 1):
             windows[position].append((campaign, t))
     seen: dict[tuple[str, float], list[frozenset[str]]] = defaultdict(list)
@@ -644,14 +639,12 @@ def check_qualification(log: Log) -> list[Violation]:
     person turned away without a run that justifies it."""
     bad = _violation("qualification", "R18")
     out: list[Violation] = []
-    # Admission times, as the rule applies when a run is admitted, not when a worker
-    # takes it up (R22); a fake activity at that time stands for the run.
+    # A run's first activity is its admission (run_queued when it waited for a worker,
+    # R22): the rule applies then, not when a worker takes it up.
     started: dict[tuple[str, str], list[Activity]] = defaultdict(list)
     for record in log.runs.values():
         if not record.skipped:
-            started[record.campaign, record.person].append(attrs.evolve(record.first, time=record.admitted))
-    for firsts in started.values():
-        firsts.sort(key=lambda a: a.time)
+            started[record.campaign, record.person].append(record.first)
     for (name, _person), firsts in started.items():
         campaign = log.campaign(name)
         if campaign is None:

@@ -46,7 +46,7 @@ def make_strategy(name: str, seed: int, *, depth: int = 3, steps: int = 100) -> 
         return FifoStrategy()
     if name == "pct":
         return PCTStrategy(seed, depth=depth, steps=steps)
-    raise ValueError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
+    raise ValueError(f"unknown strategy {name!r}; use one of {', '.join((*STRATEGIES, 'pct'))}")
 
 
 @attrs.define(eq=False)
