@@ -34,6 +34,7 @@ from sim.model import (
     Step,
     Trigger,
 )
+from sim.races import Access, Race, RaceDetector, Site
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.schedule import ReplayStrategy, ScheduleError
 from sim.simulation import Simulation
@@ -41,6 +42,7 @@ from sim.summary import CampaignTally, Summary
 from sim.trace import TraceSink
 
 __all__ = [
+    "Access",
     "Activity",
     "ActivitySink",
     "Campaign",
@@ -63,6 +65,8 @@ __all__ = [
     "Qualification",
     "Queue",
     "QueueMetrics",
+    "Race",
+    "RaceDetector",
     "RandomStrategy",
     "ReplayStrategy",
     "Scenario",
@@ -72,6 +76,7 @@ __all__ = [
     "Series",
     "ServiceTime",
     "Simulation",
+    "Site",
     "Sleeper",
     "Step",
     "Strategy",

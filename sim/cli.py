@@ -1,8 +1,7 @@
 """The ``sim`` command: ``sim run`` and ``sim check``.
 
 Exit codes (DESIGN.md): 0 done, 2 bad input (with a message, never a traceback), 130
-interrupted by Ctrl-C (after a partial summary); 1 is kept for checks that fail on
-request (none yet: e.g. races found when asked to fail on them).
+interrupted by Ctrl-C (after a partial summary), 1 races found with --fail-on-race.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from sim.activity import ActivitySink, JsonLinesSink
 from sim.explore import explore
 from sim.model import Problem, Scenario
 from sim.progress import ProgressSink
-from sim.report import format_check, format_exploration, format_metrics, format_summary
+from sim.report import format_check, format_exploration, format_metrics, format_races, format_summary
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.schedule import ScheduleError, parse_schedule
 from sim.simulation import STRATEGIES, Simulation
@@ -70,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sim",
         description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
         epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 2 bad input (a scenario with "
-        "problems, a bad option, an unwritable log), 130 interrupted; 1 is kept for checks that fail on request.",
+        "problems, a bad option, an unwritable log), 130 interrupted, 1 races found with --fail-on-race.",
     )
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -128,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
         "campaign and priority, throughput, utilization) to PATH as JSON; see docs/queue.md",
     )
+    run.add_argument(
+        "--races",
+        action="store_true",
+        help="detect races: record every read and write of people's state with vector clocks and print each "
+        "pair of conflicting accesses that nothing orders (a trigger or request orders its cause before the "
+        "new run; waits and the queue order nothing), even when this run's outcome did not diverge; see "
+        "docs/races.md",
+    )
+    run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
 
     explore = commands.add_parser(
         "explore",
@@ -302,6 +310,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"error: --schedule: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
     args.strategy = args.strategy or "random"
+    if args.fail_on_race and not args.races:
+        print("error: --fail-on-race needs --races", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         scenario = _load(path)
     except ScenarioError as exc:
@@ -351,7 +362,9 @@ def _simulate(
     out = sys.stderr if args.log == "-" else sys.stdout
     if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
-    simulation = Simulation(scenario, seed=args.seed, strategy=args.strategy, sinks=sinks, schedule=args.schedule)
+    simulation = Simulation(
+        scenario, seed=args.seed, strategy=args.strategy, sinks=sinks, schedule=args.schedule, detect_races=args.races
+    )
 
     async def run_with_ctrl_c() -> Summary:
         # trio.run installed its own SIGINT handler, which raises KeyboardInterrupt only
@@ -392,4 +405,13 @@ def _simulate(
         if metrics_file is not None:
             json.dump(metrics.to_json(), metrics_file, indent=1)
             metrics_file.write("\n")
+    if args.races:
+        races = simulation.races()
+        detector = simulation.engine.races
+        assert detector is not None
+        print("\n" + format_races(races, accesses=detector.accesses), file=out)
+        if summary.interrupted:
+            print("(the run was interrupted: only what ran was checked)", file=out)
+        elif races and args.fail_on_race:
+            return EXIT_FAILED
     return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK

@@ -277,6 +277,8 @@ def _params(action: Action, program: str | None) -> Table:
             table["status"] = action.status
         if action.response:
             table["response"] = {field: _null(value) for field, value in action.response}
+        if action.payload:
+            table["payload"] = action.payload
         return table
     if isinstance(action, model.Wait):
         return {"duration": _duration(action.duration)}

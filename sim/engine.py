@@ -34,6 +34,7 @@ from sim.metrics import Metrics, QueueStats, RunStats, summarize_metrics
 from sim.model import Campaign, Scenario, Step, Value
 from sim.people import Person, make_people, new_person_fields
 from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
+from sim.races import Clock, Op, RaceDetector, Site
 from sim.summary import BudgetReport, Tally
 
 #: The (1-based step index, step kind) that produced an activity; None outside a flow.
@@ -90,6 +91,8 @@ class Thread:
     holding: bool = False
     #: The top run's queue entry while it waits for its first worker.
     waiting: Waiting | None = None
+    #: The thread's vector clock, when races are detected (`sim.races`).
+    clock: Clock | None = None
 
 
 @attrs.define(eq=False)
@@ -138,6 +141,13 @@ class Engine:
     priorities: dict[str, str] = attrs.field(factory=dict, init=False)
     #: Step kind -> a function drawing its service time (R22); empty: steps take no time.
     _service: dict[str, Callable[[], float]] = attrs.field(factory=dict, init=False)
+    #: Records every access to people's state for race detection; None: off (no cost).
+    races: RaceDetector | None = None
+    #: With ``races``: the clock of the thread running now, set wherever a task resumes.
+    _clock: Clock | None = attrs.field(default=None, init=False)
+    #: Campaigns a Remove from Flow step names: whether a run is in their flow is state
+    #: that the removal writes and every step of theirs reads.
+    _removable: frozenset[str] = attrs.field(factory=frozenset, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.people = make_people(self.scenario)
@@ -156,6 +166,14 @@ class Engine:
             if campaign.kind == "trigger" and campaign.active:
                 for trigger in campaign.triggers:
                     self._listeners.setdefault(trigger.activity, []).append((campaign, trigger))
+        self._removable = frozenset(
+            name
+            for campaign in self.scenario.campaigns.values()
+            for step in campaign.flow
+            for action in (step.action, *(choice.action for choice in step.choices))
+            if isinstance(action, model.RemoveFromFlow)
+            for name in action.campaigns
+        )
 
     def metrics(self, duration: float) -> Metrics:
         """Queue, wait and latency metrics of the run so far, over ``duration`` seconds."""
@@ -244,6 +262,8 @@ class Engine:
             if requested and activity.details.get("campaign") != campaign.name:
                 continue
             # R1: the filters must hold at the moment the trigger fires.
+            if self.races is not None:
+                self._read_filters(campaign.filters, person, Site(campaign=campaign.name, what="smart list (R1)"))
             if not all_hold(campaign.filters, person, self.scenario.programs):
                 if requested:  # a request names its campaign: say why it did not run
                     fired.add(campaign.name)
@@ -303,6 +323,10 @@ class Engine:
         )
         self._live.setdefault(person.id, {})[run] = None
         run.admitted = self.kernel.now
+        if self.races is not None:
+            how = f"triggered by {via}" if via in model.TRIGGER_ACTIVITIES else f"started by {via}"
+            origin = f'run {run.id} of "{campaign.name}", {how}' + (f" (activity {cause})" if cause else "")
+            run.thread.clock = self.races.fork(self._acting(), origin)
         if not self.queues:
             self.kernel.spawn(self._run_task, run, cause, via)
             return run
@@ -359,6 +383,7 @@ class Engine:
         if not queue.enter(entry, self.kernel.now):
             thread.waiting = entry  # a Remove from Flow takes it out of the queue at once
             await self.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
+            self._resumed(thread.clock)
             thread.waiting = None
             if not entry.granted:
                 queue.cancel(entry, self.kernel.now)
@@ -379,6 +404,10 @@ class Engine:
         """Why the person may not run through ``campaign`` now (R18), or None; records the run."""
         rule = campaign.qualification
         key = (campaign.name, person.id)
+        if self.races is not None and rule.rule != "every_time":
+            # Which of two runs gets in first decides which is turned away.
+            site = Site(campaign=campaign.name, what=f"qualification rule (R18: {rule.rule.replace('_', ' ')})")
+            self._touch(person, f"qualification:{campaign.name}", "update", site)
         last = self._last_run.get(key)
         if last is not None:
             if rule.rule == "once":
@@ -407,6 +436,9 @@ class Engine:
     async def run_flow(self, run: Run, *, cause: int | None = None, via: str = "") -> None:
         """Run the campaign's steps in order; log how the run ended."""
         person = run.person
+        if self.races is not None:
+            self._resumed(run.thread.clock)
+            self._enter_flow(run)
         self.emit("run_started", person, run, cause=cause, via=via)
         service = self._service
         kernel = self.kernel
@@ -430,6 +462,8 @@ class Engine:
 
     def _check_removed(self, run: Run) -> None:
         """After anything that let other runs go first: was this run removed (R11)?"""
+        if self.races is not None:
+            self._resumed(run.thread.clock)
         if run.thread.removed:
             raise RunRemoved(run.thread.removed_by)
 
@@ -451,7 +485,12 @@ class Engine:
         person.steps += 1
         self.tally.steps[run.campaign.name] += 1
         action = step.action
+        races = self.races
+        if races is not None:
+            self._step_in_flows(run, index, step)
         for choice in step.choices:
+            if races is not None:
+                self._read_filters(choice.conditions, person, self._site(run, index, step, "choice (R13)"))
             if all_hold(choice.conditions, person, self.scenario.programs):
                 action = choice.action
                 break
@@ -459,6 +498,8 @@ class Engine:
             return  # the default choice is "do nothing"
         kind = step.kind
         at = (index, kind)
+        if races is not None:
+            self._note_action(run, index, step, action)
         if isinstance(action, model.ChangeDataValue):
             value = action.value
             if isinstance(value, str) and "{{" in value:
@@ -525,6 +566,93 @@ class Engine:
         else:
             raise AssertionError(f"unhandled action {action!r}")
 
+    # -- race detection (sim.races): what each step reads and writes
+
+    def _resumed(self, clock: Clock | None) -> None:
+        """The thread of ``clock`` runs again, after a point where others could go
+        first: its accesses are its clock's from here, in a new epoch if it forked."""
+        self._clock = clock
+        if clock is not None:
+            clock.resume()
+
+    def _source_resumed(self, clock: Clock | None) -> None:
+        """A load source acts again (`RaceDetector.resume_source`)."""
+        self._clock = clock
+        if clock is not None:
+            assert self.races is not None
+            self.races.resume_source(clock, self.kernel.now)
+
+    def _acting(self) -> Clock:
+        clock = self._clock
+        assert clock is not None, "an access outside any thread"
+        return clock
+
+    def _touch(self, person: Person, item: str, op: Op, site: Site, value: Value = None) -> None:
+        races = self.races
+        assert races is not None
+        races.access(self._acting(), person.id, item, op, site, time=self.kernel.now, value=value)
+
+    def _read_filters(self, filters: Sequence[model.Filter], person: Person, site: Site) -> None:
+        for flt in filters:
+            self._touch(person, _item_of(flt), "read", site)
+
+    def _read_tokens(self, text: str, person: Person, site: Site) -> None:
+        for match in model.TOKEN.finditer(text):
+            if match.group(1) == "lead":
+                self._touch(person, match.group(2), "read", attrs.evolve(site, what=match.group(0)))
+
+    @staticmethod
+    def _site(run: Run, index: int, step: Step, what: str) -> Site:
+        return Site(campaign=run.campaign.name, step=index, kind=step.kind, what=what)
+
+    def _enter_flow(self, run: Run) -> None:
+        """A run starts in a flow a Remove from Flow names (R11): had the removal come
+        first, it would stop here (a removed run still starts, and ends at once)."""
+        name = run.campaign.name
+        if name in self._removable:
+            self._touch(run.person, f"flow:{name}", "add", Site(campaign=name, what="a run starts in the flow"))
+
+    def _step_in_flows(self, run: Run, index: int, step: Step) -> None:
+        """A step runs only if no Remove from Flow reached its thread first (R11): for
+        each removable campaign with a run in this thread, the step goes on in its flow."""
+        for other in self._live.get(run.person.id, ()):
+            name = other.campaign.name
+            if other.thread is run.thread and name in self._removable:
+                self._touch(run.person, f"flow:{name}", "add", self._site(run, index, step, "step runs (R11)"))
+
+    def _note_action(self, run: Run, index: int, step: Step, action: model.Action) -> None:
+        """The reads and writes of ``action``'s own effect (its choice was read already)."""
+        person = run.person
+        if isinstance(action, model.ChangeDataValue):
+            value = action.value
+            if isinstance(value, str) and "{{" in value:
+                self._read_tokens(value, person, self._site(run, index, step, "token"))
+                value = _coerce(self._resolve(value, run), self.scenario.fields[action.field].default)
+            self._touch(person, action.field, "write", self._site(run, index, step, "write"), value)
+        elif isinstance(action, model.ChangeScore):
+            if action.op == "=":
+                amount = int(action.amount) if float(action.amount).is_integer() else action.amount
+                self._touch(person, action.field, "write", self._site(run, index, step, "score write"), amount)
+            else:
+                self._touch(
+                    person, action.field, "add", self._site(run, index, step, f"score {action.op}{action.amount:g}")
+                )
+        elif isinstance(action, model.ChangeProgramStatus):
+            site = self._site(run, index, step, "status write (R14)")
+            self._touch(person, f"program:{action.program}", "write", site, action.status)
+        elif isinstance(action, (model.AddToList, model.RemoveFromList)):
+            member = isinstance(action, model.AddToList)
+            site = self._site(run, index, step, "add to list" if member else "remove from list")
+            self._touch(person, f"list:{action.list}", "write", site, member)
+        elif isinstance(action, model.InterestingMoment):
+            self._read_tokens(action.description, person, self._site(run, index, step, "token"))
+        elif isinstance(action, model.CallWebhook):
+            self._read_tokens(action.payload, person, self._site(run, index, step, "payload token"))
+        elif isinstance(action, model.RemoveFromFlow):
+            for name in action.campaigns:
+                site = self._site(run, index, step, "remove from flow (R11)")
+                self._touch(person, f"flow:{name}", "write", site, "removed")
+
     def _set_field(self, person: Person, run: Run | None, at: At, field: str, value: Value, **extra: Any) -> None:
         old = person.fields.get(field)
         if old != value or type(old) is not type(value):
@@ -551,6 +679,10 @@ class Engine:
         child_campaign = self.scenario.campaigns[action.campaign]
         person = parent.person
         reason = None
+        if self.races is not None:
+            self._read_filters(
+                child_campaign.filters, person, Site(campaign=child_campaign.name, what="smart list (R7)")
+            )
         if not all_hold(child_campaign.filters, person, self.scenario.programs):
             reason = "smart list filters do not hold"
         else:
@@ -606,31 +738,60 @@ class Engine:
 
     async def _call_webhook(self, run: Run, action: model.CallWebhook, at: At) -> None:
         person = run.person
-        self.emit("call_webhook", person, run, at, webhook=action.webhook)
+        if action.payload:  # what the service is sent, as it is now (R10)
+            self.emit(
+                "call_webhook", person, run, at, webhook=action.webhook, payload=self._resolve(action.payload, run)
+            )
+        else:
+            self.emit("call_webhook", person, run, at, webhook=action.webhook)
         # The response lands on its own, after ``latency``; the run waits for it at most
         # 30 s. At equal times the kernel decides whether the write-back or the run's
         # next step goes first: the documented write-back race.
-        self.kernel.spawn(self._webhook_response, run, action, at, delay=action.latency)
+        clock = None
+        if self.races is not None:
+            origin = f'the response to run {run.id} of "{run.campaign.name}" step {at[0] if at else "?"} (call_webhook)'
+            clock = self.races.fork(self._acting(), origin)
+        self.kernel.spawn(self._webhook_response, run, action, at, clock, delay=action.latency)
         await self.kernel.sleep(min(action.latency, model.WEBHOOK_TIMEOUT), sleeper=run.thread.sleeper)
         self._check_removed(run)  # removed while waiting: no timeout happened (R11)
         if action.latency > model.WEBHOOK_TIMEOUT:
             self.emit("webhook_timeout", person, run, at, webhook=action.webhook, after=model.WEBHOOK_TIMEOUT)
 
-    async def _webhook_response(self, run: Run, action: model.CallWebhook, at: At) -> None:
+    async def _webhook_response(self, run: Run, action: model.CallWebhook, at: At, clock: Clock | None) -> None:
         person = run.person
+        self._resumed(clock)  # a thread of its own (None: races are not detected)
         self.emit("webhook_response", person, run, at, webhook=action.webhook, status=action.status)
         if 200 <= action.status < 300:
             for field, value in action.response:
+                if self.races is not None:
+                    site = Site(
+                        campaign=run.campaign.name,
+                        step=at[0] if at else None,
+                        kind="call_webhook",
+                        what="response mapping (R16)",
+                    )
+                    self._touch(person, field, "write", site, value)
                 self._set_field(person, run, at, field, value, source="webhook")
 
     # -- load: external activities, generators, batch schedules
 
     def inject(self, person: Person, type_: str, attributes: Mapping[str, Value], fields: Mapping[str, Value]) -> None:
         """An activity from outside the flows: a form fill writes its fields first."""
+        races = self.races
         for field, value in fields.items():
+            if races is not None:
+                self._touch(person, field, "write", Site(campaign=None, what=f"{type_} (form field)"), value)
             self._set_field(person, None, None, field, value, source="form")
         if type_ == "change_data_value":
             field = str(attributes["field"])
+            if races is not None:
+                self._touch(
+                    person,
+                    field,
+                    "write",
+                    Site(campaign=None, what="change_data_value (external)"),
+                    attributes["value"],
+                )
             self._set_field(person, None, None, field, attributes["value"], source="external")
             return
         self.emit(type_, person, None, None, **attributes)
@@ -650,8 +811,10 @@ class Engine:
         kernel = self.kernel
         # The drawn fields of people these activities create: a stream of its own.
         rng = random.Random(f"sim.people.created:{self.scenario.seed}")
+        clock = self.races.source("the timed activities") if self.races is not None else None
         for item in items:
             await kernel.sleep_until(item.at)
+            self._source_resumed(clock)
             person = self.people.get(item.person)
             if person is None:  # only a form fill may name an unknown person (checked on load)
                 person = self._create_person(item.person, item.type, rng)
@@ -668,8 +831,10 @@ class Engine:
         # Everyone known at the moment of each arrival, created people included.
         people = self._everyone
         kernel = self.kernel
+        clock = self.races.source(f"load {index + 1} ({generator.type})") if self.races is not None else None
         for due in times:
             await kernel.sleep_until(due)
+            self._source_resumed(clock)
             fields = {name: rng.choice(values) for name, values in generator.fields.items()}
             if next(new):
                 person = self._create_person(f"new{next(self._new_ids)}", generator.type, new_fields)
@@ -680,15 +845,30 @@ class Engine:
     async def _batch(self, campaign: Campaign, times: Iterator[float]) -> None:
         tokens = self._my_tokens(campaign)
         kernel = self.kernel
+        races = self.races
+        clock = races.source(f'the schedule of batch "{campaign.name}"') if races is not None else None
+        site = Site(campaign=campaign.name, what="smart list (R2)")
         for due in times:
             if due > kernel.now:  # the first is now: no choice point before it
                 await kernel.sleep_until(due)
+            self._source_resumed(clock)
             # R2: everyone who qualifies at the scheduled time runs through the flow.
             for person in self.people.values():
                 if kernel.stop_requested:
                     return  # Ctrl-C: do not admit the rest of a million-person batch first
+                if races is not None:
+                    self._read_filters(campaign.filters, person, site)
                 if all_hold(campaign.filters, person, self.scenario.programs):
                     self.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)
+
+
+def _item_of(flt: model.Filter) -> str:
+    """The item of a person's state a filter reads, named as `sim.explore` names it."""
+    if isinstance(flt, model.FieldFilter):
+        return flt.field
+    if isinstance(flt, model.ListFilter):
+        return f"list:{flt.list}"
+    return f"program:{flt.program}"
 
 
 def _show(value: object) -> str:

@@ -252,10 +252,14 @@ def run_schedule(
 
 
 def _run_to_outcome(simulation: Simulation) -> Outcome:
-    """Run ``simulation``; its outcome: the people at the end, the campaigns that started."""
-    summary = simulation.run_sync()
-    started = [name for name, tally in summary.campaigns.items() if tally.started]
-    return outcome_of(simulation.engine.people, started)
+    simulation.run_sync()
+    return finished_outcome(simulation)
+
+
+def finished_outcome(simulation: Simulation) -> Outcome:
+    """The outcome of a finished ``simulation``: its people now, the campaigns that started."""
+    campaigns = simulation.summary().campaigns
+    return outcome_of(simulation.engine.people, [name for name, tally in campaigns.items() if tally.started])
 
 
 def _shrink_pair(scenario: Scenario, pair: tuple[str, Outcome]) -> tuple[str, bool]:

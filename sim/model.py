@@ -197,6 +197,8 @@ class CallWebhook:
     latency: float
     status: int = 200
     response: tuple[tuple[str, Value], ...] = ()  # field <- value, written on 2xx
+    #: The request body; its tokens are resolved when the call is made (R10).
+    payload: str = ""
 
 
 @attrs.frozen(kw_only=True)

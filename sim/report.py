@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from sim.explore import Exploration
 from sim.metrics import Metrics, Percentiles
 from sim.model import Scenario, Value
+from sim.races import Access, Race
 from sim.summary import Summary
 from sim.units import format_duration
 
@@ -287,3 +288,74 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
         out.append("")
         out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
     return "\n".join(out)
+
+
+def describe_item(item: str) -> str:
+    """A race's item in words: a field, a list, a program status, a rule's record."""
+    kind, _, name = item.partition(":")
+    if not name:
+        return f'field "{item}"'
+    return {
+        "list": f'membership of list "{name}"',
+        "program": f'status in program "{name}"',
+        "qualification": f'who has run through "{name}" (its qualification rule, R18)',
+        "flow": f'whether a run is still in the flow of "{name}" (Remove from Flow, R11)',
+    }[kind]
+
+
+def _side(access: Access, common: str) -> list[str]:
+    by = " <- ".join(access.chain) if access.chain else common
+    return [f"  {access.op:<6} {access.site.describe()}", f"         by {by}"]
+
+
+def format_races(races: Sequence[Race], *, accesses: int) -> str:
+    """``sim run --races``: every pair of conflicting accesses nothing orders, deduplicated
+    across people (docs/races.md). Races at the same instant in full, then those only time
+    kept apart, a line each."""
+    checked = f"{_n(accesses)} accesses to people's state checked"
+    if not races:
+        return f"No races: {checked}; every pair of conflicting accesses is ordered."
+    out = [f"Races: {_count(len(races), 'pair', 'pairs')} of conflicting accesses that nothing orders ({checked})"]
+    now = [race for race in races if race.same_instant]
+    later = [race for race in races if not race.same_instant]
+    if now:
+        out.append("")
+        out.append(f"At the same instant, so the schedule alone decides ({len(now)}; sim explore can show each):")
+    for number, race in enumerate(now, 1):
+        out.append("")
+        out.append(f"{number}. {describe_item(race.item)}: {_people(race)}")
+        out.extend(_side(race.first, race.common))
+        out.extend(_side(race.second, race.common))
+        if race.first.chain and race.second.chain:
+            if race.common:
+                out.append(f"  both descend from {race.common}, and neither from the other")
+            else:
+                out.append("  from different sources, and neither descends from the other")
+        out.append(f"  e.g. {race.person} at {_time(race.first.time)}")
+    if later:
+        out.append("")
+        out.append(
+            f"Kept apart only by time ({len(later)}; a queue backlog, a Wait or a slow webhook can swap them), "
+            "with the closest call:"
+        )
+        for number, race in enumerate(later, len(now) + 1):
+            first, second = race.first, race.second
+            out.append(
+                f"{number}. {describe_item(race.item)}: {first.op} {first.site.describe()} / {second.op} "
+                f"{second.site.describe()}; {_people(race)}; {race.person} at {_time(first.time)} and "
+                f"{_time(second.time)}"
+            )
+    out.append("")
+    out.append("Only the steps of one run, with the executables it calls (R6, R12), are ordered: to order two")
+    out.append("accesses, make them steps of one parent that executes the campaigns in turn. A webhook's")
+    out.append("write-back is ordered before nothing: read it in a campaign its data value change triggers.")
+    return "\n".join(out)
+
+
+def _people(race: Race) -> str:
+    shown = ", ".join(race.people[:5]) + (", ..." if len(race.people) > 5 else "")
+    return f"{_count(len(race.people), 'person', 'people')} ({shown})"
+
+
+def _time(seconds: float) -> str:
+    return format_duration(round(seconds, 3))

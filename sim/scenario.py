@@ -61,7 +61,7 @@ STEP_PARAMS: dict[str, tuple[str, ...]] = {
     "interesting_moment": ("description",),
     "send_email": ("email",),
     "send_alert": ("alert", "to"),
-    "call_webhook": ("webhook", "latency", "status", "response"),
+    "call_webhook": ("webhook", "latency", "status", "response", "payload"),
     "wait": ("duration",),
     "request_campaign": ("campaign",),
     "execute_campaign": ("campaign", "use_parent_tokens"),
@@ -906,13 +906,15 @@ class _Builder:
 
     def action_call_webhook(self, p: Mapping[str, Any], program: str | None) -> Action:
         self.params(p, "call_webhook")
-        webhook, latency, status, mappings = self.all_of(
+        webhook, latency, status, mappings, payload = self.all_of(
             lambda: self.get(p, "webhook", str),
             lambda: self.duration(p, "latency", 0.5),
             lambda: self.http_status(p),
             lambda: self.response_mappings(p),
+            lambda: self.get(p, "payload", str, ""),
         )
-        return model.CallWebhook(webhook=webhook, latency=latency, status=status, response=mappings)
+        self.tokens_in(payload, program)
+        return model.CallWebhook(webhook=webhook, latency=latency, status=status, response=mappings, payload=payload)
 
     def http_status(self, p: Mapping[str, Any]) -> int:
         status: int = self.get(p, "status", int, 200)

@@ -14,6 +14,7 @@ from sim.engine import Engine
 from sim.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
 from sim.metrics import Metrics
 from sim.model import Scenario
+from sim.races import Race, RaceDetector
 from sim.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
 from sim.summary import Summary
 
@@ -70,6 +71,8 @@ class Simulation:
     #: PCT's depth and the choice points its change points are drawn among.
     pct_depth: int = 3
     pct_steps: int = 100
+    #: Record every access to people's state and find the races (`races`, docs/races.md).
+    detect_races: bool = False
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
@@ -85,12 +88,19 @@ class Simulation:
             seed = self.scenario.seed if self.strategy_seed is None else self.strategy_seed
             strategy = make_strategy(self.strategy, seed, depth=self.pct_depth, steps=self.pct_steps)
         self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
-        self.engine = Engine(scenario=self.scenario, kernel=self.kernel, sinks=self.sinks)
+        detector = RaceDetector() if self.detect_races else None
+        self.engine = Engine(scenario=self.scenario, kernel=self.kernel, sinks=self.sinks, races=detector)
 
     def schedule_string(self) -> str:
         """This run's schedule as deviations from the default order (needs ``record``)."""
         assert self.kernel.choices is not None, "make the Simulation with record=True"
         return format_schedule(deviations_of(self.kernel.choices))
+
+    def races(self) -> tuple[Race, ...]:
+        """The races the run's accesses show, in the order found (needs ``detect_races``)."""
+        detector = self.engine.races
+        assert detector is not None, "make the Simulation with detect_races=True"
+        return detector.races()
 
     def _check_replayed(self) -> None:
         """A replayed schedule must have been used up: a deviation past the run's last

@@ -197,6 +197,7 @@ def _actions(kind: str, design: Design) -> st.SearchStrategy[Action]:
             latency=st.sampled_from((0.5, 30.0, 45.0)),
             status=st.sampled_from((200, 500)),
             response=st.sampled_from(((("stage", "Engaged"),), ())),
+            payload=st.sampled_from(("", '{"country": "{{lead.country}}"}')),
         )
     if kind == "request_campaign":
         return st.builds(model.RequestCampaign, campaign=st.sampled_from(design.requestable))

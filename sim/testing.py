@@ -13,7 +13,8 @@
 
 Running: `simulate` (activities, summary and end state), `run_scenario`, `run_text`.
 Assertions: `assert_guarantees` (every ordering guarantee of docs/guarantees.md over one
-log), `assert_finishes_before`, `assert_deterministic`. Hypothesis strategies that
+log), `assert_finishes_before`, `assert_deterministic`, `assert_no_races` (the race detector
+of docs/races.md; `find_races` returns what it finds). Hypothesis strategies that
 generate valid designs: `scenarios`, `campaigns`, `flows`, `steps`, `triggers`,
 `qualifications`, `people`, `seeds`. Needs the ``test`` extra (hypothesis).
 """
@@ -30,6 +31,8 @@ from sim.dump import dump_scenario
 from sim.guarantees import Violation, check_guarantees, format_activity
 from sim.model import Scenario
 from sim.people import Person
+from sim.races import Race
+from sim.report import format_races
 from sim.scenario import parse_scenario
 from sim.simulation import Simulation
 from sim.summary import Summary
@@ -71,8 +74,10 @@ __all__ = [
     "assert_deterministic",
     "assert_finishes_before",
     "assert_guarantees",
+    "assert_no_races",
     "campaigns",
     "cascade_origins",
+    "find_races",
     "flows",
     "people",
     "qualifications",
@@ -317,3 +322,27 @@ def assert_deterministic(scenario: Scenario, *, seed: int | None = None, strateg
             first.scenario,
             strategy=strategy,
         )
+
+
+def find_races(scenario: Scenario, *, seed: int | None = None, strategy: str = "random") -> tuple[Race, ...]:
+    """Run ``scenario`` once with race detection: every pair of conflicting accesses to a
+    person's state that nothing orders (docs/races.md), deduplicated across people."""
+    simulation = Simulation(scenario, seed=seed, strategy=strategy, detect_races=True)
+    simulation.run_sync()
+    return simulation.races()
+
+
+def assert_no_races(scenario: Scenario, *, seed: int | None = None, strategy: str = "random") -> None:
+    """Fail with the race report if any two conflicting accesses are unordered.
+
+    One run is enough: the detector reports a race whichever order this run took, so a
+    design that passes has one outcome under every schedule (see docs/races.md for
+    what the model leaves out).
+    """
+    simulation = Simulation(scenario, seed=seed, strategy=strategy, detect_races=True)
+    simulation.run_sync()
+    races = simulation.races()
+    if races:
+        detector = simulation.engine.races
+        assert detector is not None
+        raise AssertionError(format_races(races, accesses=detector.accesses))

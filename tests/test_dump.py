@@ -508,7 +508,7 @@ def run(scenario: model.Scenario) -> list[Activity]:
 )
 def test_the_file_runs_the_same(scenario: model.Scenario) -> None:
     activities = run(scenario)
-    assert len(activities) > 40
+    assert any(activity.type == "run_completed" for activity in activities)  # flows ran: not a vacuous match
     assert run(round_trip(scenario)) == activities
 
 

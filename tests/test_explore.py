@@ -13,7 +13,7 @@ from sim.scenario import load_scenario
 from sim.schedule import ScheduleError, format_schedule, parse_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
-RACE = ROOT / "tests" / "data" / "race-one-fill.toml"
+RACE = ROOT / "examples" / "racing-triggers-one-fill.toml"
 FIXED = ROOT / "examples" / "racing-triggers-fixed.toml"
 
 

@@ -1,0 +1,300 @@
+"""Happens-before race detection: accesses to a person's state that nothing orders.
+
+One run is enough. Every read and write of a person's state (a field, a list membership,
+a program status, a campaign's qualification record, whether a run is still in a
+campaign's flow) is recorded with the vector clock of the *thread* that made it. Threads
+and the order between them (docs/races.md, "The detector's model of order"):
+
+- a top-level run is a thread; an executed child runs in its parent's thread (R6), so
+  its accesses are in program order with the parent's;
+- a trigger or a Request Campaign orders its cause before the new run (R1, R5): the new
+  thread is *forked* from the thread that logged the activity, at that point;
+- a webhook response is a thread forked from the run at its Call Webhook step (R16): the
+  run goes on without it;
+- the world's inputs (the timed activities, each generator, each batch schedule) are
+  *sources*: threads that time orders among themselves, since a form is filled when it is
+  filled and a batch reads its smart list at its scheduled time; only sources due at the
+  same instant are unordered. A batch forks its members;
+- waits, the campaign queue and virtual time add no order: in Marketo a queue backlog
+  or a slow webhook can delay anything by any amount.
+
+Two accesses conflict when they touch the same item of the same person and at least one
+writes, except where the order cannot matter: two writes of the same value, or two
+score increments (``+5`` then ``+20`` ends where ``+20`` then ``+5`` does). A conflicting
+pair whose threads are not ordered is a race, reported with both campaigns and steps
+whether or not this run's outcome happened to diverge.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Literal
+
+import attrs
+from trio.lowlevel import current_task
+
+from sim.model import Value
+
+#: What an access does to its item. ``add`` (a score increment, a run entering or
+#: going on in a flow) commutes with ``add``; ``write`` commutes with a write of the
+#: same value; ``update`` (a qualification record) commutes with nothing.
+Op = Literal["read", "write", "add", "update"]
+
+
+@attrs.frozen(kw_only=True, cache_hash=True)
+class Site:
+    """Where in the design an access is written: a campaign's step, its smart list or
+    qualification rule (``step`` None), or the load (``campaign`` None)."""
+
+    campaign: str | None
+    step: int | None = None
+    kind: str | None = None
+    #: What the access is: "choice", "smart list", "{{lead.country}}", "form fill", ...
+    what: str
+
+    def describe(self) -> str:
+        if self.campaign is None:
+            return self.what
+        where = f'"{self.campaign}"'
+        if self.step is not None:
+            where += f" step {self.step} ({self.kind})"
+        return f"{where}: {self.what}"
+
+    def _key(self) -> tuple[str, int, str, str]:
+        return (self.campaign or "", self.step or 0, self.kind or "", self.what)
+
+
+@attrs.frozen(kw_only=True)
+class Access:
+    """One side of a race, as it happened in this run."""
+
+    op: Op
+    site: Site
+    time: float
+    #: How the thread that made it began, from itself back to the nearest thread the
+    #: other side of the race also descends from (most recent first).
+    chain: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Race:
+    """A pair of conflicting accesses that nothing orders, on ``item`` of ``people``.
+
+    ``first`` and ``second`` are the example's, in this run's order: of the person for
+    whom they came closest in time (other people may have had them the other way round).
+    """
+
+    item: str  # a field, "list:NAME", "program:NAME", "qualification:CAMPAIGN" or "flow:CAMPAIGN"
+    first: Access
+    second: Access
+    #: Everyone who had this pair, in the order found.
+    people: tuple[str, ...]
+    #: The person of the example.
+    person: str
+    #: The thread both sides descend from (where their orders part).
+    common: str
+
+    @property
+    def same_instant(self) -> bool:
+        """Whether the two happened at the same virtual time in this run (for at least
+        one person): a race a schedule alone can flip, which `sim explore` can witness.
+        Otherwise only time kept them apart, and a queue backlog, a Wait or a slower
+        webhook can bring them together."""
+        return self.first.time == self.second.time
+
+
+@attrs.define(eq=False, slots=True)
+class Clock:
+    """A thread's vector clock: thread id -> the last epoch of it ordered before now."""
+
+    id: int
+    vector: dict[int, int]
+    origin: str
+    parent: Clock | None
+    #: The trio task the thread runs in, seen at its first access (a consistency check).
+    task: object = None
+    #: Whether it forked a thread since it last resumed (see `resume`).
+    forked: bool = False
+
+    def resume(self) -> None:
+        """The thread goes on after a point where other tasks could run first.
+
+        A thread's accesses up to such a point (the rest of the step that logged the
+        activity or made the call) happen before any thread it forked can run: they share
+        the fork's epoch. From here on they are in a new epoch, after nothing forked.
+        """
+        if self.forked:
+            self.vector[self.id] += 1
+            self.forked = False
+
+
+#: (thread, site, op, value written) -> (epoch, time, thread) of that thread's latest such access.
+_History = dict[tuple[int, Site, Op, Value], tuple[int, float, Clock]]
+#: One side of a race: the thread, the site, the op and the virtual time.
+_Side = tuple[Clock, Site, Op, float]
+
+
+@attrs.define(eq=False, slots=True)
+class _Found:
+    item: str
+    first: _Side
+    second: _Side
+    person: str
+    gap: float
+    people: dict[str, None]
+
+
+@attrs.define(eq=False)
+class RaceDetector:
+    """Vector clocks for every thread, and each person's accesses per item.
+
+    The engine calls `thread` for each load source, `fork` where one thread orders
+    itself before a new one, and `access` for every read and write (`sim.engine`).
+    """
+
+    _clocks: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
+    #: (person, item) -> accesses, keeping per thread and site only the latest: if
+    #: that one is ordered before a new access, so are all the earlier ones.
+    _history: dict[tuple[str, str], _History] = attrs.field(factory=dict, init=False)
+    _found: dict[tuple[str, tuple[object, ...]], _Found] = attrs.field(factory=dict, init=False)
+    accesses: int = attrs.field(default=0, init=False)
+    #: The sources' clocks joined as of the last instant before ``_instant``, and the
+    #: sources that ran at ``_instant`` (not yet ordered before anything).
+    _world: dict[int, int] = attrs.field(factory=dict, init=False)
+    _instant: float = attrs.field(default=0.0, init=False)
+    _now: list[Clock] = attrs.field(factory=list, init=False)
+
+    def source(self, origin: str) -> Clock:
+        """A source of the world's inputs (see `resume_source`)."""
+        number = next(self._clocks)
+        return Clock(id=number, vector={number: 0}, origin=origin, parent=None)
+
+    def resume_source(self, clock: Clock, time: float) -> None:
+        """Source ``clock`` acts at virtual ``time``: after everything every source did
+        at earlier instants, and in a new epoch of its own."""
+        if time > self._instant:
+            world = self._world
+            for done in self._now:
+                for thread, epoch in done.vector.items():
+                    if world.get(thread, 0) < epoch:
+                        world[thread] = epoch
+            self._now.clear()
+            self._instant = time
+        vector = clock.vector
+        for thread, epoch in self._world.items():
+            if vector.get(thread, 0) < epoch:
+                vector[thread] = epoch
+        vector[clock.id] += 1
+        clock.forked = False
+        if not any(other is clock for other in self._now):
+            self._now.append(clock)
+
+    def fork(self, parent: Clock, origin: str) -> Clock:
+        """A new thread after everything ``parent`` did so far, and before nothing it does once
+        it next resumes (`Clock.resume`)."""
+        number = next(self._clocks)
+        vector = dict(parent.vector)
+        vector[number] = 1
+        parent.forked = True  # its accesses after its next resume are not before the child
+        return Clock(id=number, vector=vector, origin=origin, parent=parent)
+
+    def access(
+        self,
+        clock: Clock,
+        person: str,
+        item: str,
+        op: Op,
+        site: Site,
+        *,
+        time: float,
+        value: Value = None,
+    ) -> None:
+        """Record one access, and a race with every earlier one it conflicts with unordered."""
+        task = current_task()
+        if clock.task is None:
+            clock.task = task
+        elif clock.task is not task:  # the engine's notion of who is running is wrong
+            raise AssertionError(f"thread {clock.origin!r} accessed {item!r} from another task")
+        self.accesses += 1
+        history = self._history.get((person, item))
+        if history is None:
+            history = self._history[person, item] = {}
+        vector = clock.vector
+        me = clock.id
+        for (other, other_site, other_op, other_value), (epoch, other_time, owner) in history.items():
+            if other == me or epoch <= vector.get(other, 0):
+                continue  # program order, or ordered by a fork
+            if not _conflict(op, value, other_op, other_value):
+                continue
+            self._report(person, item, (owner, other_site, other_op, other_time), (clock, site, op, time))
+        history[me, site, op, value if op == "write" else None] = (vector[me], time, clock)
+
+    def _report(
+        self,
+        person: str,
+        item: str,
+        first: _Side,
+        second: _Side,
+    ) -> None:
+        # One race per pair of sites and ops, whichever came first: people differ only
+        # in which of the two the schedule took first.
+        ends = sorted([(first[1]._key(), first[2]), (second[1]._key(), second[2])])
+        key = (item, tuple(ends))
+        gap = abs(second[3] - first[3])
+        found = self._found.get(key)
+        if found is None:
+            self._found[key] = _Found(item, first, second, person, gap, {person: None})
+            return
+        found.people[person] = None
+        if gap < found.gap:  # the closest call is the telling example
+            found.first, found.second, found.person, found.gap = first, second, person, gap
+
+    def races(self) -> tuple[Race, ...]:
+        """Every race found: those at the same instant first, each group in the order found."""
+        found = sorted(self._found.values(), key=lambda item: item.gap > 0)  # a stable sort
+        return tuple(self._race(item) for item in found)
+
+    def _race(self, found: _Found) -> Race:
+        a, b = found.first[0], found.second[0]
+        common = _common(a, b)
+        return Race(
+            item=found.item,
+            first=_access(found.first, common),
+            second=_access(found.second, common),
+            people=tuple(found.people),
+            person=found.person,
+            common=common.origin if common is not None else "",
+        )
+
+
+def _conflict(op: Op, value: Value, other_op: Op, other_value: Value) -> bool:
+    if op == "read" or other_op == "read":
+        return op != other_op
+    if op == other_op == "add":
+        return False
+    if op == other_op == "write":
+        return not (value == other_value and type(value) is type(other_value))
+    return True
+
+
+def _ancestors(clock: Clock) -> Iterator[Clock]:
+    here: Clock | None = clock
+    while here is not None:
+        yield here
+        here = here.parent
+
+
+def _common(a: Clock, b: Clock) -> Clock | None:
+    mine = {clock.id for clock in _ancestors(a)}
+    return next((clock for clock in _ancestors(b) if clock.id in mine), None)
+
+
+def _access(side: _Side, common: Clock | None) -> Access:
+    clock, site, op, time = side
+    chain = []
+    for here in _ancestors(clock):
+        if common is not None and here.id == common.id:
+            break
+        chain.append(here.origin)
+    return Access(op=op, site=site, time=time, chain=tuple(chain))
