@@ -27,7 +27,7 @@ import attrs
 
 from sim import model
 from sim.activity import Activity, ActivitySink
-from sim.conditions import all_hold, trigger_matches
+from sim.conditions import all_hold, same_value, trigger_matches
 from sim.kernel import Kernel, Sleeper
 from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
 from sim.metrics import Metrics, QueueStats, RunStats, summarize_metrics
@@ -107,6 +107,8 @@ class Run:
     tokens: Mapping[str, str]
     depth: int = 0  # 0 for a top run; executables nest below (R8)
     admitted: float = 0.0
+    #: The (1-based) step the run is at; 0 before its first (for race reports).
+    step: int = 0
 
 
 @attrs.define(eq=False)
@@ -148,6 +150,10 @@ class Engine:
     #: Campaigns a Remove from Flow step names: whether a run is in their flow is state
     #: that the removal writes and every step of theirs reads.
     _removable: frozenset[str] = attrs.field(factory=frozenset, init=False)
+    #: (activity type, field/list/program) -> whether a trigger listens for it (`_watched`).
+    _watch: dict[tuple[str, str], bool] = attrs.field(factory=dict, init=False)
+    #: With ``races``: the people form fills created during the run.
+    _created: set[str] = attrs.field(factory=set, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.people = make_people(self.scenario)
@@ -325,8 +331,9 @@ class Engine:
         run.admitted = self.kernel.now
         if self.races is not None:
             how = f"triggered by {via}" if via in model.TRIGGER_ACTIVITIES else f"started by {via}"
-            origin = f'run {run.id} of "{campaign.name}", {how}' + (f" (activity {cause})" if cause else "")
-            run.thread.clock = self.races.fork(self._acting(), origin)
+            label = f'run {run.id} of "{campaign.name}"'
+            origin = f"{label}, {how}" + (f" (activity #{cause} of the log)" if cause else "")
+            run.thread.clock = self.races.fork(self._acting(), origin, label=label)
         if not self.queues:
             self.kernel.spawn(self._run_task, run, cause, via)
             return run
@@ -383,7 +390,8 @@ class Engine:
         if not queue.enter(entry, self.kernel.now):
             thread.waiting = entry  # a Remove from Flow takes it out of the queue at once
             await self.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
-            self._resumed(thread.clock)
+            if self.races is not None:
+                self._going_on(run)
             thread.waiting = None
             if not entry.granted:
                 queue.cancel(entry, self.kernel.now)
@@ -437,8 +445,7 @@ class Engine:
         """Run the campaign's steps in order; log how the run ended."""
         person = run.person
         if self.races is not None:
-            self._resumed(run.thread.clock)
-            self._enter_flow(run)
+            self._going_on(run)
         self.emit("run_started", person, run, cause=cause, via=via)
         service = self._service
         kernel = self.kernel
@@ -446,6 +453,7 @@ class Engine:
             if run.thread.removed:
                 raise RunRemoved(run.thread.removed_by)
             for index, step in enumerate(run.campaign.flow, 1):
+                run.step = index
                 # R22: the step holds the worker for its service time; its effect lands
                 # at the end of it. Without a queue model, a choice point and no time.
                 delay = service[step.kind]() if service else 0.0
@@ -463,7 +471,7 @@ class Engine:
     def _check_removed(self, run: Run) -> None:
         """After anything that let other runs go first: was this run removed (R11)?"""
         if self.races is not None:
-            self._resumed(run.thread.clock)
+            self._going_on(run)
         if run.thread.removed:
             raise RunRemoved(run.thread.removed_by)
 
@@ -486,8 +494,6 @@ class Engine:
         self.tally.steps[run.campaign.name] += 1
         action = step.action
         races = self.races
-        if races is not None:
-            self._step_in_flows(run, index, step)
         for choice in step.choices:
             if races is not None:
                 self._read_filters(choice.conditions, person, self._site(run, index, step, "choice (R13)"))
@@ -605,20 +611,23 @@ class Engine:
     def _site(run: Run, index: int, step: Step, what: str) -> Site:
         return Site(campaign=run.campaign.name, step=index, kind=step.kind, what=what)
 
-    def _enter_flow(self, run: Run) -> None:
-        """A run starts in a flow a Remove from Flow names (R11): had the removal come
-        first, it would stop here (a removed run still starts, and ends at once)."""
-        name = run.campaign.name
-        if name in self._removable:
-            self._touch(run.person, f"flow:{name}", "add", Site(campaign=name, what="a run starts in the flow"))
-
-    def _step_in_flows(self, run: Run, index: int, step: Step) -> None:
-        """A step runs only if no Remove from Flow reached its thread first (R11): for
-        each removable campaign with a run in this thread, the step goes on in its flow."""
+    def _going_on(self, run: Run) -> None:
+        """``run``'s thread goes on after a point where other runs could go first, where
+        it checks whether a Remove from Flow reached it (R11). For each campaign some
+        Remove from Flow names with a run in this thread, that check reads whether the
+        run is still in its flow: had the removal come first, it would have stopped here."""
+        self._resumed(run.thread.clock)
+        if not self._removable:
+            return
+        if run.step:
+            kind = run.campaign.flow[run.step - 1].kind
+            site = Site(campaign=run.campaign.name, step=run.step, kind=kind, what="goes on in the flow (R11)")
+        else:
+            site = Site(campaign=run.campaign.name, what="a run starts in the flow (R11)")
         for other in self._live.get(run.person.id, ()):
             name = other.campaign.name
             if other.thread is run.thread and name in self._removable:
-                self._touch(run.person, f"flow:{name}", "add", self._site(run, index, step, "step runs (R11)"))
+                self._touch(run.person, f"flow:{name}", "read", site)
 
     def _note_action(self, run: Run, index: int, step: Step, action: model.Action) -> None:
         """The reads and writes of ``action``'s own effect (its choice was read already)."""
@@ -628,22 +637,25 @@ class Engine:
             if isinstance(value, str) and "{{" in value:
                 self._read_tokens(value, person, self._site(run, index, step, "token"))
                 value = _coerce(self._resolve(value, run), self.scenario.fields[action.field].default)
-            self._touch(person, action.field, "write", self._site(run, index, step, "write"), value)
+            self._write_field(person, action.field, self._site(run, index, step, "write"), value)
         elif isinstance(action, model.ChangeScore):
+            watched = self._watched("change_score", "field", action.field)
             if action.op == "=":
                 amount = int(action.amount) if float(action.amount).is_integer() else action.amount
-                self._touch(person, action.field, "write", self._site(run, index, step, "score write"), amount)
+                site = self._site(run, index, step, "score write")
+                self._touch(person, action.field, "update" if watched else "write", site, amount)
             else:
-                self._touch(
-                    person, action.field, "add", self._site(run, index, step, f"score {action.op}{action.amount:g}")
-                )
+                site = self._site(run, index, step, f"score {action.op}{action.amount:g}")
+                self._touch(person, action.field, "update" if watched else "add", site)
         elif isinstance(action, model.ChangeProgramStatus):
-            site = self._site(run, index, step, "status write (R14)")
-            self._touch(person, f"program:{action.program}", "write", site, action.status)
-        elif isinstance(action, (model.AddToList, model.RemoveFromList)):
-            member = isinstance(action, model.AddToList)
-            site = self._site(run, index, step, "add to list" if member else "remove from list")
-            self._touch(person, f"list:{action.list}", "write", site, member)
+            site = self._site(run, index, step, "status change (R14)")
+            op: Op = "update" if self._watched("change_program_status", "program", action.program) else "raise"
+            self._touch(person, f"program:{action.program}", op, site, action.status)
+        elif isinstance(action, model.AddToList):
+            op = "update" if self._watched("add_to_list", "list", action.list) else "write"
+            self._touch(person, f"list:{action.list}", op, self._site(run, index, step, "add to list"), True)
+        elif isinstance(action, model.RemoveFromList):  # no trigger listens for a removal
+            self._touch(person, f"list:{action.list}", "write", self._site(run, index, step, "remove from list"), False)
         elif isinstance(action, model.InterestingMoment):
             self._read_tokens(action.description, person, self._site(run, index, step, "token"))
         elif isinstance(action, model.CallWebhook):
@@ -652,6 +664,27 @@ class Engine:
             for name in action.campaigns:
                 site = self._site(run, index, step, "remove from flow (R11)")
                 self._touch(person, f"flow:{name}", "write", site, "removed")
+
+    def _write_field(self, person: Person, field: str, site: Site, value: Value) -> None:
+        """A write of ``value`` to ``field``, which commutes with a write of the same value
+        unless a trigger listens for the field's change: then the write that changes the
+        value starts the triggered run, and which one does depends on their order."""
+        watched = self._watched("change_data_value", "field", field)
+        self._touch(person, field, "update" if watched else "write", site, value)
+
+    def _watched(self, activity: str, key: str, name: str) -> bool:
+        """Whether an active trigger listens for ``activity`` about ``name`` (its ``key``
+        constraint left out, or naming it)."""
+        cached = self._watch.get((activity, name))
+        if cached is None:
+            cached = False
+            for _, trigger in self._listeners.get(activity, ()):
+                values = dict(trigger.constraints).get(key)
+                if values is None or any(same_value(name, value) for value in values):
+                    cached = True
+                    break
+            self._watch[activity, name] = cached
+        return cached
 
     def _set_field(self, person: Person, run: Run | None, at: At, field: str, value: Value, **extra: Any) -> None:
         old = person.fields.get(field)
@@ -749,8 +782,9 @@ class Engine:
         # next step goes first: the documented write-back race.
         clock = None
         if self.races is not None:
-            origin = f'the response to run {run.id} of "{run.campaign.name}" step {at[0] if at else "?"} (call_webhook)'
-            clock = self.races.fork(self._acting(), origin)
+            label = f"the webhook response to run {run.id}"
+            origin = f'{label} (its "{run.campaign.name}" step {at[0] if at else "?"}, call_webhook)'
+            clock = self.races.fork(self._acting(), origin, label=label)
         self.kernel.spawn(self._webhook_response, run, action, at, clock, delay=action.latency)
         await self.kernel.sleep(min(action.latency, model.WEBHOOK_TIMEOUT), sleeper=run.thread.sleeper)
         self._check_removed(run)  # removed while waiting: no timeout happened (R11)
@@ -770,7 +804,7 @@ class Engine:
                         kind="call_webhook",
                         what="response mapping (R16)",
                     )
-                    self._touch(person, field, "write", site, value)
+                    self._write_field(person, field, site, value)
                 self._set_field(person, run, at, field, value, source="webhook")
 
     # -- load: external activities, generators, batch schedules
@@ -780,17 +814,13 @@ class Engine:
         races = self.races
         for field, value in fields.items():
             if races is not None:
-                self._touch(person, field, "write", Site(campaign=None, what=f"{type_} (form field)"), value)
+                self._write_field(person, field, Site(campaign=None, what=f"{type_} (form field)"), value)
             self._set_field(person, None, None, field, value, source="form")
         if type_ == "change_data_value":
             field = str(attributes["field"])
             if races is not None:
-                self._touch(
-                    person,
-                    field,
-                    "write",
-                    Site(campaign=None, what="change_data_value (external)"),
-                    attributes["value"],
+                self._write_field(
+                    person, field, Site(campaign=None, what="change_data_value (external)"), attributes["value"]
                 )
             self._set_field(person, None, None, field, attributes["value"], source="external")
             return
@@ -803,6 +833,10 @@ class Engine:
         person = Person(id=pid, fields=new_person_fields(self.scenario, rng))
         self.people[pid] = person
         self._everyone.append(person)
+        if self.races is not None:
+            self._created.add(pid)
+            site = Site(campaign=None, what=f"{via} creates the person")
+            self.races.created(self._acting(), pid, site, time=self.kernel.now)
         self.emit("person_created", person, None, None, via=via, fields=dict(person.fields))
         return person
 
@@ -852,11 +886,16 @@ class Engine:
             if due > kernel.now:  # the first is now: no choice point before it
                 await kernel.sleep_until(due)
             self._source_resumed(clock)
+            if races is not None:
+                assert clock is not None
+                races.passed(clock, site)
             # R2: everyone who qualifies at the scheduled time runs through the flow.
             for person in self.people.values():
                 if kernel.stop_requested:
                     return  # Ctrl-C: do not admit the rest of a million-person batch first
                 if races is not None:
+                    if person.id in self._created:  # it might not have existed yet
+                        self._touch(person, "person", "read", site)
                     self._read_filters(campaign.filters, person, site)
                 if all_hold(campaign.filters, person, self.scenario.programs):
                     self.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)

@@ -19,8 +19,10 @@ and the order between them (docs/races.md, "The detector's model of order"):
   or a slow webhook can delay anything by any amount.
 
 Two accesses conflict when they touch the same item of the same person and at least one
-writes, except where the order cannot matter: two writes of the same value, or two
-score increments (``+5`` then ``+20`` ends where ``+20`` then ``+5`` does). A conflicting
+writes, except where the order cannot matter: two writes of the same value, two score
+increments (``+5`` then ``+20`` ends where ``+20`` then ``+5`` does), two program status
+changes (statuses only move forward, R14), unless a trigger listens for the activity the
+change logs: then which write changed the value decides which run it starts. A conflicting
 pair whose threads are not ordered is a race, reported with both campaigns and steps
 whether or not this run's outcome happened to diverge.
 """
@@ -36,10 +38,11 @@ from trio.lowlevel import current_task
 
 from sim.model import Value
 
-#: What an access does to its item. ``add`` (a score increment, a run entering or
-#: going on in a flow) commutes with ``add``; ``write`` commutes with a write of the
-#: same value; ``update`` (a qualification record) commutes with nothing.
-Op = Literal["read", "write", "add", "update"]
+#: What an access does to its item. ``add`` (a score increment) commutes with ``add``,
+#: ``raise`` (a program status change, forward only) with ``raise``; ``write`` commutes
+#: with a write of the same value; ``update`` (a qualification record, or a write that
+#: a trigger listens for) commutes with nothing; ``read`` conflicts with all but reads.
+Op = Literal["read", "write", "add", "raise", "update"]
 
 
 @attrs.frozen(kw_only=True, cache_hash=True)
@@ -72,6 +75,10 @@ class Access:
     op: Op
     site: Site
     time: float
+    #: The value written (None for a read, an increment or a qualification record).
+    value: Value
+    #: The run (or source) that made it: 'run 3 of "Score Lead"'.
+    by: str
     #: How the thread that made it began, from itself back to the nearest thread the
     #: other side of the race also descends from (most recent first).
     chain: tuple[str, ...]
@@ -94,6 +101,8 @@ class Race:
     person: str
     #: The thread both sides descend from (where their orders part).
     common: str
+    #: Why nothing orders the two, in a sentence.
+    why: str
 
     @property
     def same_instant(self) -> bool:
@@ -102,6 +111,11 @@ class Race:
         Otherwise only time kept them apart, and a queue backlog, a Wait or a slower
         webhook can bring them together."""
         return self.first.time == self.second.time
+
+    @property
+    def gap(self) -> float:
+        """Virtual seconds between the two in the example (the closest call)."""
+        return abs(self.second.time - self.first.time)
 
 
 @attrs.define(eq=False, slots=True)
@@ -112,6 +126,8 @@ class Clock:
     vector: dict[int, int]
     origin: str
     parent: Clock | None
+    #: Short: 'run 3 of "Score Lead"', 'the response to run 1', a source's origin.
+    label: str = ""
     #: The trio task the thread runs in, seen at its first access (a consistency check).
     task: object = None
     #: Whether it forked a thread since it last resumed (see `resume`).
@@ -129,10 +145,10 @@ class Clock:
             self.forked = False
 
 
-#: (thread, site, op, value written) -> (epoch, time, thread) of that thread's latest such access.
-_History = dict[tuple[int, Site, Op, Value], tuple[int, float, Clock]]
-#: One side of a race: the thread, the site, the op and the virtual time.
-_Side = tuple[Clock, Site, Op, float]
+#: (thread, site, op, value written) -> (epoch, time, thread, value) of that thread's latest such access.
+_History = dict[tuple[int, Site, Op, Value], tuple[int, float, Clock, Value]]
+#: One side of a race: the thread, the site, the op, the virtual time and the value written.
+_Side = tuple[Clock, Site, Op, float, Value]
 
 
 @attrs.define(eq=False, slots=True)
@@ -164,11 +180,14 @@ class RaceDetector:
     _world: dict[int, int] = attrs.field(factory=dict, init=False)
     _instant: float = attrs.field(default=0.0, init=False)
     _now: list[Clock] = attrs.field(factory=list, init=False)
+    #: The batch passes of ``_instant``: (source, its epoch, site). A person created
+    #: later in the same instant was not among the people they went through.
+    _passes: list[tuple[Clock, int, Site]] = attrs.field(factory=list, init=False)
 
     def source(self, origin: str) -> Clock:
         """A source of the world's inputs (see `resume_source`)."""
         number = next(self._clocks)
-        return Clock(id=number, vector={number: 0}, origin=origin, parent=None)
+        return Clock(id=number, vector={number: 0}, origin=origin, parent=None, label=origin)
 
     def resume_source(self, clock: Clock, time: float) -> None:
         """Source ``clock`` acts at virtual ``time``: after everything every source did
@@ -180,6 +199,7 @@ class RaceDetector:
                     if world.get(thread, 0) < epoch:
                         world[thread] = epoch
             self._now.clear()
+            self._passes.clear()
             self._instant = time
         vector = clock.vector
         for thread, epoch in self._world.items():
@@ -190,14 +210,28 @@ class RaceDetector:
         if not any(other is clock for other in self._now):
             self._now.append(clock)
 
-    def fork(self, parent: Clock, origin: str) -> Clock:
+    def passed(self, clock: Clock, site: Site) -> None:
+        """Source ``clock`` (a batch) goes through everyone who exists now (R2)."""
+        self._passes.append((clock, clock.vector[clock.id], site))
+
+    def created(self, clock: Clock, person: str, site: Site, *, time: float) -> None:
+        """``clock`` creates ``person`` (a form fill by an unknown visitor). A batch pass
+        earlier in the same instant read that no such person exists: a race with this
+        write, as the pass would have included the person had it come second."""
+        history = self._history.setdefault((person, "person"), {})
+        for source, epoch, pass_site in self._passes:
+            if source is not clock:
+                history[source.id, pass_site, "read", None] = (epoch, time, source, None)
+        self.access(clock, person, "person", "update", site, time=time)
+
+    def fork(self, parent: Clock, origin: str, *, label: str = "") -> Clock:
         """A new thread after everything ``parent`` did so far, and before nothing it does once
         it next resumes (`Clock.resume`)."""
         number = next(self._clocks)
         vector = dict(parent.vector)
         vector[number] = 1
         parent.forked = True  # its accesses after its next resume are not before the child
-        return Clock(id=number, vector=vector, origin=origin, parent=parent)
+        return Clock(id=number, vector=vector, origin=origin, parent=parent, label=label or origin)
 
     def access(
         self,
@@ -222,13 +256,15 @@ class RaceDetector:
             history = self._history[person, item] = {}
         vector = clock.vector
         me = clock.id
-        for (other, other_site, other_op, other_value), (epoch, other_time, owner) in history.items():
+        for (other, other_site, other_op, _), (epoch, other_time, owner, other_value) in history.items():
             if other == me or epoch <= vector.get(other, 0):
                 continue  # program order, or ordered by a fork
             if not _conflict(op, value, other_op, other_value):
                 continue
-            self._report(person, item, (owner, other_site, other_op, other_time), (clock, site, op, time))
-        history[me, site, op, value if op == "write" else None] = (vector[me], time, clock)
+            self._report(
+                person, item, (owner, other_site, other_op, other_time, other_value), (clock, site, op, time, value)
+            )
+        history[me, site, op, value if op == "write" else None] = (vector[me], time, clock, value)
 
     def _report(
         self,
@@ -258,20 +294,22 @@ class RaceDetector:
     def _race(self, found: _Found) -> Race:
         a, b = found.first[0], found.second[0]
         common = _common(a, b)
+        first, second = _access(found.first, common), _access(found.second, common)
         return Race(
             item=found.item,
-            first=_access(found.first, common),
-            second=_access(found.second, common),
+            first=first,
+            second=second,
             people=tuple(found.people),
             person=found.person,
             common=common.origin if common is not None else "",
+            why=_why(a, b, common),
         )
 
 
 def _conflict(op: Op, value: Value, other_op: Op, other_value: Value) -> bool:
     if op == "read" or other_op == "read":
         return op != other_op
-    if op == other_op == "add":
+    if op == other_op and op in ("add", "raise"):
         return False
     if op == other_op == "write":
         return not (value == other_value and type(value) is type(other_value))
@@ -291,10 +329,29 @@ def _common(a: Clock, b: Clock) -> Clock | None:
 
 
 def _access(side: _Side, common: Clock | None) -> Access:
-    clock, site, op, time = side
+    clock, site, op, time, value = side
     chain = []
     for here in _ancestors(clock):
         if common is not None and here.id == common.id:
             break
         chain.append(here.origin)
-    return Access(op=op, site=site, time=time, chain=tuple(chain))
+    return Access(op=op, site=site, time=time, value=value, by=clock.label, chain=tuple(chain))
+
+
+def _below(clock: Clock, common: Clock) -> Clock:
+    """The thread ``common`` forked on the way down to ``clock``."""
+    here = clock
+    while here.parent is not None and here.parent.id != common.id:
+        here = here.parent
+    return here
+
+
+def _why(a: Clock, b: Clock, common: Clock | None) -> str:
+    if common is None:
+        return f"{a.label} and {b.label} come from different sources of the load; nothing orders them"
+    for mine, other in ((a, b), (b, a)):
+        if mine.id == common.id:  # the other side descends from this one, started by it
+            started = _below(other, common)
+            return f"{common.label} started {started.label} and went on without waiting for it"
+    left, right = _below(a, common), _below(b, common)
+    return f"{common.label} started both {left.label} and {right.label}; neither waits for the other"

@@ -293,6 +293,8 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
 def describe_item(item: str) -> str:
     """A race's item in words: a field, a list, a program status, a rule's record."""
     kind, _, name = item.partition(":")
+    if item == "person":
+        return "whether the person exists yet (a form fill by an unknown visitor creates it)"
     if not name:
         return f'field "{item}"'
     return {
@@ -303,53 +305,72 @@ def describe_item(item: str) -> str:
     }[kind]
 
 
-def _side(access: Access, common: str) -> list[str]:
-    by = " <- ".join(access.chain) if access.chain else common
-    return [f"  {access.op:<6} {access.site.describe()}", f"         by {by}"]
+def _did(access: Access, item: str) -> str:
+    """What an access did: "read", "add" (a score increment), "write "US"", ..."""
+    if item == "person":
+        return "create" if access.op == "update" else access.op
+    kind, _, name = item.partition(":")
+    shown = (not name or kind == "program") and access.op in ("write", "update", "raise")
+    if shown:
+        return f"{'write' if access.op == 'update' else access.op} {_value(access.value)}"
+    return access.op
 
 
 def format_races(races: Sequence[Race], *, accesses: int) -> str:
     """``sim run --races``: every pair of conflicting accesses nothing orders, deduplicated
     across people (docs/races.md). Races at the same instant in full, then those only time
-    kept apart, a line each."""
+    kept apart, a line each, the closest calls first."""
     checked = f"{_n(accesses)} accesses to people's state checked"
     if not races:
         return f"No races: {checked}; every pair of conflicting accesses is ordered."
     out = [f"Races: {_count(len(races), 'pair', 'pairs')} of conflicting accesses that nothing orders ({checked})"]
     now = [race for race in races if race.same_instant]
-    later = [race for race in races if not race.same_instant]
+    later = sorted((race for race in races if not race.same_instant), key=lambda race: race.gap)
     if now:
         out.append("")
         out.append(f"At the same instant, so the schedule alone decides ({len(now)}; sim explore can show each):")
     for number, race in enumerate(now, 1):
         out.append("")
         out.append(f"{number}. {describe_item(race.item)}: {_people(race)}")
-        out.extend(_side(race.first, race.common))
-        out.extend(_side(race.second, race.common))
-        if race.first.chain and race.second.chain:
-            if race.common:
-                out.append(f"  both descend from {race.common}, and neither from the other")
-            else:
-                out.append("  from different sources, and neither descends from the other")
+        width = max(len(_did(race.first, race.item)), len(_did(race.second, race.item)))
+        for access in (race.first, race.second):
+            out.append(f"  {_did(access, race.item):<{width}}  {access.site.describe()}")
+            out.append(f"  {'':<{width}}  by {access.chain[0] if access.chain else race.common}")
+        out.append(f"  why: {race.why}")
         out.append(f"  e.g. {race.person} at {_time(race.first.time)}")
     if later:
         out.append("")
         out.append(
             f"Kept apart only by time ({len(later)}; a queue backlog, a Wait or a slow webhook can swap them), "
-            "with the closest call:"
+            "closest calls first:"
         )
         for number, race in enumerate(later, len(now) + 1):
             first, second = race.first, race.second
+            did, other = _did(first, race.item), _did(second, race.item)
             out.append(
-                f"{number}. {describe_item(race.item)}: {first.op} {first.site.describe()} / {second.op} "
-                f"{second.site.describe()}; {_people(race)}; {race.person} at {_time(first.time)} and "
-                f"{_time(second.time)}"
+                f"{number}. {describe_item(race.item)}: {did} {first.site.describe()} ({first.by}) / "
+                f"{other} {second.site.describe()} ({second.by}); {_people(race)}; "
+                f"{race.person} at {_time(first.time)} and {_time(second.time)}"
             )
     out.append("")
-    out.append("Only the steps of one run, with the executables it calls (R6, R12), are ordered: to order two")
-    out.append("accesses, make them steps of one parent that executes the campaigns in turn. A webhook's")
-    out.append("write-back is ordered before nothing: read it in a campaign its data value change triggers.")
+    out.extend(_advice(races))
     return "\n".join(out)
+
+
+def _advice(races: Sequence[Race]) -> list[str]:
+    sides = [access for race in races for access in (race.first, race.second)]
+    out = [
+        "To order two accesses, make them steps of one run, or of executables one parent runs in turn",
+        "(R6, R12). A trigger or a Request Campaign orders only what its cause did before it, not what",
+        "the cause does next (R5).",
+    ]
+    if any(access.by.startswith("the webhook response") for access in sides):
+        out.append("A webhook's write-back is ordered before nothing: read the field in a campaign its data")
+        out.append("value change triggers (R16).")
+    if any(access.by.startswith("the schedule of batch") for access in sides):
+        out.append("A batch reads its smart list at its scheduled time, after the load of earlier instants only:")
+        out.append("runs started before it may not have finished (R2).")
+    return out
 
 
 def _people(race: Race) -> str:

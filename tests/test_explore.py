@@ -124,3 +124,24 @@ def test_pct_finds_the_race_and_its_witnesses_replay() -> None:
     assert explore(scenario, runs=20, seed=1, strategy="pct", jobs=2) == explore(
         scenario, runs=20, seed=1, strategy="pct", jobs=1
     )
+
+
+@pytest.mark.parametrize("example", ["request-chain.toml", "webhook-writeback.toml"])
+def test_the_request_chain_and_webhook_races_are_found_and_their_witnesses_replay(example: str) -> None:
+    """The request-chain race (R5) and the webhook write-back race (R16): more than one
+    outcome class, each witness replays to its outcome, and every person whose value
+    differs from the most common class is one the race detector flags."""
+    from sim.testing import find_races
+
+    scenario = load_scenario(ROOT / "examples" / example)
+    if example == "webhook-writeback.toml":  # 100 people race independently: keep 2, one per campaign
+        keep = {"p1", "p51"}
+        scenario = attrs.evolve(scenario, activities=tuple(a for a in scenario.activities if a.person in keep))
+    exploration = explore(scenario, runs=60, seed=0)
+    assert exploration.races
+    flagged = {person for race in find_races(scenario) for person in race.people}
+    for found in exploration.classes:
+        assert replay(scenario, found.witness).outcome == found.outcome
+        assert {difference.person for difference in found.differences} <= flagged
+    differing = {difference.what for found in exploration.classes for difference in found.differences}
+    assert differing == {"request-chain.toml": {"owner", "score"}, "webhook-writeback.toml": {"owner"}}[example]
