@@ -287,6 +287,7 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
     if len(classes) > 1:
         out.append("")
         out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
+        out.append(f"See which accesses race, in one run: sim run {file} --races")
     return "\n".join(out)
 
 

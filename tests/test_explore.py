@@ -69,6 +69,7 @@ def test_sim_explore_prints_classes_and_fails_on_a_race_when_asked(capsys: pytes
     assert "Class 1: 37 schedules (74%); witness: the default order (oldest first)" in out
     assert 'Class 2: 13 schedules (26%); witness: --schedule "1:1,2:1"' in out
     assert '  alice score: 5 (class 1: 25), written by "Score Lead" run 2 step 1 (change_score)' in out
+    assert f"See which accesses race, in one run: sim run {RACE} --races" in out
     assert main(["explore", str(RACE), "--runs", "50", "--fail-on-race"]) == 1
     assert main(["explore", str(FIXED), "--runs", "5", "--fail-on-race"]) == 0
     assert "no race found" in capsys.readouterr().out
