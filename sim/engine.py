@@ -507,10 +507,7 @@ class Engine:
         if races is not None:
             self._note_action(run, index, step, action)
         if isinstance(action, model.ChangeDataValue):
-            value = action.value
-            if isinstance(value, str) and "{{" in value:
-                value = _coerce(self._resolve(value, run), self.scenario.fields[action.field].default)
-            self._set_field(person, run, at, action.field, value)
+            self._set_field(person, run, at, action.field, self._new_value(action, run))
         elif isinstance(action, model.ChangeScore):
             old = person.fields.get(action.field)
             base = old if isinstance(old, (int, float)) and not isinstance(old, bool) else 0
@@ -602,7 +599,9 @@ class Engine:
         for flt in filters:
             self._touch(person, _item_of(flt), "read", site)
 
-    def _read_tokens(self, text: str, person: Person, site: Site) -> None:
+    def _read_tokens(self, text: Value, person: Person, site: Site) -> None:
+        if not isinstance(text, str) or "{{" not in text:
+            return
         for match in model.TOKEN.finditer(text):
             if match.group(1) == "lead":
                 self._touch(person, match.group(2), "read", attrs.evolve(site, what=match.group(0)))
@@ -633,11 +632,8 @@ class Engine:
         """The reads and writes of ``action``'s own effect (its choice was read already)."""
         person = run.person
         if isinstance(action, model.ChangeDataValue):
-            value = action.value
-            if isinstance(value, str) and "{{" in value:
-                self._read_tokens(value, person, self._site(run, index, step, "token"))
-                value = _coerce(self._resolve(value, run), self.scenario.fields[action.field].default)
-            self._write_field(person, action.field, self._site(run, index, step, "write"), value)
+            self._read_tokens(action.value, person, self._site(run, index, step, "token"))
+            self._write_field(person, action.field, self._site(run, index, step, "write"), self._new_value(action, run))
         elif isinstance(action, model.ChangeScore):
             watched = self._watched("change_score", "field", action.field)
             if action.op == "=":
@@ -691,6 +687,14 @@ class Engine:
         if old != value or type(old) is not type(value):
             person.fields[field] = value  # R12: the very next step sees it
             self.emit("change_data_value", person, run, at, field=field, old_value=old, new_value=value, **extra)
+
+    def _new_value(self, action: model.ChangeDataValue, run: Run) -> Value:
+        """The value a Change Data Value writes: its tokens resolved now (R10), in the
+        field's type."""
+        value = action.value
+        if isinstance(value, str) and "{{" in value:
+            return _coerce(self._resolve(value, run), self.scenario.fields[action.field].default)
+        return value
 
     def _resolve(self, text: str, run: Run) -> str:
         """Replace {{my.x}}, {{trigger.x}} and {{lead.x}} tokens (R10)."""
@@ -796,15 +800,12 @@ class Engine:
         self._resumed(clock)  # a thread of its own (None: races are not detected)
         self.emit("webhook_response", person, run, at, webhook=action.webhook, status=action.status)
         if 200 <= action.status < 300:
-            for field, value in action.response:
-                if self.races is not None:
-                    site = Site(
-                        campaign=run.campaign.name,
-                        step=at[0] if at else None,
-                        kind="call_webhook",
-                        what="response mapping (R16)",
-                    )
+            if self.races is not None:
+                step = at[0] if at else None
+                site = Site(campaign=run.campaign.name, step=step, kind="call_webhook", what="response mapping (R16)")
+                for field, value in action.response:
                     self._write_field(person, field, site, value)
+            for field, value in action.response:
                 self._set_field(person, run, at, field, value, source="webhook")
 
     # -- load: external activities, generators, batch schedules
