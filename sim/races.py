@@ -165,8 +165,10 @@ class _Found:
 class RaceDetector:
     """Vector clocks for every thread, and each person's accesses per item.
 
-    The engine calls `thread` for each load source, `fork` where one thread orders
-    itself before a new one, and `access` for every read and write (`sim.engine`).
+    The engine (`sim.engine`) calls `source` for each source of the load and
+    `resume_source` each time it acts, `fork` where one thread orders itself before a
+    new one (and `Clock.resume` where a thread goes on), `access` for every read and
+    write, and `passed` and `created` for batch passes and people form fills create.
     """
 
     _clocks: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
