@@ -406,9 +406,8 @@ def _simulate(
             json.dump(metrics.to_json(), metrics_file, indent=1)
             metrics_file.write("\n")
     if args.races:
-        races = simulation.races()
-        detector = simulation.engine.races
-        assert detector is not None
+        detector = simulation.race_detector
+        races = detector.races()
         print("\n" + format_races(races, accesses=detector.accesses), file=out)
         if summary.interrupted:
             print("(the run was interrupted: only what ran was checked)", file=out)

@@ -96,11 +96,16 @@ class Simulation:
         assert self.kernel.choices is not None, "make the Simulation with record=True"
         return format_schedule(deviations_of(self.kernel.choices))
 
-    def races(self) -> tuple[Race, ...]:
-        """The races the run's accesses show, in the order found (needs ``detect_races``)."""
+    @property
+    def race_detector(self) -> RaceDetector:
+        """The run's race detector: its races and how many accesses it checked."""
         detector = self.engine.races
         assert detector is not None, "make the Simulation with detect_races=True"
-        return detector.races()
+        return detector
+
+    def races(self) -> tuple[Race, ...]:
+        """The races the run's accesses show (needs ``detect_races``)."""
+        return self.race_detector.races()
 
     def _check_replayed(self) -> None:
         """A replayed schedule must have been used up: a deviation past the run's last

@@ -327,9 +327,7 @@ def assert_deterministic(scenario: Scenario, *, seed: int | None = None, strateg
 def find_races(scenario: Scenario, *, seed: int | None = None, strategy: str = "random") -> tuple[Race, ...]:
     """Run ``scenario`` once with race detection: every pair of conflicting accesses to a
     person's state that nothing orders (docs/races.md), deduplicated across people."""
-    simulation = Simulation(scenario, seed=seed, strategy=strategy, detect_races=True)
-    simulation.run_sync()
-    return simulation.races()
+    return _detecting(scenario, seed=seed, strategy=strategy).races()
 
 
 def assert_no_races(scenario: Scenario, *, seed: int | None = None, strategy: str = "random") -> None:
@@ -339,10 +337,14 @@ def assert_no_races(scenario: Scenario, *, seed: int | None = None, strategy: st
     design that passes has one outcome under every schedule (see docs/races.md for
     what the model leaves out).
     """
+    detector = _detecting(scenario, seed=seed, strategy=strategy).race_detector
+    races = detector.races()
+    if races:
+        raise AssertionError(format_races(races, accesses=detector.accesses))
+
+
+def _detecting(scenario: Scenario, *, seed: int | None, strategy: str) -> Simulation:
+    """``scenario`` run once with race detection on."""
     simulation = Simulation(scenario, seed=seed, strategy=strategy, detect_races=True)
     simulation.run_sync()
-    races = simulation.races()
-    if races:
-        detector = simulation.engine.races
-        assert detector is not None
-        raise AssertionError(format_races(races, accesses=detector.accesses))
+    return simulation
