@@ -36,6 +36,7 @@ from sim.people import Person, make_people, new_person_fields
 from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
 from sim.races import Clock, Op, RaceDetector, Site
 from sim.summary import BudgetReport, Tally
+from sim.units import MICROS, micros
 
 #: The (1-based step index, step kind) that produced an activity; None outside a flow.
 At = tuple[int, str] | None
@@ -126,8 +127,8 @@ class Engine:
     _listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = attrs.field(factory=dict, init=False)
     #: person id -> runs in flight (admitted and not ended), in admission order.
     _live: dict[str, dict[Run, None]] = attrs.field(factory=dict, init=False)  # ordered sets: O(1) removal
-    #: (campaign, person id) -> time of the last run admitted (R18).
-    _last_run: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)
+    #: (campaign, person id) -> time of the last run admitted, in µs (R18).
+    _last_run: dict[tuple[str, str], int] = attrs.field(factory=dict, init=False)
     _all_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
     #: Ids of people whose step budget ran out (reported once each).
     _exhausted: set[str] = attrs.field(factory=set, init=False)
@@ -416,13 +417,15 @@ class Engine:
             # Which of two runs gets in first decides which is turned away.
             site = Site(campaign=campaign.name, what=f"qualification rule (R18: {rule.rule.replace('_', ' ')})")
             self._touch(person, f"qualification:{campaign.name}", "update", site)
+        now = self.kernel.now_us
         last = self._last_run.get(key)
         if last is not None:
             if rule.rule == "once":
                 return "qualification: once"
-            if rule.rule == "once_every" and self.kernel.now - last < rule.interval:
+            # In whole µs: the same gap gets the same answer, exactly N later is in (R18).
+            if rule.rule == "once_every" and now - last < micros(rule.interval):
                 return f"qualification: once every {rule.interval:g}s"
-        self._last_run[key] = self.kernel.now
+        self._last_run[key] = now
         return None
 
     async def _run_task(self, run: Run, cause: int | None, via: str, priority: str = "") -> None:
@@ -432,7 +435,7 @@ class Engine:
             except RunEnded:
                 pass  # logged by run_flow
             name = run.campaign.name
-            latency = round(self.kernel.now - run.admitted, 6)  # on the µs grid of virtual times
+            latency = (self.kernel.now_us - micros(run.admitted)) / MICROS  # exact on the µs grid
             self.run_stats.ended(name, priority or self.priorities[name], latency)
         finally:
             del self._live[run.person.id][run]
@@ -512,6 +515,8 @@ class Engine:
             old = person.fields.get(action.field)
             base = old if isinstance(old, (int, float)) and not isinstance(old, bool) else 0
             new = {"+": base + action.amount, "-": base - action.amount, "=": action.amount}[action.op]
+            # A score stops at ±MAX_NUMBER (saturates): beyond it a float loses whole numbers.
+            new = max(-model.MAX_NUMBER, min(model.MAX_NUMBER, new))
             new = int(new) if float(new).is_integer() else new
             if new != old:
                 person.fields[action.field] = new
@@ -916,13 +921,16 @@ def _show(value: object) -> str:
 
 
 def _coerce(text: str, like: Value) -> Value:
-    """A token-built value in the field's type: a number for a numeric field if it parses."""
+    """A token-built value in the field's type: a number for a numeric field if it parses
+    as one within ±MAX_NUMBER; else (nan, inf, 1e400, words) the text as it is."""
     if text == "NULL":
         return None
     if isinstance(like, (int, float)) and not isinstance(like, bool):
         try:
             number = float(text)
         except ValueError:
+            return text
+        if not abs(number) <= model.MAX_NUMBER:  # nan fails every comparison
             return text
         return int(number) if number.is_integer() else number
     return text

@@ -9,6 +9,12 @@ task runs at a time; when it sleeps it pushes itself onto a heap ordered by
 priority, the kernel's `Strategy` picks one: that choice is the only source of
 interleaving, so a seed (or a recorded list of choices) fixes the whole schedule.
 
+Virtual time is kept in whole microseconds inside (``now_us``): a delay is rounded to the
+µs once, when it is given, and every sum and comparison after that is exact, so a run that
+waits 200 ms from 0.1 s resumes at 0.3 s exactly and ties with an event due at 0.3 s, and
+work due at the window's end never runs however many delays led up to it. ``now`` is the
+same instant in seconds, for the log.
+
 Only trio's public ``trio.lowlevel`` API is used. The kernel knows nothing of campaigns.
 """
 
@@ -26,6 +32,8 @@ import attrs
 import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
+
+from sim.units import MICROS, micros
 
 
 class Strategy(Protocol):
@@ -103,10 +111,11 @@ class PCTStrategy:
 
 @attrs.define(eq=False, slots=True)
 class _Entry:
-    """A task due at ``time``. ``task`` is None until a spawned task first runs; until
-    then ``start`` holds what it runs: the trio task is made only when it is picked."""
+    """A task due at ``time`` (µs; inf: when woken). ``task`` is None until a spawned task
+    first runs; until then ``start`` holds what it runs: the trio task is made only when it
+    is picked."""
 
-    time: float
+    time: int | float
     priority: int
     seq: int
     task: Task | None = None
@@ -192,7 +201,8 @@ class Kernel:
     """Runs simulation tasks one at a time in virtual time, over ``[0, until)`` seconds.
 
     Call `spawn`, `sleep`, `checkpoint` and `wake` only from simulation tasks (the
-    function given to `run`, and what it spawns).
+    function given to `run`, and what it spawns). Times given in seconds are rounded to
+    the microsecond; ``now_us`` is the exact time, ``now`` the same in seconds.
     """
 
     strategy: Strategy = attrs.field(factory=FifoStrategy)
@@ -200,6 +210,8 @@ class Kernel:
     #: When set, the index chosen at every choice point with more than one candidate,
     #: as (candidates, chosen) pairs: the schedule of this run.
     choices: list[tuple[int, int]] | None = None
+    #: The current virtual time in whole microseconds, and the same in seconds.
+    now_us: int = attrs.field(default=0, init=False)
     now: float = attrs.field(default=0.0, init=False)
     #: Set (e.g. from a SIGINT handler) to end the run at the next task switch.
     stop_requested: bool = attrs.field(default=False, init=False)
@@ -207,7 +219,9 @@ class Kernel:
     cut_short: bool = attrs.field(default=False, init=False)
     #: True when the run ended because of ``stop_requested`` (not set by a late request).
     interrupted: bool = attrs.field(default=False, init=False)
-    _heap: list[tuple[float, int, int, _Entry]] = attrs.field(factory=list, init=False)
+    #: ``until`` in µs (inf: no end).
+    _until: int | float = attrs.field(init=False)
+    _heap: list[tuple[int | float, int, int, _Entry]] = attrs.field(factory=list, init=False)
     #: priority -> entries due now; ``_due`` counts them all.
     _ready: dict[int, _Bucket] = attrs.field(factory=dict, init=False)
     _due: int = attrs.field(default=0, init=False)
@@ -221,6 +235,7 @@ class Kernel:
     _owners: dict[Task, object] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._until = micros(self.until) if math.isfinite(self.until) else math.inf
         if hasattr(self.strategy, "choose_task"):
             self._owners = {}
 
@@ -256,19 +271,23 @@ class Kernel:
         # now would take a turn of trio's run loop to park itself first, and hold memory
         # while it waits its turn.
         owner = object() if self._owners is not None else None
-        entry = _Entry(self.now + delay, priority, next(self._seq), start=(fn, args), owner=owner)
+        entry = _Entry(self.now_us + micros(delay), priority, next(self._seq), start=(fn, args), owner=owner)
         self._push(entry)
 
     async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Let ``delay`` seconds of virtual time pass for this task (0: a choice point)."""
         assert math.isfinite(delay) and delay >= 0, f"bad delay {delay!r}"
-        await self.sleep_until(self.now + delay, sleeper=sleeper, priority=priority)
+        await self._sleep_until_us(self.now_us + micros(delay), sleeper, priority)
 
     async def sleep_until(self, when: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
-        """Sleep until virtual time ``when`` exactly (no rounding from adding up delays)."""
+        """Sleep until virtual time ``when`` (seconds, rounded to the µs), or not at all if
+        that is past."""
+        await self._sleep_until_us(micros(when) if math.isfinite(when) else when, sleeper, priority)
+
+    async def _sleep_until_us(self, when: int | float, sleeper: Sleeper | None, priority: int) -> None:
         task = current_task()
         owner = self._owners.get(task) if self._owners is not None else None
-        entry = _Entry(max(when, self.now), priority, next(self._seq), task, owner=owner)
+        entry = _Entry(max(when, self.now_us), priority, next(self._seq), task, owner=owner)
         self._push(entry)
         if sleeper is not None:
             sleeper.entry = entry
@@ -281,7 +300,7 @@ class Kernel:
 
     async def suspend(self, sleeper: Sleeper) -> None:
         """Sleep until another task ends it with `wake` (e.g. hands this task a worker)."""
-        await self.sleep_until(math.inf, sleeper=sleeper)
+        await self._sleep_until_us(math.inf, sleeper, 0)
 
     @property
     def finished(self) -> bool:
@@ -291,7 +310,7 @@ class Kernel:
     async def checkpoint(self) -> None:
         """A choice point: any task due now may run before this one goes on."""
         heap = self._heap
-        if self._due or (heap and heap[0][0] <= self.now) or self.stop_requested:
+        if self._due or (heap and heap[0][0] <= self.now_us) or self.stop_requested:
             await self.sleep(0.0)
         else:
             await self._now_and_then()
@@ -310,11 +329,11 @@ class Kernel:
     def wake(self, sleeper: Sleeper) -> None:
         """End ``sleeper``'s sleep now, if it is sleeping into the future."""
         entry = sleeper.entry
-        if entry is None or entry.cancelled or entry.time <= self.now:
+        if entry is None or entry.cancelled or entry.time <= self.now_us:
             return
         entry.cancelled = True
         task = entry.task
-        sleeper.entry = _Entry(self.now, entry.priority, next(self._seq), task, owner=entry.owner)
+        sleeper.entry = _Entry(self.now_us, entry.priority, next(self._seq), task, owner=entry.owner)
         entry.task = None  # the dead entry stays in the heap; it must not keep the task alive
         if task is not None:
             task.custom_sleep_data = sleeper.entry
@@ -323,7 +342,7 @@ class Kernel:
     # -- internals: only ever one task runs these at a time
 
     def _push(self, entry: _Entry) -> None:
-        if entry.time <= self.now:
+        if entry.time <= self.now_us:
             bucket = self._ready.get(entry.priority)
             if bucket is None:
                 bucket = self._ready[entry.priority] = _Bucket()
@@ -342,7 +361,7 @@ class Kernel:
         if self.stop_requested:
             self.cut_short = self.interrupted = True
             return None
-        if self.now >= self.until:
+        if self.now_us >= self._until:
             self.cut_short = True
             return None
         if not self._due:
@@ -357,10 +376,11 @@ class Kernel:
                 # for something that never comes (a worker never given back). Say so.
                 self._fail(RuntimeError("every task left is suspended and nothing can wake them: a deadlock"))
                 return None
-            if time >= self.until:
+            if time >= self._until:
                 self.cut_short = True
                 return None
-            self.now = time
+            self.now_us = int(time)  # finite here: an int already
+            self.now = time / MICROS  # the float nearest to the exact time: 0.3, not 0.30000000000000004
             while heap and heap[0][0] == time:
                 entry = heapq.heappop(heap)[3]
                 if not entry.cancelled:

@@ -77,6 +77,11 @@ TOKEN = re.compile(r"\{\{\s*([a-zA-Z_]+)\.([^}]+?)\s*\}\}")
 #: Webhook response time limit (R16): Marketo stops waiting after 30 s.
 WEBHOOK_TIMEOUT = 30.0
 
+#: The largest number a field, filter or score change may hold: 2**53 - 1, up to which a
+#: float holds every integer exactly. Scenario files are checked against it; a score that
+#: a run would take beyond it stops there (saturates), so no run reaches infinity.
+MAX_NUMBER = 2**53 - 1
+
 
 # --- smart lists ---------------------------------------------------------------
 

@@ -251,6 +251,9 @@ class _Builder:
 
     def value(self, raw: object, what: str) -> Value:
         if isinstance(raw, (str, int, float, bool)):
+            problem = number_problem(raw)
+            if problem is not None:
+                raise self.fail(f"{what}: {problem}")
             return raw
         raise self.fail(f"{what} must be a string, number or boolean, not {_kind_of(raw)} ({show(raw)})")
 
@@ -469,9 +472,12 @@ class _Builder:
                     weights = tuple(self.get(spec, "weights", list, []))
                     if weights and (
                         len(weights) != len(values)
-                        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
+                        or not all(_is_number(w) and w >= 0 and number_problem(w) is None for w in weights)
                     ):
-                        raise self.fail(f'"weights" needs one number >= 0 per value ({len(values)} values)')
+                        raise self.fail(
+                            f'"weights" needs one number from 0 to {model.MAX_NUMBER:,} per value ({len(values)} '
+                            f"values), not {show(list(weights))}"
+                        )
                     if weights and sum(weights) <= 0:
                         raise self.fail('"weights" must not all be zero')
                     default = (
@@ -859,10 +865,15 @@ class _Builder:
         field, change = self.all_of(lambda: self.score_field(p), lambda: self.get(p, "change", (str, int)))
         match = _SCORE_CHANGE.match(str(change)) if isinstance(change, str) else None
         if isinstance(change, int):
+            if abs(change) > model.MAX_NUMBER:
+                raise self.fail(f'"change": {number_problem(change)}')
             return model.ChangeScore(field=field, op="+" if change >= 0 else "-", amount=float(abs(change)))
         if match is None:
             raise self.fail(f'change {show(change)} is not a score change; write "+N", "-N" or "=N", e.g. "+10" (R14)')
-        return model.ChangeScore(field=field, op=match.group(1), amount=float(match.group(2)))  # type: ignore[arg-type]
+        amount = float(match.group(2))
+        if amount > model.MAX_NUMBER:
+            raise self.fail(f'"change": {show(change)} is too large; numbers go up to {model.MAX_NUMBER:,} (2^53 - 1)')
+        return model.ChangeScore(field=field, op=match.group(1), amount=amount)  # type: ignore[arg-type]
 
     def score_field(self, p: Mapping[str, Any]) -> str:
         field = self.field_name(self.get(p, "field", str, "score"))
@@ -1472,14 +1483,18 @@ class _Builder:
             return None
         default = self.fields[field].default
         if _is_number(default):
+            number: int | float
             try:
-                return int(cell)
-            except ValueError:
-                pass
-            try:
-                return float(cell)
-            except ValueError:
-                raise ValueError(f'field "{field}" holds numbers; {show(cell)} is not a number') from None
+                number = int(cell)
+            except ValueError:  # also for more than 4,300 digits
+                try:
+                    number = float(cell)
+                except ValueError:
+                    raise ValueError(f'field "{field}" holds numbers; {show(cell)} is not a number') from None
+            problem = number_problem(number)
+            if problem is not None:
+                raise ValueError(f'field "{field}": {problem}')
+            return number
         if isinstance(default, bool) and cell.lower() in ("true", "false"):
             return cell.lower() == "true"
         return cell
@@ -1519,6 +1534,20 @@ def _either(names: list[str]) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def number_problem(value: object) -> str | None:
+    """What is wrong with a number a scenario gives (not finite, or beyond
+    `model.MAX_NUMBER`), or None: also None for what is not a number."""
+    if not _is_number(value):
+        return None
+    assert isinstance(value, (int, float))
+    limit = f"{model.MAX_NUMBER:,}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{show(value)} is not a number sim can compare or add; give one from -{limit} to {limit}"
+    if abs(value) > model.MAX_NUMBER:  # an int is compared as it is: 10**309 has no float
+        return f"{show(value)} is too large; numbers go from -{limit} to {limit} (2^53 - 1)"
+    return None
 
 
 def _actions(step: Step) -> Iterator[Action]:

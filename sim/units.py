@@ -7,6 +7,21 @@ import json
 import math
 import re
 
+#: Microseconds in a second: virtual time is kept on a grid of whole microseconds.
+MICROS = 1_000_000
+
+
+def micros(seconds: float) -> int:
+    """``seconds`` in whole microseconds, rounded to the nearest."""
+    return round(seconds * MICROS)
+
+
+#: The longest duration a scenario may give: 100 years. Virtual times stay far below
+#: 2**53 µs (285 years), where a float in seconds still holds every microsecond exactly.
+MAX_SECONDS = 36_500 * 86_400
+_MAX_SHOWN = "36500d (100 years)"
+
+
 #: Unit word -> seconds. A month is 30 days (R18).
 UNITS: dict[str, float] = {
     "ms": 0.001,
@@ -36,22 +51,45 @@ UNITS: dict[str, float] = {
 }
 
 
+#: How much of a value a message shows.
+SHOWN = 80
+
+
 def show(value: object) -> str:
-    """A value as it is written in TOML, for messages: true, "text", [1, 2], { a = 1 }."""
+    """A value as it is written in TOML, for messages: true, "text", [1, 2], { a = 1 }.
+
+    Cut to about `SHOWN` characters: a message about a 1 MB string need not repeat it."""
+    text = _written(value)
+    return text if len(text) <= SHOWN else f"{text[: SHOWN - 30]}... ({len(text):,} characters)"
+
+
+def _written(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int) and value.bit_length() > 256:
+        return _long_integer(value)
     if isinstance(value, list):
-        return "[" + ", ".join(show(item) for item in value) + "]"
+        return "[" + ", ".join(_written(item) for item in value) + "]"
     if isinstance(value, dict):
-        pairs = ", ".join(f"{_key(str(key))} = {show(item)}" for key, item in value.items())
+        pairs = ", ".join(f"{_key(str(key))} = {_written(item)}" for key, item in value.items())
         return "{ " + pairs + " }" if value else "{}"
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     return str(value)
+
+
+def _long_integer(value: int) -> str:
+    """An integer of more than about 77 digits, as its first digits and its length
+    (str() refuses integers of more than 4,300 digits)."""
+    try:
+        digits = str(abs(value))
+    except ValueError:
+        return f"{'-' if value < 0 else ''}an integer of about {int(value.bit_length() * math.log10(2)):,} digits"
+    return f"{'-' if value < 0 else ''}{digits[:12]}...({len(digits):,} digits)"
 
 
 def _key(key: str) -> str:
@@ -63,18 +101,27 @@ _DURATION_HINT = 'write a number and a unit, e.g. "30s", "5m", "2h", "1h30m", "3
 
 
 def parse_duration(text: object) -> float:
-    """Seconds in a duration string; raises ValueError with a hint on bad input.
+    """Seconds in a duration string, rounded to the µs; raises ValueError with a hint on
+    bad input, and for more than `MAX_SECONDS`.
 
     A bare number (TOML int or float) is taken as seconds.
     """
     if isinstance(text, bool):
         raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
-    if isinstance(text, (int, float)):
-        if not math.isfinite(text):
-            raise ValueError(f"{show(text)} is not a finite duration; {_DURATION_HINT}")
+    if isinstance(text, int):  # compared as an int: 10**309 has no float
         if text < 0:
             raise ValueError(f"{show(text)} is negative; a duration is zero or more")
+        if text > MAX_SECONDS:
+            raise ValueError(f"{show(text)} seconds is too long; a duration is at most {_MAX_SHOWN}")
         return float(text)
+    if isinstance(text, float):
+        if math.isnan(text) or text == -math.inf:
+            raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
+        if text < 0:
+            raise ValueError(f"{show(text)} is negative; a duration is zero or more")
+        if text > MAX_SECONDS:
+            raise ValueError(f"{show(text)} seconds is too long; a duration is at most {_MAX_SHOWN}")
+        return round(text, 6)
     if not isinstance(text, str):
         raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
     pos, total, parts = 0, 0.0, 0
@@ -88,9 +135,9 @@ def parse_duration(text: object) -> float:
         parts += 1
     if parts == 0:
         raise ValueError(f"{show(text)} is not a duration; {_DURATION_HINT}")
-    if not math.isfinite(total):
-        raise ValueError(f"{show(text)} is too long to simulate; {_DURATION_HINT}")
-    return total
+    if total > MAX_SECONDS:  # inf too, from a number with hundreds of digits
+        raise ValueError(f"{show(text)} is too long; a duration is at most {_MAX_SHOWN}")
+    return round(total, 6)
 
 
 _RATE_HINT = 'write a count per period, e.g. "20000/h", "5/s", "100/d" or "1/5m"'
@@ -115,7 +162,10 @@ def parse_rate(text: object) -> float:
         raise ValueError(f"{show(text)} is not a finite rate; {_RATE_HINT}")
     if count < 0 or period <= 0:
         raise ValueError(f"{show(text)} is not a rate; the count must be >= 0 and the period > 0")
-    return count / period
+    rate = count / period
+    if not math.isfinite(rate):
+        raise ValueError(f"{show(text)} is not a finite rate; {_RATE_HINT}")
+    return rate
 
 
 def format_duration(seconds: float) -> str:

@@ -802,6 +802,19 @@ def test_r18_once_every_n_skips_within_n_and_runs_after() -> None:
     assert [d["reason"] for d in details(activities, "run_skipped")] == ["qualification: once every 86400s"] * 2
 
 
+def test_r18_once_every_n_is_exact_on_the_microsecond_grid() -> None:
+    """R18: the same gap gets the same answer. Fills 200 ms apart under "once every 200ms"
+    all run: in floats 0.3 - 0.1 is 0.19999999999999998 and the second was turned away,
+    while 0.5 - 0.3 let the third in. 150 ms apart, one is turned away."""
+    activities = fifo(qualification_scenario("once every 200ms", "0.1s", "0.3s", "0.5s", "0.65s"))
+    assert [(a.time, a.type) for a in activities if a.type.startswith("run_") and a.type != "run_completed"] == [
+        (0.1, "run_started"),
+        (0.3, "run_started"),
+        (0.5, "run_started"),
+        (0.65, "run_skipped"),
+    ]
+
+
 # --- R10: token context -------------------------------------------------------------------
 
 

@@ -436,3 +436,61 @@ async def test_pct_follows_tasks_across_their_sleeps() -> None:
 
     await kernel.run(main)
     assert seen == [("y", 0.0), ("x", 0.0), ("y", 1.0), ("y", 2.0), ("x", 2.0)]
+
+
+# --- the microsecond grid (issue: time exact on the grid) ------------------------------
+
+
+async def test_delays_add_up_exactly_and_tie_with_an_event_due_then() -> None:
+    """0.1 s + 200 ms is 0.3 s exactly (not 0.30000000000000004), so the run that waited
+    ties with the task due at 0.3 s: a choice point with both as candidates."""
+    kernel = Kernel(choices=[])
+    seen: list[tuple[str, float, int]] = []
+
+    async def waiter() -> None:
+        await kernel.sleep(0.1)
+        await kernel.sleep(0.2)
+        seen.append(("waiter", kernel.now, kernel.now_us))
+
+    async def due_at_point_three() -> None:
+        await kernel.sleep_until(0.3)
+        seen.append(("due", kernel.now, kernel.now_us))
+
+    async def main() -> None:
+        kernel.spawn(waiter)
+        kernel.spawn(due_at_point_three)
+
+    await kernel.run(main)
+    assert sorted(seen) == [("due", 0.3, 300_000), ("waiter", 0.3, 300_000)]
+    assert (2, 0) in kernel.choices  # both were due at once: the strategy picked
+
+
+async def test_repeated_service_times_reach_the_window_end_exactly_and_stop_there() -> None:
+    """Ten steps of 0.1 s end at 1.0 s exactly; with the window [0, 1 s) the work due at
+    its end never runs (in floats the tenth sum is 0.9999999999999999 and it ran)."""
+    kernel = Kernel(until=1.0)
+    ends: list[float] = []
+
+    async def steps() -> None:
+        for _ in range(10):
+            await kernel.sleep(0.1)
+            ends.append(kernel.now)
+
+    await kernel.run(steps)
+    assert ends == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    assert kernel.cut_short
+
+
+@given(delays=st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=30))
+def test_any_sum_of_grid_delays_lands_on_its_exact_microsecond(delays: list[int]) -> None:
+    """Delays given in seconds on the µs grid add up with no drift, however many."""
+    kernel = Kernel()
+    seen: list[tuple[int, float]] = []
+
+    async def chain() -> None:
+        for delay in delays:
+            await kernel.sleep(delay / 1_000_000)
+        seen.append((kernel.now_us, kernel.now))
+
+    trio.run(kernel.run, chain)
+    assert seen == [(sum(delays), sum(delays) / 1_000_000)]
