@@ -7,30 +7,29 @@ interrupted by Ctrl-C (after a partial summary), 1 races found with --fail-on-ra
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import os
 import resource
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from types import FrameType
-from typing import TextIO
 
 import trio
 
-from sim import __version__
+from sim import __version__, signals
 from sim.activity import ActivitySink, JsonLinesSink
-from sim.explore import explore
+from sim.estimate import available_memory
+from sim.explore import MAX_RUNS, ExploreProgress, explore, usable_cores
 from sim.model import Problem, Scenario
+from sim.output import AtomicFile, StandardOutput, open_output, output_problem
 from sim.progress import ProgressSink
 from sim.report import format_check, format_exploration, format_metrics, format_races, format_summary
-from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.scenario import MAX_FILE_BYTES, ScenarioError, decode_scenario, load_scenario, parse_scenario
 from sim.schedule import ScheduleError, parse_schedule
+from sim.signals import stop_signals, stopped_exit_code
 from sim.simulation import STRATEGIES, Simulation
 from sim.summary import Summary
 from sim.trace import TraceSink
@@ -148,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         "See docs/races.md.",
     )
     explore.add_argument("file", type=Path, help="scenario TOML file, '-' for standard input")
-    explore.add_argument("--runs", type=int, default=100, metavar="N", help="schedules to try (default 100)")
+    explore.add_argument(
+        "--runs", type=int, default=100, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
+    )
     explore.add_argument(
         "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
     )
@@ -160,14 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
         "(Probabilistic Concurrency Testing: random task priorities and --pct-depth minus 1 priority changes)",
     )
     explore.add_argument(
-        "--pct-depth", type=int, default=3, metavar="D", help="PCT's depth: the orderings a bug needs (default 3)"
+        "--pct-depth",
+        type=int,
+        default=3,
+        metavar="D",
+        help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
     )
     explore.add_argument(
         "--jobs",
         type=int,
         default=1,
         metavar="J",
-        help="spread the schedules over J processes; the result is the same for any J (default 1)",
+        help="spread the schedules over J processes, at most one per core; the result is the same for any J "
+        "(default 1)",
+    )
+    explore.add_argument(
+        "--shrink-replays",
+        type=int,
+        default=200,
+        metavar="N",
+        help="replays each witness may take to shrink; a witness not shrunk to the end is marked 'not minimal "
+        "after N replays' (default 200)",
     )
     explore.add_argument(
         "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
@@ -193,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             # A campaign named "Zürich 🚀" must not crash a run on an ASCII terminal.
             stream.reconfigure(errors="backslashreplace")
+    signals.reset()
     try:
         if args.command == "check":
             return _check(args.files)
@@ -201,10 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return _interrupted()
+    except MemoryError:
+        return _out_of_memory()
     except BaseExceptionGroup as group:
         # A second Ctrl-C may land inside trio, which wraps it in a group.
         if group.split(KeyboardInterrupt)[1] is None:
             return _interrupted()
+        if group.split(MemoryError)[1] is None:
+            return _out_of_memory()
         raise
     except BrokenPipeError:
         # The reader went away (`sim run | head`): that is how the user wanted it to end.
@@ -217,46 +236,107 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+#: Bounds of the options that size the memory or the work of ``sim explore``.
+MAX_PCT_DEPTH = 1_000
+MAX_SHRINK_REPLAYS = 100_000
+
+
 def _explore(args: argparse.Namespace) -> int:
-    if args.runs < 1:
-        print(f"error: --runs {args.runs}: give 1 or more", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.jobs < 1:
-        print(f"error: --jobs {args.jobs}: give 1 or more", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.pct_depth < 1:
-        print(f"error: --pct-depth {args.pct_depth}: give 1 or more", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    for option, value, low, high in (
+        ("--runs", args.runs, 1, MAX_RUNS),
+        ("--jobs", args.jobs, 1, None),
+        ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),
+        ("--shrink-replays", args.shrink_replays, 0, MAX_SHRINK_REPLAYS),
+    ):
+        if value < low or (high is not None and value > high):
+            allowed = f"{low:,} or more" if high is None else f"{low:,} to {high:,}"
+            print(f"error: {option} {value:,}: give {allowed}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         scenario = _load(args.file)
     except ScenarioError as exc:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
+    jobs = min(args.jobs, usable_cores(), args.runs)
+    if jobs < args.jobs:
+        print(
+            f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
+            f"(cores here: {usable_cores()}; schedules: {args.runs:,})",
+            file=sys.stderr,
+        )
+    terminal = sys.stderr.isatty()
+    phases: dict[str, float] = {"explore": time.perf_counter()}
 
-    def progress(done: int) -> None:
-        sys.stderr.write(f"\r\033[K  exploring: {done:,} of {args.runs:,} schedules")
+    def progress(event: ExploreProgress) -> None:
+        if event.phase not in phases:
+            phases[event.phase] = time.perf_counter()
+        if not terminal:
+            return
+        if event.phase == "explore":
+            line = f"  exploring: {event.done:,} of {event.total:,} schedules"
+        else:
+            line = (
+                f"  shrinking witnesses: {event.done} of {event.total} done, {event.replays:,} replays "
+                f"(at most {args.shrink_replays:,} each)"
+            )
+        sys.stderr.write(f"\r\033[K{line}")
         sys.stderr.flush()
 
-    started = time.perf_counter()
-    exploration = explore(
-        scenario,
-        runs=args.runs,
-        seed=args.seed,
-        jobs=args.jobs,
-        strategy=args.strategy,
-        pct_depth=args.pct_depth,
-        progress=progress if sys.stderr.isatty() else None,
-    )
-    if sys.stderr.isatty():
+    stop = [False]
+
+    def request_stop() -> None:
+        stop[0] = True
+
+    with stop_signals(request_stop):
+        exploration = explore(
+            scenario,
+            runs=args.runs,
+            seed=args.seed,
+            jobs=jobs,
+            strategy=args.strategy,
+            pct_depth=args.pct_depth,
+            shrink_replays=args.shrink_replays,
+            progress=progress,
+            should_stop=lambda: stop[0],
+        )
+    ended = time.perf_counter()
+    if terminal:
         sys.stderr.write("\r\033[K")
-    print(format_exploration(exploration, file=str(args.file), wall_seconds=time.perf_counter() - started))
+    shrink_started = phases.get("shrink", ended)
+    text = format_exploration(
+        exploration,
+        file=str(args.file),
+        explore_seconds=shrink_started - phases["explore"],
+        shrink_seconds=ended - shrink_started if "shrink" in phases else None,
+    )
+    print(text)
+    if exploration.interrupted:
+        return stopped_exit_code()
     return 1 if args.fail_on_race and exploration.races else EXIT_OK
 
 
+def _out_of_memory() -> int:
+    """The run needed more memory than there is: a message, not a traceback. What was
+    logged is on disk, whole lines: the sinks were closed on the way out."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    _, limit = available_memory()
+    print(
+        f"error: out of memory at a peak of {peak_mb:,.0f} MB (what {limit} allows). The run held more than "
+        "fits: fewer people, a shorter [sim] duration or a lighter load need less; a backlog of queued runs "
+        "grows with the load (docs/queue.md). The log so far is complete, line by line",
+        file=sys.stderr,
+    )
+    return EXIT_BAD_INPUT
+
+
 def _interrupted() -> int:
-    print("interrupted: stopped at once, without a summary (one Ctrl-C stops with a summary)", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    print(
+        f"{signals.stopped_by()}: stopped at once, without a summary (during a run, the first Ctrl-C or SIGTERM "
+        "stops it with a partial summary)",
+        file=sys.stderr,
+    )
+    return signals.stopped_exit_code()
 
 
 def _check(files: Sequence[Path]) -> int:
@@ -291,14 +371,12 @@ def _load(path: Path) -> Scenario:
         return load_scenario(path)
     if sys.stdin is None:
         raise ScenarioError([Problem(file="<stdin>", where="", message="standard input is closed")])
-    try:
-        text = sys.stdin.buffer.read().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem(file="<stdin>", where="", message=f"not UTF-8 text: {exc}")]) from None
-    return parse_scenario(text, source="<stdin>")
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)  # /dev/zero must not fill the memory
+    return parse_scenario(decode_scenario(data, source="<stdin>"), source="<stdin>")
 
 
 def _run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()  # the wall time counts loading and making the people
     path: Path = args.file if args.file is not None else _shown(default_scenario_path())
     if args.schedule is not None:
         if args.strategy is not None:
@@ -313,80 +391,89 @@ def _run(args: argparse.Namespace) -> int:
     if args.fail_on_race and not args.races:
         print("error: --fail-on-race needs --races", file=sys.stderr)
         return EXIT_BAD_INPUT
+    outputs = {
+        option: value
+        for option, value in (("--log", args.log), ("--trace", args.trace), ("--metrics", args.metrics))
+        if value is not None
+    }
+    problem = output_problem(outputs, {} if str(path) == "-" else {"the scenario file itself": path})
+    if problem is not None:  # before loading: a long CSV read is not wasted on a typo
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         scenario = _load(path)
     except ScenarioError as exc:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
+    replays = {f"the CSV replay {_shown(Path(replay.csv))}": Path(replay.csv) for replay in scenario.replays}
+    problem = output_problem(outputs, replays)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     _report_warnings(scenario)
+    # Opened now, before a long run: a path that cannot be written fails at once.
     sinks: list[ActivitySink] = []
-    if args.log is not None:
-        if args.log != "-" and str(path) != "-" and _same_file(path, Path(args.log)):
-            print(f"error: --log {args.log} is the scenario file itself; pick another path", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        try:
-            sinks.append(JsonLinesSink.open(args.log))
-        except OSError as exc:
-            print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    if args.trace is not None:
-        problem = None
-        if str(path) != "-" and _same_file(path, Path(args.trace)):
-            problem = f"--trace {args.trace} is the scenario file itself; pick another path"
-        elif args.log not in (None, "-") and _same_file(Path(args.log), Path(args.trace)):
-            problem = f"--trace {args.trace} is also the --log file; pick another path"
-        else:
+    metrics_file: AtomicFile | StandardOutput | None = None
+    try:
+        for option, opener in (("--log", JsonLinesSink.open), ("--trace", TraceSink.open)):
+            if option in outputs:
+                what = option.removeprefix("--")
+                target = outputs[option]
+                try:
+                    sinks.append(opener(target))
+                except OSError as exc:
+                    print(f"error: cannot write the {what} to {target}: {exc.strerror}", file=sys.stderr)
+                    return EXIT_BAD_INPUT
+        if args.metrics is not None:
             try:
-                sinks.append(TraceSink.open(args.trace))
+                metrics_file = open_output(args.metrics)
             except OSError as exc:
-                problem = f"cannot write the trace to {args.trace}: {exc.strerror}"
-        if problem is not None:
-            print(f"error: {problem}", file=sys.stderr)
-            for sink in sinks:
-                sink.close()
-            return EXIT_BAD_INPUT
-    metrics_file: TextIO | None = None
-    if args.metrics is not None:
-        try:  # opened now: a bad path fails before a long run, not after it
-            metrics_file = open(args.metrics, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
-        except OSError as exc:
-            print(f"error: cannot write the metrics to {args.metrics}: {exc.strerror}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    with metrics_file or contextlib.nullcontext():
-        return _simulate(args, path, scenario, sinks, metrics_file)
+                print(f"error: cannot write the metrics to {args.metrics}: {exc.strerror}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+        code = _simulate(args, path, scenario, sinks, metrics_file, started=started)
+        if metrics_file is not None:
+            metrics_file.close()  # complete: it replaces what stood there
+            metrics_file = None
+        return code
+    finally:
+        for sink in sinks:
+            sink.close()  # a second time is harmless; a sink not run yet is closed here
+        if metrics_file is not None:
+            metrics_file.discard()
 
 
 def _simulate(
-    args: argparse.Namespace, path: Path, scenario: Scenario, sinks: list[ActivitySink], metrics_file: TextIO | None
+    args: argparse.Namespace,
+    path: Path,
+    scenario: Scenario,
+    sinks: list[ActivitySink],
+    metrics_file: AtomicFile | StandardOutput | None,
+    *,
+    started: float,
 ) -> int:
-    out = sys.stderr if args.log == "-" else sys.stdout
+    to_stdout = "-" in (args.log, args.trace, args.metrics)
+    out = sys.stderr if to_stdout else sys.stdout
     if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
     simulation = Simulation(
-        scenario, seed=args.seed, strategy=args.strategy, sinks=sinks, schedule=args.schedule, detect_races=args.races
+        scenario,
+        seed=args.seed,
+        strategy=args.strategy,
+        sinks=sinks,
+        schedule=args.schedule,
+        detect_races=args.races,
+        progress=_people_progress if sys.stderr.isatty() else None,
     )
 
-    async def run_with_ctrl_c() -> Summary:
-        # trio.run installed its own SIGINT handler, which raises KeyboardInterrupt only
-        # where that is safe. Ours goes in front: the first Ctrl-C asks the kernel to stop
-        # at the next task switch (whole log lines, a partial summary); the second is
-        # trio's to deliver.
-        trio_handler = signal.getsignal(signal.SIGINT)
-
-        def interrupt(signum: int, frame: FrameType | None) -> None:
-            if simulation.kernel.stop_requested and callable(trio_handler):
-                trio_handler(signum, frame)
-            simulation.request_stop()
-
-        signal.signal(signal.SIGINT, interrupt)
-        try:
+    async def run_until_stopped() -> Summary:
+        # The first SIGINT or SIGTERM asks the kernel to stop at the next task switch
+        # (whole log lines, a partial summary); a second is trio's SIGINT handler's to
+        # deliver, as a KeyboardInterrupt at a safe point.
+        with stop_signals(simulation.request_stop):
             return await simulation.run()
-        finally:
-            signal.signal(signal.SIGINT, trio_handler)
 
-    started = time.perf_counter()
     try:
-        summary = trio.run(run_with_ctrl_c)
+        summary = trio.run(run_until_stopped)
     except ScheduleError as exc:
         print(f"error: --schedule {args.schedule}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -403,8 +490,7 @@ def _simulate(
         if scenario.queue is not None:
             print("\n" + format_metrics(metrics), file=out)
         if metrics_file is not None:
-            json.dump(metrics.to_json(), metrics_file, indent=1)
-            metrics_file.write("\n")
+            metrics_file.write(json.dumps(metrics.to_json(), indent=1) + "\n")
     if args.races:
         detector = simulation.race_detector
         races = detector.races()
@@ -413,4 +499,11 @@ def _simulate(
             print("(the run was interrupted: only what ran was checked)", file=out)
         elif races and args.fail_on_race:
             return EXIT_FAILED
-    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
+    return stopped_exit_code() if summary.interrupted else EXIT_OK
+
+
+def _people_progress(made: int, total: int) -> None:
+    """The progress line while a large population is made (on a terminal)."""
+    line = f"\r\033[K  making people: {made:,} of {total:,}" if made < total else "\r\033[K"
+    sys.stderr.write(line)
+    sys.stderr.flush()

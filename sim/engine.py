@@ -155,9 +155,11 @@ class Engine:
     _watch: dict[tuple[str, str], bool] = attrs.field(factory=dict, init=False)
     #: With ``races``: the people form fills created during the run.
     _created: set[str] = attrs.field(factory=set, init=False)
+    #: Told (made, total) while the people are made (`make_people`).
+    progress: Callable[[int, int], None] | None = None
 
     def __attrs_post_init__(self) -> None:
-        self.people = make_people(self.scenario)
+        self.people = make_people(self.scenario, progress=self.progress)
         self._all_sinks = (*self.sinks, self.tally)
         self.priorities = {name: flow_priority(campaign) for name, campaign in self.scenario.campaigns.items()}
         spec = self.scenario.queue

@@ -11,12 +11,14 @@ that still give it.
 from __future__ import annotations
 
 import contextlib
-import functools
+import hashlib
 import multiprocessing
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+import multiprocessing.pool
+import multiprocessing.queues
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 
@@ -25,6 +27,8 @@ from sim.model import Scenario, Value
 from sim.people import Person
 from sim.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.simulation import Simulation
+
+T = TypeVar("T")
 
 #: Activities that write a person's field, and so may write a value that differs.
 _WRITES = ("change_data_value", "change_score")
@@ -84,14 +88,23 @@ def replay(scenario: Scenario, schedule: str) -> Replayed:
     )
 
 
-def shrink(scenario: Scenario, schedule: str, outcome: Outcome, *, budget: int = 200) -> tuple[str, bool]:
-    """The schedule with as few deviations as still give ``outcome``, and whether it is
-    1-minimal (removing any one deviation left changes the outcome or no longer fits).
+def shrink(
+    scenario: Scenario,
+    schedule: str,
+    outcome: Outcome,
+    *,
+    budget: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Shrunk:
+    """The schedule with as few deviations as still give ``outcome``.
 
     Delta debugging (Zeller's ddmin): try dropping large chunks of deviations first,
     then smaller ones, down to single deviations. At most ``budget`` replays: a big
     scenario whose outcome needs hundreds of deviations gets a shorter witness, not
-    necessarily a minimal one.
+    necessarily a minimal one. Every schedule kept on the way gives ``outcome``, so
+    stopping early (``should_stop``) still gives a witness. ``progress(replays,
+    deviations)`` is told after each replay.
     """
     points = sorted(parse_schedule(schedule).items())
     replays = 0
@@ -103,13 +116,19 @@ def shrink(scenario: Scenario, schedule: str, outcome: Outcome, *, budget: int =
             return replay(scenario, format_schedule(dict(kept))).outcome == outcome
         except ScheduleError:
             return False
+        finally:
+            if progress is not None:
+                progress(replays, len(points))
+
+    def stopped() -> bool:
+        return replays >= budget or (should_stop is not None and should_stop())
 
     chunks = 2
-    while points and replays < budget:
+    while points and not stopped():
         size = -(-len(points) // chunks)  # ceiling
         parts = [points[i : i + size] for i in range(0, len(points), size)]
         for part in reversed(parts):  # later deviations first: removing them shifts nothing before
-            if replays >= budget:
+            if stopped():
                 break
             rest = [item for item in points if item not in part]
             if same(rest):
@@ -117,10 +136,20 @@ def shrink(scenario: Scenario, schedule: str, outcome: Outcome, *, budget: int =
                 chunks = max(chunks - 1, 2)
                 break
         else:
-            if size == 1:
-                return format_schedule(dict(points)), True  # no single deviation can go
+            if size == 1:  # no single deviation can go
+                return Shrunk(witness=format_schedule(dict(points)), minimal=True, replays=replays)
             chunks = min(len(points), chunks * 2)
-    return format_schedule(dict(points)), not points
+    return Shrunk(witness=format_schedule(dict(points)), minimal=not points, replays=replays)
+
+
+@attrs.frozen(kw_only=True)
+class Shrunk:
+    """A shrunk witness, whether it is 1-minimal (removing any one deviation left
+    changes the outcome or no longer fits), and the replays it took."""
+
+    witness: str
+    minimal: bool
+    replays: int
 
 
 @attrs.frozen(kw_only=True)
@@ -137,16 +166,26 @@ class Difference:
 
 @attrs.frozen(kw_only=True)
 class OutcomeClass:
-    """Runs that ended alike: how many, a shrunk witness, and how it differs."""
+    """Runs that ended alike: how many, a shrunk witness, and how it differs.
 
-    outcome: Outcome
+    The first `explore` ``witnesses`` classes are detailed: their outcome, a shrunk
+    witness and their differences. The rest are counted only: their ``outcome`` is not
+    kept (a million schedules of a large design would not fit in memory) and their
+    ``witness`` is empty; ``seed`` is the strategy seed that first gave them, which
+    `run_schedule` replays.
+    """
+
+    outcome: Outcome | None
     runs: int
     witness: str
+    #: The strategy seed of the first schedule that gave this outcome.
+    seed: int = 0
     #: Whether removing any deviation of the witness changes the outcome (shrinking
     #: stops at a budget of replays, and is skipped beyond the first classes).
     minimal: bool = True
-    #: Whether the witness was replayed and its differences worked out (the classes
-    #: beyond the first few keep the schedule that first gave them, as it is).
+    #: The replays shrinking the witness took (0: not shrunk).
+    replays: int = 0
+    #: Whether the witness was replayed and its differences worked out.
     detailed: bool = True
     differences: tuple[Difference, ...] = ()
 
@@ -161,10 +200,31 @@ class Exploration:
     classes: tuple[OutcomeClass, ...]
     #: "random", or "pct (depth D)".
     strategy: str = "random"
+    #: Stopped early (a signal): ``runs`` counts the schedules explored before that, of
+    #: the ``planned``, and witnesses may be shrunk less far than the budget allows.
+    interrupted: bool = False
+    planned: int = 0
+    #: The replay budget each witness was shrunk with.
+    shrink_replays: int = 200
 
     @property
     def races(self) -> bool:
         return len(self.classes) > 1
+
+
+@attrs.frozen(kw_only=True)
+class ExploreProgress:
+    """How far `explore` is: ``phase`` "explore" (``done`` of ``total`` schedules) or
+    "shrink" (``done`` of ``total`` witnesses shrunk, ``replays`` so far in all)."""
+
+    phase: str
+    done: int
+    total: int
+    replays: int = 0
+
+
+#: `sim explore --runs` at most: each outcome class costs about 200 bytes to count.
+MAX_RUNS = 1_000_000
 
 
 def explore(
@@ -176,64 +236,97 @@ def explore(
     jobs: int = 1,
     strategy: str = "random",
     pct_depth: int = 3,
-    progress: Callable[[int], None] | None = None,
+    shrink_replays: int = 200,
+    progress: Callable[[ExploreProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Exploration:
     """Run ``scenario`` under ``runs`` random schedules (strategy seeds ``seed`` ..
     ``seed + runs - 1``), group the outcomes, and find a shrunk witness for each of the
-    ``witnesses`` most common classes (shrinking replays the scenario many times; the
-    other classes keep the schedule that first gave them).
+    ``witnesses`` most common classes (at most ``shrink_replays`` replays each; the
+    other classes are counted only).
 
-    ``jobs`` > 1 spreads the schedules and the shrinking over that many processes. The
-    result is the same for any ``jobs``: results are gathered in seed order.
-    ``strategy`` "pct" uses PCT of ``pct_depth`` (`sim.kernel.PCTStrategy`), its change
-    points drawn among as many choice points as the default order meets.
+    ``jobs`` > 1 spreads the schedules and the shrinking over that many processes (at
+    most one per core and per schedule). The result is the same for any ``jobs``:
+    results are gathered in seed order. ``strategy`` "pct" uses PCT of ``pct_depth``
+    (`sim.kernel.PCTStrategy`), its change points drawn among as many choice points as
+    the default order meets. When ``should_stop`` turns true (a signal), the worker
+    processes are ended and the schedules explored so far make the result.
     """
     steps = 100
     if strategy == "pct":
         default = Simulation(scenario, strategy="fifo", record=True)
         default.run_sync()
         steps = max(1, len(default.kernel.choices or ()))
-    run_one = functools.partial(run_schedule, scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
-    with contextlib.ExitStack() as stack:
-        mapper: Callable[..., Iterable[Any]] = map
-        if jobs > 1:
-            # spawn, not fork: a forked child of a process that ran trio inherits its state.
-            context = multiprocessing.get_context("spawn")
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=context))
-            chunk = max(1, runs // (jobs * 8))
-            mapper = functools.partial(pool.map, chunksize=chunk)
-        counts: Counter[Outcome] = Counter()
-        first: dict[Outcome, str] = {}
-        seeds = range(seed, seed + runs)
-        for number, (outcome, schedule) in enumerate(mapper(run_one, seeds), 1):
-            counts[outcome] += 1
-            first.setdefault(outcome, schedule)
-            if progress is not None:
-                progress(number)
-        # Most common first; ties in the order first seen (a Counter keeps insertion order).
+    stop = should_stop or (lambda: False)
+    report = progress or (lambda event: None)
+    options = _Options(scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
+    with _open_workers(options, min(jobs, usable_cores(), runs)) as workers:
+        counts: dict[bytes, int] = {}  # outcome digest -> schedules; first seen first
+        first: dict[bytes, int] = {}  # outcome digest -> the first seed that gave it
+        done = 0
+        for strategy_seed, digest in workers.map(_digest_of_seed, range(seed, seed + runs), stop):
+            counts[digest] = counts.get(digest, 0) + 1
+            first.setdefault(digest, strategy_seed)
+            done += 1
+            report(ExploreProgress(phase="explore", done=done, total=runs))
+        interrupted = done < runs
+        # Most common first; ties in the order first seen (dicts keep insertion order).
         ranked = sorted(counts.items(), key=lambda item: -item[1])
-        top = [(first[outcome], outcome) for outcome, _ in ranked[:witnesses]]
-        shrunk = list(mapper(functools.partial(_shrink_pair, scenario), top))
+        top = [first[digest] for digest, _ in ranked[:witnesses]]
+        pairs: list[tuple[str, Outcome]] = []  # (schedule, outcome) of each top class
+        if stop():  # the workers may be gone: the few schedules of the top classes here
+            for strategy_seed in top:
+                outcome, schedule = run_schedule(scenario, strategy_seed, **options.run_options())
+                pairs.append((schedule, outcome))
+        else:
+            pairs = [(schedule, outcome) for _, schedule, outcome in workers.map(_witness_of_seed, top, stop)]
+        shrunk = workers.shrink(pairs, shrink_replays, report, stop)
+        interrupted = interrupted or stop()
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
-    for rank, (outcome, count) in enumerate(ranked):
-        if rank >= witnesses:  # not shrunk, and not replayed to say how it differs
+    for rank, (digest, count) in enumerate(ranked):
+        if rank >= len(shrunk):  # not shrunk, and not replayed to say how it differs
             classes.append(
-                OutcomeClass(outcome=outcome, runs=count, witness=first[outcome], minimal=False, detailed=False)
+                OutcomeClass(outcome=None, runs=count, witness="", seed=first[digest], minimal=False, detailed=False)
             )
             continue
-        witness, minimal = shrunk[rank]
-        replayed = replay(scenario, witness)
+        found = shrunk[rank]
+        replayed = replay(scenario, found.witness)
         differences: tuple[Difference, ...] = ()
         if common is None:
             common = replayed
         else:
             differences = differ(common.outcome, replayed)
         classes.append(
-            OutcomeClass(outcome=outcome, runs=count, witness=witness, minimal=minimal, differences=differences)
+            OutcomeClass(
+                outcome=replayed.outcome,
+                runs=count,
+                witness=found.witness,
+                seed=first[digest],
+                minimal=found.minimal,
+                replays=found.replays,
+                differences=differences,
+            )
         )
     shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
-    return Exploration(source=scenario.source, runs=runs, seed=seed, classes=tuple(classes), strategy=shown)
+    return Exploration(
+        source=scenario.source,
+        runs=done,
+        seed=seed,
+        classes=tuple(classes),
+        strategy=shown,
+        interrupted=interrupted,
+        planned=runs,
+        shrink_replays=shrink_replays,
+    )
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: more worker processes than that only wait."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def run_schedule(
@@ -251,6 +344,11 @@ def run_schedule(
     return _run_to_outcome(simulation), simulation.schedule_string()
 
 
+def digest(outcome: Outcome) -> bytes:
+    """A fingerprint of ``outcome``, the same in every process (its repr is exact)."""
+    return hashlib.blake2b(repr(outcome).encode(), digest_size=16).digest()
+
+
 def _run_to_outcome(simulation: Simulation) -> Outcome:
     simulation.run_sync()
     return finished_outcome(simulation)
@@ -262,8 +360,173 @@ def finished_outcome(simulation: Simulation) -> Outcome:
     return outcome_of(simulation.engine.people, [name for name, tally in campaigns.items() if tally.started])
 
 
-def _shrink_pair(scenario: Scenario, pair: tuple[str, Outcome]) -> tuple[str, bool]:
-    return shrink(scenario, *pair)
+# -- the processes that run schedules ------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Options:
+    """What every schedule of one exploration shares, sent to each worker once."""
+
+    scenario: Scenario
+    strategy: str
+    pct_depth: int
+    pct_steps: int
+
+    def run_options(self) -> dict[str, Any]:
+        """The options of `run_schedule` that draw this exploration's schedules."""
+        return {"strategy": self.strategy, "pct_depth": self.pct_depth, "pct_steps": self.pct_steps}
+
+
+#: The exploration a worker process (or this process, with one job) runs schedules of,
+#: and where a worker tells the parent how its shrinking goes.
+_current: _Options | None = None
+_told: multiprocessing.queues.Queue[tuple[int, int]] | None = None
+
+
+def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes]:
+    outcome, _ = _schedule_of_seed(strategy_seed)
+    return strategy_seed, digest(outcome)
+
+
+def _witness_of_seed(strategy_seed: int) -> tuple[int, str, Outcome]:
+    outcome, schedule = _schedule_of_seed(strategy_seed)
+    return strategy_seed, schedule, outcome
+
+
+def _schedule_of_seed(strategy_seed: int) -> tuple[Outcome, str]:
+    options = _current
+    assert options is not None, "a worker of an exploration runs this"
+    return run_schedule(options.scenario, strategy_seed, **options.run_options())
+
+
+def _shrink_one(task: tuple[int, str, Outcome, int]) -> tuple[int, Shrunk]:
+    """Shrink one witness in a worker, telling the parent (witness, replays) as it goes."""
+    index, schedule, outcome, budget = task
+    options, told = _current, _told
+    assert options is not None and told is not None, "a worker of an exploration runs this"
+
+    def progress(replays: int, deviations: int) -> None:
+        told.put((index, replays))
+
+    return index, shrink(options.scenario, schedule, outcome, budget=budget, progress=progress)
+
+
+def _start_worker(options: _Options, told: multiprocessing.queues.Queue[tuple[int, int]]) -> None:
+    global _current, _told
+    _current, _told = options, told
+    # Ctrl-C reaches the whole process group: the parent decides, the workers go on until
+    # it ends them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@attrs.define(eq=False)
+class _Workers:
+    """Runs functions of a seed in this process or in a pool of worker processes."""
+
+    options: _Options
+    pool: multiprocessing.pool.Pool | None
+    jobs: int = 1
+    told: multiprocessing.queues.Queue[tuple[int, int]] | None = None
+
+    def map(self, fn: Callable[[int], T], seeds: Sequence[int], stop: Callable[[], bool]) -> Iterator[T]:
+        """``fn`` of each seed, in seed order, until ``stop()`` turns true."""
+        if self.pool is None:
+            for strategy_seed in seeds:
+                if stop():
+                    return
+                yield fn(strategy_seed)
+            return
+        size = max(1, min(64, len(seeds) // (self.jobs * 8)))
+        chunks = [(fn, seeds[i : i + size]) for i in range(0, len(seeds), size)]
+        results = self.pool.imap(_run_chunk, chunks)  # one chunk at a time: next() can time out
+        for _ in chunks:
+            while True:
+                if stop():
+                    return
+                try:
+                    done = results.next(timeout=0.1)  # a short wait: a stop is seen at once
+                    break
+                except multiprocessing.TimeoutError:
+                    continue
+            yield from done
+
+    def shrink(
+        self,
+        witnesses: Sequence[tuple[str, Outcome]],
+        budget: int,
+        report: Callable[[ExploreProgress], None],
+        stop: Callable[[], bool],
+    ) -> list[Shrunk]:
+        """Each (schedule, outcome) shrunk (`shrink`), side by side in the workers. On a
+        stop, a witness not finished keeps its schedule (it gives the outcome): not minimal."""
+        total = len(witnesses)
+        shrunk = [Shrunk(witness=schedule, minimal=False, replays=0) for schedule, _ in witnesses]
+        replays = [0] * total
+        finished = 0
+        if total:
+            report(ExploreProgress(phase="shrink", done=0, total=total))
+        if self.pool is None:
+            for index, (schedule, outcome) in enumerate(witnesses):
+                if stop():
+                    break
+
+                def told(count: int, deviations: int, index: int = index) -> None:
+                    replays[index] = count
+                    report(ExploreProgress(phase="shrink", done=index, total=total, replays=sum(replays)))
+
+                shrunk[index] = shrink(
+                    self.options.scenario, schedule, outcome, budget=budget, progress=told, should_stop=stop
+                )
+                finished += 1
+            return shrunk
+        assert self.told is not None
+        tasks = [(index, schedule, outcome, budget) for index, (schedule, outcome) in enumerate(witnesses)]
+        results = self.pool.imap_unordered(_shrink_one, tasks)
+        while finished < total and not stop():
+            try:
+                index, found = results.next(timeout=0.1)
+            except multiprocessing.TimeoutError:
+                pass
+            else:
+                shrunk[index] = found
+                replays[index] = found.replays
+                finished += 1
+            while not self.told.empty():
+                index, count = self.told.get()
+                if shrunk[index].replays == 0:  # not finished: a later count than the last
+                    replays[index] = count
+            report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
+        return shrunk
+
+
+def _run_chunk(chunk: tuple[Callable[[int], T], Sequence[int]]) -> list[T]:
+    fn, seeds = chunk
+    return [fn(seed) for seed in seeds]
+
+
+@contextlib.contextmanager
+def _open_workers(options: _Options, jobs: int) -> Iterator[_Workers]:
+    """``jobs`` worker processes (spawned, not forked: a forked child of a process that
+    ran trio inherits its state), ended on the way out however it is left: none is
+    orphaned by an error, a signal or an early stop."""
+    global _current
+    if jobs <= 1:
+        saved, _current = _current, options
+        try:
+            yield _Workers(options=options, pool=None)
+        finally:
+            _current = saved
+        return
+    context = multiprocessing.get_context("spawn")
+    told: multiprocessing.queues.Queue[tuple[int, int]] = context.Queue()
+    pool = context.Pool(jobs, initializer=_start_worker, initargs=(options, told))
+    try:
+        yield _Workers(options=options, pool=pool, jobs=jobs, told=told)
+    finally:
+        pool.terminate()  # finished or not: nothing is left running
+        pool.join()
+        told.close()
+        told.join_thread()
 
 
 def differ(common: Outcome, replayed: Replayed) -> tuple[Difference, ...]:

@@ -7,7 +7,7 @@ during a run a form fill by an unknown visitor adds a person (`new_person_fields
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 
@@ -26,11 +26,16 @@ class Person:
     steps: int = 0
 
 
-def make_people(scenario: Scenario) -> dict[str, Person]:
+#: People made between two calls of `make_people`'s ``progress``.
+PROGRESS_EVERY = 1 << 16
+
+
+def make_people(scenario: Scenario, *, progress: Callable[[int, int], None] | None = None) -> dict[str, Person]:
     """Every person of a scenario, keyed by id: explicit people first, then p1..pN.
 
     Field values drawn from distributions come from a random stream of their own, so the
-    people are the same whatever the schedule.
+    people are the same whatever the schedule. ``progress(made, total)`` is called every
+    `PROGRESS_EVERY` generated people, and once with ``made == total`` if it was called.
     """
     rng = random.Random(f"sim.people:{scenario.seed}")
     defaults = {name: spec.default for name, spec in scenario.fields.items()}
@@ -38,8 +43,13 @@ def make_people(scenario: Scenario) -> dict[str, Person]:
     people: dict[str, Person] = {}
     for spec in scenario.people:
         people[spec.id] = Person(id=spec.id, fields={**defaults, **spec.fields}, lists=set(spec.lists))
-    for pid in _generated_ids(scenario.population):
+    total = scenario.population
+    for number, pid in enumerate(_generated_ids(total), 1):
         people[pid] = Person(id=pid, fields=_draw(defaults, drawn, rng))
+        if progress is not None and not number % PROGRESS_EVERY:
+            progress(number, total)
+    if progress is not None and total >= PROGRESS_EVERY:
+        progress(total, total)
     return people
 
 

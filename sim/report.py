@@ -234,17 +234,36 @@ def _count(number: int, one: str, many: str = "") -> str:
     return f"{_n(number)} {one if number == 1 else (many or one + 's')}"
 
 
-def format_exploration(exploration: Exploration, *, file: str, wall_seconds: float | None = None) -> str:
-    """``sim explore``: each outcome class, how often, how it differs, and its witness."""
+def format_exploration(
+    exploration: Exploration,
+    *,
+    file: str,
+    explore_seconds: float | None = None,
+    shrink_seconds: float | None = None,
+) -> str:
+    """``sim explore``: each outcome class, how often, how it differs, and its witness.
+
+    ``explore_seconds`` is the time spent running the schedules (the schedules/s figure
+    counts that alone), ``shrink_seconds`` the time spent shrinking witnesses."""
     classes = exploration.classes
     runs = exploration.runs
     last = exploration.seed + runs - 1
-    cost = f" in {wall_seconds:.2f}s ({runs / wall_seconds:,.1f} schedules/s)" if wall_seconds else ""
-    out = [
+    cost = ""
+    if explore_seconds:
+        cost = f" in {explore_seconds:.2f}s ({runs / explore_seconds:,.1f} schedules/s)"
+    if shrink_seconds:
+        cost += f", witnesses shrunk in {shrink_seconds:.2f}s"
+    out = []
+    if exploration.interrupted:
+        out.append(
+            f"INTERRUPTED after {_n(runs)} of {_count(exploration.planned, 'schedule')} (partial results: "
+            "the classes below are those of the schedules explored)"
+        )
+    out.append(
         f"{exploration.source}: {_count(runs, 'schedule')} ({exploration.strategy}, seeds {exploration.seed}-{last})"
         f"{cost}: "
         f"{_count(len(classes), 'outcome class', 'outcome classes')}"
-    ]
+    )
     if len(classes) == 1:
         out.append("Every schedule gave the same outcome: no race found (more --runs look harder).")
     detailed = [found for found in classes if found.detailed]
@@ -252,7 +271,13 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
         out.append("")
         share = f"{found.runs / runs:.0%}"
         witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
-        shrunk = "" if found.minimal else " (not minimal: shrinking stopped at its budget)"
+        shrunk = ""
+        if not found.minimal:
+            shrunk = f" (not minimal after {_count(found.replays, 'replay')}: " + (
+                "shrinking was stopped)"
+                if found.replays < exploration.shrink_replays
+                else "the shrinking budget; --shrink-replays N allows more)"
+            )
         out.append(f"Class {number}: {_count(found.runs, 'schedule')} ({share}); witness: {witness}{shrunk}")
         if number == 1:
             if len(classes) > 1:
@@ -271,6 +296,7 @@ def format_exploration(exploration: Exploration, *, file: str, wall_seconds: flo
             )
         if len(found.differences) > 20:
             out.append(f"  ... and {_n(len(found.differences) - 20)} more differences")
+        assert found.outcome is not None and classes[0].outcome is not None  # detailed classes keep theirs
         mine, theirs = set(found.outcome.campaigns), set(classes[0].outcome.campaigns)
         for name in sorted(mine - theirs):
             out.append(f'  campaign "{name}" ran (not in class 1)')

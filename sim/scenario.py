@@ -27,6 +27,7 @@ from typing import Any, TextIO, TypeVar
 import attrs
 
 from sim import model
+from sim.estimate import memory_problem, work_warning
 from sim.load import ARRIVALS
 from sim.model import (
     Action,
@@ -41,6 +42,10 @@ from sim.people import is_generated_id
 from sim.units import format_duration, parse_duration, parse_rate, show
 
 T = TypeVar("T")
+
+#: The largest scenario file read: a scenario is a page of TOML; activities by the
+#: million belong in a CSV replay, which is streamed.
+MAX_FILE_BYTES = 16 * 2**20
 
 #: More people than this do not fit in this machine's memory (about 1 KB each, live).
 MAX_PEOPLE = 10_000_000
@@ -93,24 +98,41 @@ def load_scenario(path: str | Path) -> model.Scenario:
     """Read, parse and check a scenario file; raises ScenarioError listing all problems."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)  # /dev/zero must not fill the memory
     except OSError as exc:
         raise ScenarioError([Problem(file=str(path), where="", message=f"cannot read: {exc.strerror}")]) from None
+    return parse_scenario(decode_scenario(data, source=str(path)), source=str(path))
+
+
+def decode_scenario(data: bytes, *, source: str) -> str:
+    """A scenario file's bytes as text: at most `MAX_FILE_BYTES`, UTF-8, a byte-order
+    mark at the start left out (some editors write one); raises ScenarioError."""
+    if len(data) > MAX_FILE_BYTES:
+        message = (
+            f"larger than {MAX_FILE_BYTES // 2**20} MB, more than any scenario needs; "
+            "put many activities in a CSV replay ([[load]] csv = ...), which has no limit"
+        )
+        raise ScenarioError([Problem(file=source, where="", message=message)])
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem(file=str(path), where="", message=f"not UTF-8 text: {exc}")]) from None
-    return parse_scenario(text, source=str(path))
+        raise ScenarioError([Problem(file=source, where="", message=f"not UTF-8 text: {exc}")]) from None
 
 
 def parse_scenario(text: str, *, source: str = "<scenario>") -> model.Scenario:
     """Parse and check scenario TOML text; ``source`` names it in problems."""
     try:
-        data = tomllib.loads(text)
+        data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem(file=source, where="", message=f"TOML syntax error: {exc}")]) from None
     except RecursionError:
         raise ScenarioError([Problem(file=source, where="", message="TOML nested too deeply to read")]) from None
     except ValueError as exc:  # e.g. an integer with thousands of digits
         raise ScenarioError([Problem(file=source, where="", message=f"TOML value cannot be read: {exc}")]) from None
+    if not data:
+        message = "empty: nothing to run; a scenario needs campaigns and people, see docs/scenarios.md"
+        raise ScenarioError([Problem(file=source, where="", message=message)])
     return build_scenario(data, source=source)
 
 
@@ -336,7 +358,7 @@ class _Builder:
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
         queue = self.build_queue(data)
         warnings = self.warnings(duration, campaigns, activities, generators, replays, queue)
-        return model.Scenario(
+        scenario = model.Scenario(
             warnings=warnings,
             source=self.source,
             seed=seed,
@@ -353,6 +375,16 @@ class _Builder:
             replays=tuple(replays),
             queue=queue,
         )
+        if not self.problems:  # the estimates need a whole, valid scenario
+            problem = memory_problem(scenario)
+            if problem is not None:
+                self.problem(problem, where="[people]")
+            warning = work_warning(scenario)
+            if warning is not None:
+                scenario = attrs.evolve(
+                    scenario, warnings=(*scenario.warnings, Problem(file=self.source, where="", message=warning))
+                )
+        return scenario
 
     def warnings(
         self,
@@ -370,6 +402,8 @@ class _Builder:
             out.append(Problem(file=self.source, where=where, message=message))
 
         end = f"[sim] duration ({format_duration(duration)})"
+        if not campaigns:
+            warn("[campaigns]", "there are no campaigns, so nothing runs; add [campaigns.NAME] tables")
         executed = {call.action.campaign for call in self.calls if isinstance(call.action, model.ExecuteCampaign)}
         for campaign in campaigns.values():
             where = f'campaign "{campaign.name}"'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 import trio
@@ -73,6 +73,8 @@ class Simulation:
     pct_steps: int = 100
     #: Record every access to people's state and find the races (`races`, docs/races.md).
     detect_races: bool = False
+    #: Told (made, total) while a large population is made (`sim.people.make_people`).
+    progress: Callable[[int, int], None] | None = None
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
@@ -89,7 +91,9 @@ class Simulation:
             strategy = make_strategy(self.strategy, seed, depth=self.pct_depth, steps=self.pct_steps)
         self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
         detector = RaceDetector() if self.detect_races else None
-        self.engine = Engine(scenario=self.scenario, kernel=self.kernel, sinks=self.sinks, races=detector)
+        self.engine = Engine(
+            scenario=self.scenario, kernel=self.kernel, sinks=self.sinks, races=detector, progress=self.progress
+        )
 
     def schedule_string(self) -> str:
         """This run's schedule as deviations from the default order (needs ``record``)."""

@@ -40,12 +40,12 @@ plus a bounded window of recent activities to draw arrows from, never the whole 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import IO, Any
 
 import attrs
 
 from sim.activity import RUN_ENDINGS, RUN_QUEUED, RUN_STARTED, Activity
+from sim.output import TextOutput, open_output
 
 # ensure_ascii=False: the file is UTF-8, and "Zürich" reads better than "Z\u00fcrich".
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -84,7 +84,7 @@ class TraceSink:
     activities than that within one instant loses an arrow.
     """
 
-    stream: IO[str]
+    stream: TextOutput | IO[str]
     buffer_events: int = 512
     recent: int = 65_536
     _pending: list[str] = attrs.field(factory=list, init=False)
@@ -98,9 +98,10 @@ class TraceSink:
     _executes: dict[int, _Place] = attrs.field(factory=dict, init=False)
 
     @classmethod
-    def open(cls, path: str | Path) -> TraceSink:
-        """Create (or truncate) ``path`` and start the JSON array."""
-        return cls(stream=open(path, "w", encoding="utf-8"))
+    def open(cls, path: str) -> TraceSink:
+        """Start the JSON array for ``path`` (``-``: standard output). The file appears, or
+        replaces the one there, only when the sink is closed: whole (`sim.output`)."""
+        return cls(stream=open_output(path))
 
     def __attrs_post_init__(self) -> None:
         self.stream.write("[\n")

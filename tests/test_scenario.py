@@ -1519,8 +1519,9 @@ LOAD = '[[load]]\ntype = "visit_page"\npage = "/"\nrate = "1/h"\n'
 
 
 def test_generators_is_the_old_name_of_load_and_still_loads_with_a_warning() -> None:
-    old = parse_scenario(BASE + LOAD.replace("[[load]]", "[[generators]]"), source="s.toml")
-    new = parse_scenario(BASE + LOAD, source="s.toml")
+    visits = '[campaigns.C]\ntriggers = [{ trigger = "visits_page" }]\nflow = [{ step = "send_email", email = "E" }]\n'
+    old = parse_scenario(BASE + visits + LOAD.replace("[[load]]", "[[generators]]"), source="s.toml")
+    new = parse_scenario(BASE + visits + LOAD, source="s.toml")
     assert old.generators == new.generators
     assert new.warnings == ()
     assert [str(w) for w in old.warnings] == [

@@ -280,4 +280,4 @@ def test_trace_refuses_to_overwrite_the_scenario_or_the_log(tmp_path: Path, caps
     assert scenario.read_text(encoding="utf-8") == DEMO
     log = tmp_path / "log.jsonl"
     assert main(["run", str(scenario), "--log", str(log), "--trace", str(log)]) == 2
-    assert "is also the --log file" in capsys.readouterr().err
+    assert "--log and --trace are the same file" in capsys.readouterr().err

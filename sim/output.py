@@ -1,0 +1,116 @@
+"""Output files of ``sim run``: never over an input, written whole, at most one on stdout.
+
+A trace or metrics file is written under a temporary name beside its path and renamed to
+it when complete (`AtomicFile`), so a run that is killed, or fails, leaves the file that
+stood there before (or none), never a truncated or empty one. ``-`` is standard output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from itertools import combinations
+from pathlib import Path
+from typing import IO, Protocol
+
+import attrs
+
+
+class TextOutput(Protocol):
+    """Where an output goes: a file written whole, or standard output."""
+
+    def write(self, text: str) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.define(eq=False)
+class AtomicFile:
+    """A text file that appears at ``path`` only when `close` is called (`discard`:
+    never). Written under ``.NAME.PID.tmp`` in the same folder, so the rename is atomic."""
+
+    path: Path
+    _temp: Path
+    _stream: IO[str]
+
+    @classmethod
+    def open(cls, path: str | Path) -> AtomicFile:
+        """Create the temporary file now: a path that cannot be written fails at once."""
+        path = Path(path)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        return cls(path, temp, open(temp, "w", encoding="utf-8"))
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Finish the file: it replaces whatever stood at ``path``."""
+        if self._stream.closed:
+            return
+        self._stream.close()
+        os.replace(self._temp, self.path)
+
+    def discard(self) -> None:
+        """Give up: ``path`` keeps what it had; the temporary file goes."""
+        if not self._stream.closed:
+            self._stream.close()
+            self._temp.unlink(missing_ok=True)
+
+
+@attrs.define(eq=False)
+class StandardOutput:
+    """Standard output as an output file: closing it only flushes it."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        sys.stdout.flush()
+
+    def discard(self) -> None:
+        sys.stdout.flush()
+
+
+def open_output(path: str) -> AtomicFile | StandardOutput:
+    """``path`` as an output written whole (`AtomicFile`), or standard output for ``-``."""
+    return StandardOutput() if path == "-" else AtomicFile.open(path)
+
+
+def output_problem(outputs: Mapping[str, str], inputs: Mapping[str, Path]) -> str | None:
+    """What is wrong with the output paths (option -> path), or None.
+
+    No output may be an input (``inputs``: what it is -> path), nor another output, nor
+    a folder; at most one goes to standard output.
+    """
+    stdout = [option for option, path in outputs.items() if path == "-"]
+    if len(stdout) > 1:
+        both = "both" if len(stdout) == 2 else "all"
+        return f"{' and '.join(stdout)} {both} go to standard output (-); give all but one of them a file"
+    files = [(option, Path(path)) for option, path in outputs.items() if path != "-"]
+    for option, path in files:
+        for what, source in inputs.items():
+            if same_file(path, source):
+                return f"{option} {path} is {what}: it would be overwritten; pick another path"
+        if path.is_dir():
+            return f"{option} {path} is a folder; give a file path"
+    for (first, path), (second, other) in combinations(files, 2):
+        if same_file(path, other):
+            return f"{first} and {second} are the same file ({other}); give each its own"
+    return None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (the same path, or links to one file)."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
