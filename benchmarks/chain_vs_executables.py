@@ -1,7 +1,7 @@
 """Request chain vs executables: the same four steps, two designs, one load and queue.
 
 The logic per form fill: (1) normalize country, (2) score by job title, (3) route
-(owner by country), (4) send an email. Two designs (MARKETO.md R5, R6):
+(owner by country), (4) send an email. Two designs (docs/marketo.md R5, R6):
 
 - chain: trigger campaign "Chain 1 - Normalize" does step 1, then Request Campaign
   "Chain 2 - Score", which does step 2 and requests "Chain 3 - Route", which requests

@@ -4,7 +4,7 @@ Load a scenario with `load_scenario`, run it with `Simulation`, read the activit
 sink; `check_guarantees` checks a log against the ordering guarantees (docs/guarantees.md)
 and `dump_scenario` writes a scenario back as a file. With a `[queue]`, a run's
 `Simulation.metrics()` measures the backlog (docs/queue.md). `sim.testing` has the helpers and
-Hypothesis strategies for your own test suite. The semantics modelled are in MARKETO.md
+Hypothesis strategies for your own test suite. The semantics modelled are in docs/marketo.md
 (rules R1-R23); the file format is in docs/scenarios.md.
 """
 

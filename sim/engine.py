@@ -1,6 +1,6 @@
 """The campaign runtime: triggers, runs, flow steps, on the kernel.
 
-How Marketo's two ways of calling a campaign map onto trio (MARKETO.md):
+How Marketo's two ways of calling a campaign map onto trio (docs/marketo.md):
 - Request Campaign (R5) emits a ``request_campaign`` activity; the requested campaign's
   "Campaign is Requested" trigger admits a new run, which is a new kernel task. The
   requester goes straight on to its next step.
@@ -835,7 +835,7 @@ class Engine:
         self.emit(type_, person, None, None, **attributes)
 
     def _create_person(self, pid: str, via: str, rng: random.Random) -> Person:
-        """A form fill by an unknown visitor creates a lead (MARKETO.md): log
+        """A form fill by an unknown visitor creates a lead (docs/marketo.md): log
         ``person_created`` with the new person's fields, so a replay of the log needs no
         random draws, before the form writes its own fields."""
         person = Person(id=pid, fields=new_person_fields(self.scenario, rng))

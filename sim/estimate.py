@@ -32,6 +32,7 @@ import attrs
 from sim import model
 from sim.model import Campaign, Scenario
 from sim.people import make_people
+from sim.units import show
 
 #: Bytes each person costs besides their own record: the people index, qualification records.
 PER_PERSON = 300
@@ -183,6 +184,8 @@ class _Fanout:
                     group = self.listeners.setdefault(trigger.activity, [])
                     if campaign not in group:
                         group.append(campaign)
+        #: The step budget as a float (it may be an integer no float holds).
+        self.budget = float(min(scenario.step_budget, 10**18))
         self._runs: dict[str, float] = {}
         self._stack: list[str] = []
         self.cyclic = False
@@ -193,21 +196,21 @@ class _Fanout:
         each = 1.0 + self._after(type_)
         total = count * each
         if self.cyclic:  # a campaign re-triggers itself: each person runs to the step budget
-            total = max(total, min(count, people) * self.scenario.step_budget * 2)
+            total = max(total, min(count, people) * self.budget * 2)
         return total
 
     def cycle_note(self) -> str:
         """What the last estimate met: a cycle, bounded by the step budget only."""
         if not self.cyclic:
             return ""
-        budget = self.scenario.step_budget
-        return f", each setting off campaigns that trigger each other until the step budget ({budget:,} a person)"
+        budget = show(self.scenario.step_budget)
+        return f", each setting off campaigns that trigger each other until the step budget ({budget} a person)"
 
     def of_run(self, campaign: Campaign, people: float) -> float:
         self.cyclic = False
         each = self._run(campaign)
         if self.cyclic:
-            return max(each, self.scenario.step_budget * 2.0)
+            return max(each, self.budget * 2.0)
         return each
 
     def _after(self, type_: str) -> float:

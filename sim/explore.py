@@ -2,7 +2,7 @@
 
 Every run has the same people, load and service times; only the kernel's choices among
 tasks due at the same instant differ. When the outcomes differ, the design races
-(MARKETO.md, "Races practitioners meet"). For each outcome class `explore` keeps a
+(docs/marketo.md, "Races practitioners meet"). For each outcome class `explore` keeps a
 witness: a schedule string (`sim.schedule`) that `sim run FILE --schedule STRING`
 replays to exactly that outcome, shrunk to the fewest deviations from the default order
 that still give it.
@@ -478,6 +478,7 @@ class _Workers:
                     self.options.scenario, schedule, outcome, budget=budget, progress=told, should_stop=stop
                 )
                 finished += 1
+            report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
             return shrunk
         assert self.told is not None
         tasks = [(index, schedule, outcome, budget) for index, (schedule, outcome) in enumerate(witnesses)]

@@ -1,4 +1,4 @@
-"""The ordering guarantees of MARKETO.md, as checks over an activity log.
+"""The ordering guarantees of docs/marketo.md, as checks over an activity log.
 
 Each check reads a whole log (and the scenario that made it) and returns the
 `Violation` records it finds, each with the activities that show it. They are what the

@@ -47,8 +47,9 @@ T = TypeVar("T")
 #: million belong in a CSV replay, which is streamed.
 MAX_FILE_BYTES = 16 * 2**20
 
-#: More people than this do not fit in this machine's memory (about 1 KB each, live).
-MAX_PEOPLE = 10_000_000
+#: More people than any machine holds (they would need terabytes). Below it, whether a
+#: population fits is measured against this machine's memory (`sim.estimate`).
+MAX_PEOPLE = 1_000_000_000
 
 #: Virtual times are kept on a microsecond grid, so no load may be denser than this.
 MAX_RATE = 1_000_000.0
@@ -555,7 +556,7 @@ class _Builder:
                 self.problem(f'"count" must be zero or more, not {count}')
                 count = 0
             elif count > MAX_PEOPLE:
-                self.problem(f'"count" = {count:,} is more people than fit in memory; at most {MAX_PEOPLE:,}')
+                self.problem(f'"count" = {show(count)} is more people than any machine holds; at most {MAX_PEOPLE:,}')
         self.population = count  # as written: its people are known names even if too many
         count = min(count, MAX_PEOPLE)
         people: list[model.PersonSpec] = []
@@ -1399,12 +1400,10 @@ class _Builder:
                 cell = row[at_time]
                 try:
                     try:
-                        at = float(cell)  # seconds: the common case, and the fast one
+                        seconds: float | str = float(cell)  # seconds: the common case, and the fast one
                     except ValueError:
-                        at = parse_duration(cell)
-                    else:
-                        if not 0.0 <= at < math.inf:
-                            parse_duration(at)  # raises: negative, or not finite
+                        seconds = cell  # "1h30m"
+                    at = parse_duration(seconds)  # checked (negative, nan, over 100 years), on the µs grid
                 except ValueError as exc:
                     message = '"time" is empty' if not cell else f'"time": {exc}'
                     self.csv_problem(number, reader.line_num, message)
@@ -1525,7 +1524,7 @@ class _Builder:
                     number = float(cell)
                 except ValueError:
                     raise ValueError(f'field "{field}" holds numbers; {show(cell)} is not a number') from None
-            problem = number_problem(number)
+            problem = number_problem(number, shown=cell)
             if problem is not None:
                 raise ValueError(f'field "{field}": {problem}')
             return number
@@ -1570,17 +1569,21 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def number_problem(value: object) -> str | None:
+def number_problem(value: object, *, shown: str | None = None) -> str | None:
     """What is wrong with a number a scenario gives (not finite, or beyond
-    `model.MAX_NUMBER`), or None: also None for what is not a number."""
+    `model.MAX_NUMBER`), or None: also None for what is not a number. ``shown`` is the
+    text the number was read from (a CSV cell), for the message."""
     if not _is_number(value):
         return None
     assert isinstance(value, (int, float))
     limit = f"{model.MAX_NUMBER:,}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{show(value)} is not a number sim can compare or add; give one from -{limit} to {limit}"
+    written = show(value) if shown is None else show(shown)
+    if isinstance(value, float) and math.isnan(value):
+        return f"{written} is not a number sim can compare or add; give one from -{limit} to {limit}"
+    if isinstance(value, float) and math.isinf(value) and (shown is None or "inf" in shown.lower()):
+        return f"{written} is not a number sim can compare or add; give one from -{limit} to {limit}"
     if abs(value) > model.MAX_NUMBER:  # an int is compared as it is: 10**309 has no float
-        return f"{show(value)} is too large; numbers go from -{limit} to {limit} (2^53 - 1)"
+        return f"{written} is too large; numbers go from -{limit} to {limit} (2^53 - 1)"
     return None
 
 

@@ -68,7 +68,8 @@ class Summary:
     campaigns: Mapping[str, CampaignTally]
     steps: int
     activities: Mapping[str, int]
-    #: field -> ((value, people), ...), most common first, for fields the flows changed.
+    #: field -> ((value, people), ...), most common first, for fields the flows changed,
+    #: by name (so are ``lists`` and ``statuses``).
     fields: Mapping[str, tuple[tuple[Value, int], ...]]
     #: list -> members at the end, for lists the flows changed.
     lists: Mapping[str, int]
@@ -129,17 +130,19 @@ class Tally:
                 stopped=counts["stopped"],
                 steps=self.steps[name],
             )
+        # Fields, lists and programs by name: the same order whatever ran first, so the
+        # summaries of two seeds diff cleanly.
         fields: dict[str, tuple[tuple[Value, int], ...]] = {}
-        for field in self.changed_fields:
+        for field in sorted(self.changed_fields):
             # Keyed with the type too: True == 1 in Python, not in a person's field.
             values: Counter[tuple[type, Value]] = Counter(
                 (type(v), v) for p in people.values() for v in [p.fields.get(field)]
             )
             pairs: list[tuple[Value, int]] = [(value, count) for (_, value), count in values.items()]
             fields[field] = tuple(sorted(pairs, key=_by_count))
-        lists = {name: sum(name in p.lists for p in people.values()) for name in self.changed_lists}
+        lists = {name: sum(name in p.lists for p in people.values()) for name in sorted(self.changed_lists)}
         statuses = {}
-        for program in self.changed_programs:
+        for program in sorted(self.changed_programs):
             names = scenario.programs[program].statuses
             counts = Counter(names[p.statuses.get(program, 0)] for p in people.values())
             statuses[program] = tuple((status, counts[status]) for status in names if counts[status])

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # imported on first use: running and asserting work without h
         Design,
         campaigns,
         flows,
+        mutated_files,
         people,
         qualifications,
         queues,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:  # imported on first use: running and asserting work without h
 
 #: The Hypothesis strategies, from sim.strategies (needs the ``test`` extra).
 _STRATEGIES = (
-    *("Design", "campaigns", "flows", "people", "qualifications", "queues", "scenarios", "seeds"),
+    *("Design", "campaigns", "flows", "mutated_files", "people", "qualifications", "queues", "scenarios", "seeds"),
     *("service_times", "steps", "triggers"),
 )
 
@@ -79,6 +80,7 @@ __all__ = [
     "cascade_origins",
     "find_races",
     "flows",
+    "mutated_files",
     "people",
     "qualifications",
     "queues",

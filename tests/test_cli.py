@@ -257,3 +257,98 @@ def test_standard_input_that_is_not_utf8_is_a_message(
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x = '\xff'\n")))
     assert main(["check", "-"]) == 2
     assert "error: <stdin>: not UTF-8 text" in capsys.readouterr().err
+
+
+# --- hardening: what a fuzzer or an impatient user gives -----------------------------------
+
+
+def test_check_reads_at_most_16_mb_of_a_file_or_of_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "/dev/zero"]) == 2
+    assert "error: /dev/zero: larger than 16 MB" in capsys.readouterr().err
+    with open("/dev/zero", "rb") as zeros:
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(zeros))
+        assert main(["run", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "error: <stdin>: larger than 16 MB, more than any scenario needs" in err
+    assert "nothing was run" in err
+
+
+def test_a_byte_order_mark_is_accepted_and_an_empty_file_says_there_is_nothing_to_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + SMALL.encode())
+    assert main(["check", str(tmp_path / "bom.toml")]) == 0
+    assert "bom.toml: ok: 1 campaign" in capsys.readouterr().out
+    for name, text in (("empty.toml", ""), ("comments.toml", "# a scenario, one day\n")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        assert main(["run", str(tmp_path / name)]) == 2
+        assert f"{name}: empty: nothing to run; a scenario needs campaigns and people" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--strategy", "pct", "--pct-depth", "1000000000"], "--pct-depth 1,000,000,000: give 1 to 1,000"),
+        (["--runs", "1000000000000"], "--runs 1,000,000,000,000: give 1 to 1,000,000"),
+        (["--runs", "0"], "--runs 0: give 1 to 1,000,000"),
+        (["--jobs", "0"], "--jobs 0: give 1 or more"),
+        (["--shrink-replays", "-1"], "--shrink-replays -1: give 0 to 100,000"),
+    ],
+)
+def test_explore_options_that_size_memory_or_work_are_bounded(
+    options: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explore", str(EXAMPLES / "racing-triggers-one-fill.toml"), *options]) == 2
+    assert f"error: {message}" in capsys.readouterr().err
+
+
+def test_explore_runs_no_more_processes_than_cores_or_schedules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", str(EXAMPLES / "racing-triggers-one-fill.toml"), "--runs", "4", "--jobs", "1000"]) == 0
+    out, err = capsys.readouterr()
+    assert "note: --jobs 1,000 runs " in err and "worker process" in err
+    assert "4 schedules" in out
+
+
+def test_out_of_memory_in_a_run_is_exit_2_with_a_message_and_whole_log_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim.engine import Engine
+
+    steps = 0
+    run_step = Engine.run_step
+
+    async def failing(self: Engine, *args: object) -> None:
+        nonlocal steps
+        steps += 1
+        if steps == 300:
+            raise MemoryError
+        await run_step(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "run_step", failing)
+    log = tmp_path / "log.jsonl"
+    assert main(["run", str(EXAMPLES / "lead-lifecycle.toml"), "--log", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert "error: out of memory at a peak of " in err and "Traceback" not in err
+    text = log.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    assert len([json.loads(line) for line in text.splitlines()]) > 300  # all written, each whole
+
+
+def test_the_wall_time_counts_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sim.cli
+
+    load = sim.cli._load
+
+    def slow_load(path: Path) -> object:
+        time.sleep(0.5)
+        return load(path)
+
+    monkeypatch.setattr(sim.cli, "_load", slow_load)
+    (tmp_path / "s.toml").write_text(SMALL, encoding="utf-8")
+    assert main(["run", str(tmp_path / "s.toml")]) == 0
+    wall = float(capsys.readouterr().out.split(", wall ")[1].split("s")[0])
+    assert wall >= 0.5

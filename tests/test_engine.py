@@ -1,8 +1,8 @@
-"""Exact activity traces of small scenarios, one rule of MARKETO.md (R1-R23) at a time.
+"""Exact activity traces of small scenarios, one rule of docs/marketo.md (R1-R23) at a time.
 
 Each test builds a scenario from a TOML string with one or two explicit people and timed
 activities, runs it with the ``fifo`` strategy (the default order: oldest task first) and
-compares the whole trace. Where MARKETO.md says an order is free, the test also searches
+compares the whole trace. Where docs/marketo.md says an order is free, the test also searches
 ``random`` seeds and asserts that every allowed order really occurs; where it says an
 order is fixed, the test checks it under many seeds with interleaving runs around.
 """
@@ -1450,3 +1450,37 @@ def test_a_later_activity_does_not_reshuffle_the_schedule_before_it() -> None:
         after = [a.to_json() for a in run_text(later, seed=seed)]
         assert after[: len(before)] == before
         assert len(after) == len(before) + 1
+
+
+# --- numbers at run time: saturation, and tokens that read as no number ---------------------
+
+
+def test_r14_a_score_saturates_at_the_largest_number_a_scenario_may_hold() -> None:
+    """R14 Change Score, at the end of the number line: +10 from 2**53 - 6 stops at 2**53 - 1
+    (a float would lose whole numbers beyond it); a second +10 changes nothing and logs nothing."""
+    text = (
+        '\n[sim]\nduration = "1h"\n[fields]\nscore = 0\n[[person]]\nid = "ann"\nfields = { score = 9007199254740985 }\n'
+        '[campaigns.Up]\nqualification = "every time"\ntriggers = [{ trigger = "fills_out_form" }]\n'
+        'flow = [{ step = "change_score", change = "+10" }, { step = "change_score", change = "+10" }]\n'
+        + form_fill("1m")
+    )
+    assert details(fifo(text), "change_score") == [
+        {"field": "score", "change": "+10", "old_value": 9007199254740985, "new_value": 9007199254740991}
+    ]
+
+
+@pytest.mark.parametrize("written", ["nan", "inf", "1e400", "-1e400"])
+def test_r10_a_token_that_reads_as_no_usable_number_is_written_as_text(written: str) -> None:
+    """R10 tokens: a form field "nan" copied to a numeric field stays the text "nan",
+    never a float NaN, which no JSON log can hold."""
+    text = (
+        '\n[sim]\nduration = "1h"\n[fields]\nnote = ""\nscore = 0\n'
+        + ANN
+        + '[campaigns.Copy]\ntriggers = [{ trigger = "fills_out_form" }]\n'
+        'flow = [{ step = "change_data_value", field = "score", value = "{{lead.note}}" }]\n'
+        + form_fill("1m", fields=f'note = "{written}"')
+    )
+    activities = fifo(text)
+    (copied,) = [d for d in details(activities, "change_data_value") if d["field"] == "score"]
+    assert copied["new_value"] == written
+    assert all("NaN" not in a.to_json() and "Infinity" not in a.to_json() for a in activities)

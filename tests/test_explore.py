@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from sim.cli import main
-from sim.explore import explore, replay
+from sim.explore import ExploreProgress, explore, replay
 from sim.scenario import load_scenario
 from sim.schedule import ScheduleError, format_schedule, parse_schedule
 
@@ -18,7 +18,7 @@ FIXED = ROOT / "examples" / "racing-triggers-fixed.toml"
 
 
 def test_a_racing_design_has_two_outcome_classes_with_witnesses_that_replay_them() -> None:
-    """Racing triggers (MARKETO.md): scoring before normalization gives 5, after it 25.
+    """Racing triggers (docs/marketo.md): scoring before normalization gives 5, after it 25.
     Each class's witness replays to exactly its outcome."""
     scenario = load_scenario(RACE)
     exploration = explore(scenario, runs=50, seed=0)
@@ -148,3 +148,43 @@ def test_the_request_chain_and_webhook_races_are_found_and_their_witnesses_repla
         assert {difference.person for difference in found.differences} <= flagged
     differing = {difference.what for found in exploration.classes for difference in found.differences}
     assert differing == {"request-chain.toml": {"owner", "score"}, "webhook-writeback.toml": {"owner"}}[example]
+
+
+def test_a_stopped_exploration_keeps_what_it_explored_and_says_so() -> None:
+    """A signal stops exploring (should_stop): the schedules run so far make the classes,
+    the report starts with INTERRUPTED, and the top classes still get a witness."""
+    from sim.report import format_exploration
+
+    scenario = load_scenario(RACE)
+    seen: list[int] = []
+
+    def progress(event: ExploreProgress) -> None:
+        if event.phase == "explore":
+            seen.append(event.done)
+
+    exploration = explore(scenario, runs=1000, seed=0, progress=progress, should_stop=lambda: len(seen) >= 30)
+    assert exploration.interrupted and exploration.runs == 30 and exploration.planned == 1000
+    assert sum(found.runs for found in exploration.classes) == 30
+    for found in exploration.classes:  # unshrunk, but witnesses all the same
+        assert replay(scenario, found.witness).outcome == found.outcome
+    text = format_exploration(exploration, file="r.toml")
+    assert text.startswith("INTERRUPTED after 30 of 1,000 schedules (partial results")
+
+
+def test_shrinking_reports_progress_and_a_budget_it_ran_out_of() -> None:
+    """Shrinking is never silent: each replay is reported; a witness the budget did not
+    let shrink to the end says so, with the replays it took."""
+    from sim.report import format_exploration
+
+    full = load_scenario(ROOT / "examples" / "racing-triggers.toml")
+    keep = {f"p{i}" for i in range(1, 9)}
+    scenario = attrs.evolve(full, activities=tuple(a for a in full.activities if a.person in keep))
+    events: list[ExploreProgress] = []
+    exploration = explore(scenario, runs=10, seed=0, witnesses=2, shrink_replays=3, progress=events.append)
+    shrinking = [event for event in events if event.phase == "shrink"]
+    assert shrinking and shrinking[-1].replays == 6 and shrinking[-1].done == 2  # 2 witnesses, 3 replays each
+    not_minimal = [found for found in exploration.classes if found.detailed and not found.minimal]
+    assert not_minimal and all(found.replays == 3 for found in not_minimal)
+    text = format_exploration(exploration, file="r.toml", explore_seconds=2.0, shrink_seconds=5.0)
+    assert "(not minimal after 3 replays: the shrinking budget; --shrink-replays N allows more)" in text
+    assert "10 schedules (random, seeds 0-9) in 2.00s (5.0 schedules/s), witnesses shrunk in 5.00s" in text

@@ -46,3 +46,20 @@ def test_the_same_seed_draws_the_same_people_and_another_seed_does_not() -> None
 
     assert countries(1) == countries(1)
     assert countries(1) != countries(2)
+
+
+def test_a_large_population_reports_its_progress_and_its_end() -> None:
+    """``progress`` is told every PROGRESS_EVERY people and once at the end, so a terminal
+    shows a line while a million people are made and clears it after."""
+    import attrs
+
+    from sim.people import PROGRESS_EVERY
+
+    scenario = attrs.evolve(parse_scenario(TEXT.format(seed=1)), population=2 * PROGRESS_EVERY + 5)
+    told: list[tuple[int, int]] = []
+    make_people(scenario, progress=lambda made, total: told.append((made, total)))
+    total = 2 * PROGRESS_EVERY + 5
+    assert told == [(PROGRESS_EVERY, total), (2 * PROGRESS_EVERY, total), (total, total)]
+    told.clear()
+    make_people(attrs.evolve(scenario, population=10), progress=lambda made, total: told.append((made, total)))
+    assert told == []  # a small population: no line at all

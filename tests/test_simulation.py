@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, parse_scenario
 from sim.simulation import Simulation, make_strategy
 from sim.testing import run_with_summary
 
@@ -74,3 +74,40 @@ async def test_simulation_runs_inside_an_existing_trio_run() -> None:
     summary = await simulation.run()
     assert summary.strategy == "fifo"
     assert summary.steps > 0
+
+
+def test_final_values_list_fields_lists_and_programs_by_name() -> None:
+    """The summary's final values come in name order, whichever a flow changed first, so
+    the summaries of two seeds diff line by line."""
+    text = """
+lists = ["Zeta", "Alpha"]
+[sim]
+duration = "1h"
+[fields]
+zip = ""
+age = 0
+[programs.Zoo]
+statuses = ["Not in Program", "Member"]
+[programs.Ant]
+statuses = ["Not in Program", "Member"]
+[[person]]
+id = "ann"
+[campaigns.C]
+triggers = [{ trigger = "fills_out_form" }]
+flow = [
+  { step = "change_data_value", field = "zip", value = "10001" },
+  { step = "change_data_value", field = "age", value = 30 },
+  { step = "add_to_list", list = "Zeta" },
+  { step = "add_to_list", list = "Alpha" },
+  { step = "change_program_status", program = "Zoo", status = "Member" },
+  { step = "change_program_status", program = "Ant", status = "Member" },
+]
+[[activities]]
+at = "1m"
+person = "ann"
+type = "fill_out_form"
+"""
+    _, summary = run_with_summary(parse_scenario(text))
+    assert list(summary.fields) == ["age", "zip"]
+    assert list(summary.lists) == ["Alpha", "Zeta"]
+    assert list(summary.statuses) == ["Ant", "Zoo"]

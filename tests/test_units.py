@@ -51,3 +51,26 @@ def test_parse_rate_rejects(text: object) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_durations_are_rounded_to_the_microsecond_and_at_most_100_years() -> None:
+    from sim.units import MAX_SECONDS
+
+    assert parse_duration("1.5ms") == 0.0015  # 1.5 * 0.001 is 0.0015000000000000000312 in floats
+    assert parse_duration(0.1 + 0.2) == 0.3
+    assert parse_duration("0.0000004s") == 0.0
+    assert parse_duration("36500d") == MAX_SECONDS
+    for too_long in ("36500d1s", 10**309, 1e308, "9" * 400 + "s", float("inf")):
+        with pytest.raises(ValueError, match="too long; a duration is at most 36500d"):
+            parse_duration(too_long)
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration(float("nan"))
+
+
+def test_show_cuts_what_is_too_long_to_read() -> None:
+    from sim.units import show
+
+    assert show(10**309) == "100000000000...(310 digits)"
+    assert show(-(10**5000)) == "-an integer of about 5,000 digits"
+    assert show("x" * 500) == '"' + "x" * 49 + "... (502 characters)"
+    assert show([1, "a"]) == '[1, "a"]'

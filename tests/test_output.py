@@ -1,0 +1,111 @@
+"""Output files (sim.output): never over an input, written whole, at most one on stdout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.output import AtomicFile, output_problem
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = """
+[sim]
+duration = "1h"
+
+[people]
+count = 3
+
+[campaigns.Score]
+triggers = [{ trigger = "fills_out_form" }]
+flow = [{ step = "change_score", change = "+10" }]
+
+[[activities]]
+at = "1m"
+person = "p1"
+type = "fill_out_form"
+"""
+
+
+def test_an_atomic_file_appears_whole_on_close_and_not_at_all_when_discarded(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    path.write_text("old", encoding="utf-8")
+    written = AtomicFile.open(path)
+    written.write("new")
+    assert path.read_text(encoding="utf-8") == "old"  # not yet: the old file stands
+    written.close()
+    assert path.read_text(encoding="utf-8") == "new"
+    dropped = AtomicFile.open(path)
+    dropped.write("half")
+    dropped.discard()
+    assert path.read_text(encoding="utf-8") == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left
+
+
+def test_output_problems_name_the_option_and_what_it_would_overwrite(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("", encoding="utf-8")
+    inputs = {"the scenario file itself": scenario}
+    assert output_problem({"--metrics": str(scenario)}, inputs) == (
+        f"--metrics {scenario} is the scenario file itself: it would be overwritten; pick another path"
+    )
+    same = str(tmp_path / "x")
+    assert output_problem({"--log": same, "--metrics": same}, inputs) == (
+        f"--log and --metrics are the same file ({same}); give each its own"
+    )
+    assert output_problem({"--log": "-", "--trace": "-"}, inputs) == (
+        "--log and --trace both go to standard output (-); give all but one of them a file"
+    )
+    assert output_problem({"--trace": str(tmp_path)}, inputs) == f"--trace {tmp_path} is a folder; give a file path"
+    assert output_problem({"--log": "-", "--metrics": str(tmp_path / "m.json")}, inputs) is None
+
+
+@pytest.mark.parametrize("option", ["--log", "--trace", "--metrics"])
+def test_no_output_overwrites_the_scenario(option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(DEMO, encoding="utf-8")
+    assert main(["run", str(scenario), option, str(scenario)]) == 2
+    assert "is the scenario file itself: it would be overwritten" in capsys.readouterr().err
+    assert scenario.read_text(encoding="utf-8") == DEMO
+
+
+@pytest.mark.parametrize(("first", "second"), [("--log", "--metrics"), ("--trace", "--metrics"), ("--log", "--trace")])
+def test_two_outputs_may_not_share_a_file(
+    first: str, second: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(DEMO, encoding="utf-8")
+    shared = tmp_path / "out"
+    assert main(["run", str(scenario), first, str(shared), second, str(shared)]) == 2
+    assert f"{first} and {second} are the same file" in capsys.readouterr().err
+    assert not shared.exists()
+
+
+@pytest.mark.parametrize("option", ["--log", "--metrics"])
+def test_no_output_overwrites_a_csv_replay(option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("form-fills.toml", "form-fills.csv"):
+        (tmp_path / name).write_bytes((ROOT / "examples" / name).read_bytes())
+    csv = tmp_path / "form-fills.csv"
+    before = csv.read_bytes()
+    assert main(["run", str(tmp_path / "form-fills.toml"), option, str(csv)]) == 2
+    assert f"is the CSV replay {csv}: it would be overwritten" in capsys.readouterr().err
+    assert csv.read_bytes() == before
+
+
+def test_metrics_and_trace_dash_go_to_standard_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.toml").write_text(DEMO, encoding="utf-8")
+    assert main(["run", "s.toml", "--metrics", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["duration"] == 3600.0  # stdout holds the metrics alone
+    assert "Simulated 1h of virtual time" in err  # the summary went to standard error
+    assert main(["run", "s.toml", "--trace", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert any(event["name"] == "Score #1" for event in json.loads(out))
+    assert not (tmp_path / "-").exists()  # never a file named "-"
+    assert main(["run", "s.toml", "--log", "-", "--metrics", "-"]) == 2
+    assert "--log and --metrics both go to standard output" in capsys.readouterr().err
