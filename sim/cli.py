@@ -1,7 +1,8 @@
 """The ``sim`` command: ``sim run`` and ``sim check``.
 
 Exit codes (DESIGN.md): 0 done, 2 bad input (with a message, never a traceback), 130
-interrupted by Ctrl-C (after a partial summary), 1 races found with --fail-on-race.
+after Ctrl-C and 143 after SIGTERM (a partial summary first, `sim.signals`), 1 races found
+with --fail-on-race.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sim",
         description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
         epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 2 bad input (a scenario with "
-        "problems, a bad option, an unwritable log), 130 interrupted, 1 races found with --fail-on-race.",
+        "problems, a bad option, an unwritable log, an output over an input, out of memory), 130 stopped by "
+        "Ctrl-C, 143 by SIGTERM, 1 races found with --fail-on-race.",
     )
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -78,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a scenario and print a summary",
         description="Check a scenario, simulate it for its [sim] duration and print a summary: virtual time, "
         "people, runs per campaign, steps, activities by type, and the final values of the fields the flows "
-        "changed. The same file, seed and strategy always give the same activity log. Ctrl-C stops early with "
-        "a partial summary (exit 130).",
+        "changed. The same file, seed and strategy always give the same activity log. Ctrl-C or SIGTERM stops "
+        "early with a partial summary and whole output files (exit 130 or 143); a second one stops at once. No "
+        "output may be the scenario, a CSV replay or another output.",
     )
     run.add_argument(
         "file",
@@ -116,15 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--trace",
         metavar="PATH",
-        help="write a Chrome/Perfetto trace of the run to PATH (open it in ui.perfetto.dev): a track per "
-        "person, a slice per run and step, arrows from each cause to the run it started; see docs/races.md",
+        help="write a Chrome/Perfetto trace of the run to PATH (open it in ui.perfetto.dev; '-' for standard "
+        "output): a track per person, a slice per run and step, arrows from each cause to the run it started; "
+        "written whole, under a temporary name until complete; see docs/races.md",
     )
 
     run.add_argument(
         "--metrics",
         metavar="PATH",
         help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
-        "campaign and priority, throughput, utilization) to PATH as JSON; see docs/queue.md",
+        "campaign and priority, throughput, utilization) to PATH as JSON ('-' for standard output), whole at "
+        "the end of the run; see docs/queue.md",
     )
     run.add_argument(
         "--races",
