@@ -29,6 +29,7 @@ from sim.load import arrival_times, external_activities, new_arrivals, schedule_
 from sim.model import Campaign, Scenario
 from sim.people import Person, is_generated_id, make_people
 from sim.summary import Summary
+from sim.units import later, micros
 
 #: Run endings that also end every run of the same task (R11, the step budget).
 _ABRUPT = ("run_removed", "run_stopped")
@@ -654,7 +655,7 @@ def check_qualification(log: Log) -> list[Violation]:
             out.append(bad(f'"{name}" is "once" but ran {len(firsts)} times for one person', *firsts[:3]))
         elif rule.rule == "once_every":
             for a, b in itertools.pairwise(firsts):
-                if b.time - a.time < rule.interval:
+                if micros(b.time) - micros(a.time) < micros(rule.interval):  # on the µs grid, as the engine
                     out.append(bad(f'"{name}" is "once every {rule.interval:g}s" but ran twice within it', a, b))
     for record in log.runs.values():
         reason = str(record.first.details.get("reason", "")) if record.skipped else ""
@@ -668,7 +669,7 @@ def check_qualification(log: Log) -> list[Violation]:
         elif campaign.qualification.rule == "once" and not earlier:
             out.append(bad('a "once" run turned away with no earlier run', record.first))
         elif campaign.qualification.rule == "once_every" and not any(
-            time - a.time < campaign.qualification.interval for a in earlier
+            micros(time) - micros(a.time) < micros(campaign.qualification.interval) for a in earlier
         ):
             out.append(bad('a "once every" run turned away with no run within the period', record.first))
     return out
@@ -717,9 +718,9 @@ def _goes_on_at(log: Log, activity: Activity) -> list[float]:
     duration later; after a webhook call, at the response or the 30 s timeout (R16, one
     time per latency the step may have had); else at once."""
     if activity.type == "wait":
-        return [activity.time + activity.details["duration"]]
+        return [later(activity.time, activity.details["duration"])]
     if activity.type == "call_webhook":
-        return [activity.time + min(lat, model.WEBHOOK_TIMEOUT) for lat in _latencies(log, activity)]
+        return [later(activity.time, min(lat, model.WEBHOOK_TIMEOUT)) for lat in _latencies(log, activity)]
     return [activity.time]
 
 
@@ -871,7 +872,7 @@ def _check_webhooks(log: Log, bad: Callable[..., Violation]) -> list[Violation]:
             continue
         latencies = _latencies(log, activity)
         got = responses.get((activity.run, activity.step), [])
-        due = [activity.time + latency for latency in latencies]
+        due = [later(activity.time, latency) for latency in latencies]
         if len(got) > 1:
             out.append(bad(f"a webhook call got {len(got)} responses", activity, *got))
         elif got and got[0].time not in due:

@@ -16,6 +16,12 @@ def micros(seconds: float) -> int:
     return round(seconds * MICROS)
 
 
+def later(time: float, delay: float) -> float:
+    """The instant ``delay`` seconds after ``time``, as the kernel computes it: in whole
+    microseconds (0.1 + 0.2 is 0.3 here, not 0.30000000000000004)."""
+    return (micros(time) + micros(delay)) / MICROS
+
+
 #: The longest duration a scenario may give: 100 years. Virtual times stay far below
 #: 2**53 µs (285 years), where a float in seconds still holds every microsecond exactly.
 MAX_SECONDS = 36_500 * 86_400

@@ -57,7 +57,7 @@ from sim.model import (
 )
 from sim.scenario import parse_scenario
 from sim.strategies import FIELDS, FORMS, LISTS, PROGRAM, Design, step_kinds
-from sim.testing import SimulationResult, campaigns, scenarios, seeds, simulate, steps, triggers
+from sim.testing import SimulationResult, assert_guarantees, campaigns, scenarios, seeds, simulate, steps, triggers
 
 BASE = (Path(__file__).parent / "data" / "guarantees.toml").read_text(encoding="utf-8")
 
@@ -847,3 +847,38 @@ def test_8_the_same_log_in_another_process(scenario: Scenario, seed: int, hash_s
         there = log.read_text(encoding="utf-8").splitlines()
     here = [a.to_json() for a in simulate(scenario, seed=seed).activities]
     assert there == here
+
+
+def test_the_checks_add_times_on_the_microsecond_grid_as_the_engine_does() -> None:
+    """R15, R16, R18 off the whole second: a Wait of 200 ms from 0.1 s ends at 0.3 s, a
+    webhook answers 0.2 s after 0.1 s, and "once every 200ms" admits a run exactly 200 ms
+    later. In floats each of these sums is 0.30000000000000004, and the checks would cry
+    wolf at a log that is right."""
+    text = """
+[sim]
+duration = "1h"
+[fields]
+score = 0
+[[person]]
+id = "ann"
+[campaigns.W]
+qualification = "once every 200ms"
+triggers = [{ trigger = "fills_out_form" }]
+flow = [
+  { step = "wait", duration = "200ms" },
+  { step = "call_webhook", webhook = "w", latency = "0.2s", response = { score = 5 } },
+  { step = "change_score", change = "+1" },
+]
+[[activities]]
+at = "0.1s"
+person = "ann"
+type = "fill_out_form"
+[[activities]]
+at = "0.3s"
+person = "ann"
+type = "fill_out_form"
+"""
+    result = simulate(parse_scenario(text), strategy="fifo")
+    assert [a.time for a in result.activities if a.type == "run_started"] == [0.1, 0.3]
+    assert [a.time for a in result.activities if a.type == "webhook_response"] == [0.5, 0.7]
+    assert_guarantees(result)
