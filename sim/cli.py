@@ -23,7 +23,7 @@ import trio
 from sim import __version__, signals
 from sim.activity import ActivitySink, JsonLinesSink
 from sim.estimate import available_memory
-from sim.explore import MAX_RUNS, ExploreProgress, explore, usable_cores
+from sim.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores
 from sim.model import Problem, Scenario
 from sim.output import AtomicFile, StandardOutput, open_output, output_problem
 from sim.progress import ProgressSink
@@ -55,13 +55,6 @@ def _shown(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,12 +281,10 @@ def _explore(args: argparse.Namespace) -> int:
         sys.stderr.write(f"\r\033[K{line}")
         sys.stderr.flush()
 
-    stop = [False]
-
-    def request_stop() -> None:
-        stop[0] = True
-
-    with stop_signals(request_stop):
+    stop = Stop()
+    # Both signals only ask (a signal handler must not raise inside trio's machinery):
+    # the first ends the workers and keeps what was explored, the second ends at once.
+    with stop_signals(stop.request, second_stops_at_once=False):
         exploration = explore(
             scenario,
             runs=args.runs,
@@ -303,7 +294,7 @@ def _explore(args: argparse.Namespace) -> int:
             pct_depth=args.pct_depth,
             shrink_replays=args.shrink_replays,
             progress=progress,
-            should_stop=lambda: stop[0],
+            stop=stop,
         )
     ended = time.perf_counter()
     if terminal:
@@ -435,7 +426,7 @@ def _run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"error: cannot write the metrics to {args.metrics}: {exc.strerror}", file=sys.stderr)
                 return EXIT_BAD_INPUT
-        code = _simulate(args, path, scenario, sinks, metrics_file, started=started)
+        code = _simulate(args, scenario, sinks, metrics_file, started=started)
         if metrics_file is not None:
             metrics_file.close()  # complete: it replaces what stood there
             metrics_file = None
@@ -449,7 +440,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _simulate(
     args: argparse.Namespace,
-    path: Path,
     scenario: Scenario,
     sinks: list[ActivitySink],
     metrics_file: AtomicFile | StandardOutput | None,

@@ -223,6 +223,37 @@ class ExploreProgress:
     replays: int = 0
 
 
+@attrs.define(eq=False)
+class Stop:
+    """A request from outside (a signal handler) to stop an exploration.
+
+    `request` is safe in a signal handler: it counts the request and asks the schedule
+    being explored in this process, if any, to stop at its next task switch (a schedule
+    cut short is not counted). After one request `explore` ends its workers and returns
+    the classes of the schedules explored, their witnesses replayed but not shrunk
+    further; after a second, `check` raises KeyboardInterrupt at the next point between
+    two runs: no result.
+    """
+
+    requests: int = 0
+    #: The schedule being explored in this process, which a request cuts short.
+    running: Simulation | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.requests > 0
+
+    def request(self) -> None:
+        self.requests += 1
+        if self.running is not None:
+            self.running.request_stop()
+
+    def check(self) -> None:
+        """Stop at once (KeyboardInterrupt) if a second request came."""
+        if self.requests > 1:
+            raise KeyboardInterrupt
+
+
 #: `sim explore --runs` at most: each outcome class costs about 200 bytes to count.
 MAX_RUNS = 1_000_000
 
@@ -238,7 +269,7 @@ def explore(
     pct_depth: int = 3,
     shrink_replays: int = 200,
     progress: Callable[[ExploreProgress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    stop: Stop | None = None,
 ) -> Exploration:
     """Run ``scenario`` under ``runs`` random schedules (strategy seeds ``seed`` ..
     ``seed + runs - 1``), group the outcomes, and find a shrunk witness for each of the
@@ -249,45 +280,49 @@ def explore(
     most one per core and per schedule). The result is the same for any ``jobs``:
     results are gathered in seed order. ``strategy`` "pct" uses PCT of ``pct_depth``
     (`sim.kernel.PCTStrategy`), its change points drawn among as many choice points as
-    the default order meets. When ``should_stop`` turns true (a signal), the worker
-    processes are ended and the schedules explored so far make the result.
+    the default order meets. On a ``stop`` request (a signal) the worker processes are
+    ended and the schedules explored so far make the result (`Stop`).
     """
     steps = 100
     if strategy == "pct":
         default = Simulation(scenario, strategy="fifo", record=True)
         default.run_sync()
         steps = max(1, len(default.kernel.choices or ()))
-    stop = should_stop or (lambda: False)
+    stop = stop or Stop()
     report = progress or (lambda event: None)
     options = _Options(scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
-    with _open_workers(options, min(jobs, usable_cores(), runs)) as workers:
+    with _open_workers(options, min(jobs, usable_cores(), runs), stop) as workers:
         counts: dict[bytes, int] = {}  # outcome digest -> schedules; first seen first
         first: dict[bytes, int] = {}  # outcome digest -> the first seed that gave it
         done = 0
-        for strategy_seed, digest in workers.map(_digest_of_seed, range(seed, seed + runs), stop):
-            counts[digest] = counts.get(digest, 0) + 1
-            first.setdefault(digest, strategy_seed)
+        for strategy_seed, fingerprint in workers.map(_digest_of_seed, range(seed, seed + runs)):
+            counts[fingerprint] = counts.get(fingerprint, 0) + 1
+            first.setdefault(fingerprint, strategy_seed)
             done += 1
             report(ExploreProgress(phase="explore", done=done, total=runs))
-        interrupted = done < runs
         # Most common first; ties in the order first seen (dicts keep insertion order).
         ranked = sorted(counts.items(), key=lambda item: -item[1])
-        top = [first[digest] for digest, _ in ranked[:witnesses]]
+        top = [first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
         pairs: list[tuple[str, Outcome]] = []  # (schedule, outcome) of each top class
-        if stop():  # the workers may be gone: the few schedules of the top classes here
+        if stop.requested:  # the workers are ended: the few schedules of the top classes here
+            workers.end()
             for strategy_seed in top:
+                stop.check()
                 outcome, schedule = run_schedule(scenario, strategy_seed, **options.run_options())
                 pairs.append((schedule, outcome))
         else:
-            pairs = [(schedule, outcome) for _, schedule, outcome in workers.map(_witness_of_seed, top, stop)]
-        shrunk = workers.shrink(pairs, shrink_replays, report, stop)
-        interrupted = interrupted or stop()
+            pairs = [(schedule, outcome) for _, schedule, outcome in workers.map(_witness_of_seed, top)]
+        shrunk = workers.shrink(pairs, shrink_replays, report)
+        interrupted = stop.requested
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
-    for rank, (digest, count) in enumerate(ranked):
+    for rank, (fingerprint, count) in enumerate(ranked):
+        stop.check()
         if rank >= len(shrunk):  # not shrunk, and not replayed to say how it differs
             classes.append(
-                OutcomeClass(outcome=None, runs=count, witness="", seed=first[digest], minimal=False, detailed=False)
+                OutcomeClass(
+                    outcome=None, runs=count, witness="", seed=first[fingerprint], minimal=False, detailed=False
+                )
             )
             continue
         found = shrunk[rank]
@@ -302,7 +337,7 @@ def explore(
                 outcome=replayed.outcome,
                 runs=count,
                 witness=found.witness,
-                seed=first[digest],
+                seed=first[fingerprint],
                 minimal=found.minimal,
                 replays=found.replays,
                 differences=differences,
@@ -330,9 +365,16 @@ def usable_cores() -> int:
 
 
 def run_schedule(
-    scenario: Scenario, strategy_seed: int, *, strategy: str = "random", pct_depth: int = 3, pct_steps: int = 100
+    scenario: Scenario,
+    strategy_seed: int,
+    *,
+    strategy: str = "random",
+    pct_depth: int = 3,
+    pct_steps: int = 100,
+    stop: Stop | None = None,
 ) -> tuple[Outcome, str]:
-    """One schedule of ``scenario`` drawn by ``strategy``: its outcome and schedule string."""
+    """One schedule of ``scenario`` drawn by ``strategy``: its outcome and schedule string.
+    A ``stop`` request cuts it short (check ``stop.requested`` before using the result)."""
     simulation = Simulation(
         scenario,
         strategy=strategy,
@@ -341,7 +383,15 @@ def run_schedule(
         pct_depth=pct_depth,
         pct_steps=pct_steps,
     )
-    return _run_to_outcome(simulation), simulation.schedule_string()
+    if stop is None:
+        return _run_to_outcome(simulation), simulation.schedule_string()
+    stop.running = simulation
+    try:
+        if stop.requested:  # it came before this run could be told
+            simulation.request_stop()
+        return _run_to_outcome(simulation), simulation.schedule_string()
+    finally:
+        stop.running = None
 
 
 def digest(outcome: Outcome) -> bytes:
@@ -381,6 +431,8 @@ class _Options:
 #: and where a worker tells the parent how its shrinking goes.
 _current: _Options | None = None
 _told: multiprocessing.queues.Queue[tuple[int, int]] | None = None
+#: In this process (one job): the exploration's stop, which cuts the schedule running.
+_stop: Stop | None = None
 
 
 def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes]:
@@ -396,7 +448,7 @@ def _witness_of_seed(strategy_seed: int) -> tuple[int, str, Outcome]:
 def _schedule_of_seed(strategy_seed: int) -> tuple[Outcome, str]:
     options = _current
     assert options is not None, "a worker of an exploration runs this"
-    return run_schedule(options.scenario, strategy_seed, **options.run_options())
+    return run_schedule(options.scenario, strategy_seed, **options.run_options(), stop=_stop)
 
 
 def _shrink_one(task: tuple[int, str, Outcome, int]) -> tuple[int, Shrunk]:
@@ -421,27 +473,38 @@ def _start_worker(options: _Options, told: multiprocessing.queues.Queue[tuple[in
 
 @attrs.define(eq=False)
 class _Workers:
-    """Runs functions of a seed in this process or in a pool of worker processes."""
+    """Runs functions of a seed in this process or in a pool of worker processes, until
+    a stop is requested."""
 
     options: _Options
+    stop: Stop
     pool: multiprocessing.pool.Pool | None
     jobs: int = 1
     told: multiprocessing.queues.Queue[tuple[int, int]] | None = None
 
-    def map(self, fn: Callable[[int], T], seeds: Sequence[int], stop: Callable[[], bool]) -> Iterator[T]:
-        """``fn`` of each seed, in seed order, until ``stop()`` turns true."""
+    def end(self) -> None:
+        """End the worker processes now (a stop): what they were doing is dropped."""
+        if self.pool is not None:
+            self.pool.terminate()
+
+    def map(self, fn: Callable[[int], T], seeds: Sequence[int]) -> Iterator[T]:
+        """``fn`` of each seed, in seed order, until a stop is requested."""
+        stop = self.stop
         if self.pool is None:
             for strategy_seed in seeds:
-                if stop():
+                if stop.requested:
                     return
-                yield fn(strategy_seed)
+                result = fn(strategy_seed)
+                if stop.requested:
+                    return  # cut short by the stop: not an outcome
+                yield result
             return
         size = max(1, min(64, len(seeds) // (self.jobs * 8)))
         chunks = [(fn, seeds[i : i + size]) for i in range(0, len(seeds), size)]
         results = self.pool.imap(_run_chunk, chunks)  # one chunk at a time: next() can time out
         for _ in chunks:
             while True:
-                if stop():
+                if stop.requested:
                     return
                 try:
                     done = results.next(timeout=0.1)  # a short wait: a stop is seen at once
@@ -455,19 +518,19 @@ class _Workers:
         witnesses: Sequence[tuple[str, Outcome]],
         budget: int,
         report: Callable[[ExploreProgress], None],
-        stop: Callable[[], bool],
     ) -> list[Shrunk]:
         """Each (schedule, outcome) shrunk (`shrink`), side by side in the workers. On a
         stop, a witness not finished keeps its schedule (it gives the outcome): not minimal."""
+        stop = self.stop
         total = len(witnesses)
         shrunk = [Shrunk(witness=schedule, minimal=False, replays=0) for schedule, _ in witnesses]
         replays = [0] * total
         finished = 0
         if total:
             report(ExploreProgress(phase="shrink", done=0, total=total))
-        if self.pool is None:
+        if self.pool is None or stop.requested:
             for index, (schedule, outcome) in enumerate(witnesses):
-                if stop():
+                if stop.requested:
                     break
 
                 def told(count: int, deviations: int, index: int = index) -> None:
@@ -475,15 +538,21 @@ class _Workers:
                     report(ExploreProgress(phase="shrink", done=index, total=total, replays=sum(replays)))
 
                 shrunk[index] = shrink(
-                    self.options.scenario, schedule, outcome, budget=budget, progress=told, should_stop=stop
+                    self.options.scenario,
+                    schedule,
+                    outcome,
+                    budget=budget,
+                    progress=told,
+                    should_stop=lambda: stop.requested,
                 )
+                stop.check()
                 finished += 1
             report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
             return shrunk
         assert self.told is not None
         tasks = [(index, schedule, outcome, budget) for index, (schedule, outcome) in enumerate(witnesses)]
         results = self.pool.imap_unordered(_shrink_one, tasks)
-        while finished < total and not stop():
+        while finished < total and not stop.requested:
             try:
                 index, found = results.next(timeout=0.1)
             except multiprocessing.TimeoutError:
@@ -506,23 +575,24 @@ def _run_chunk(chunk: tuple[Callable[[int], T], Sequence[int]]) -> list[T]:
 
 
 @contextlib.contextmanager
-def _open_workers(options: _Options, jobs: int) -> Iterator[_Workers]:
+def _open_workers(options: _Options, jobs: int, stop: Stop) -> Iterator[_Workers]:
     """``jobs`` worker processes (spawned, not forked: a forked child of a process that
     ran trio inherits its state), ended on the way out however it is left: none is
     orphaned by an error, a signal or an early stop."""
-    global _current
+    global _current, _stop
     if jobs <= 1:
-        saved, _current = _current, options
+        saved = _current, _stop
+        _current, _stop = options, stop
         try:
-            yield _Workers(options=options, pool=None)
+            yield _Workers(options=options, stop=stop, pool=None)
         finally:
-            _current = saved
+            _current, _stop = saved
         return
     context = multiprocessing.get_context("spawn")
     told: multiprocessing.queues.Queue[tuple[int, int]] = context.Queue()
     pool = context.Pool(jobs, initializer=_start_worker, initargs=(options, told))
     try:
-        yield _Workers(options=options, pool=pool, jobs=jobs, told=told)
+        yield _Workers(options=options, stop=stop, pool=pool, jobs=jobs, told=told)
     finally:
         pool.terminate()  # finished or not: nothing is left running
         pool.join()

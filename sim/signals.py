@@ -60,9 +60,12 @@ def _stop_at_once(frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def stop_signals(request_stop: Callable[[], None]) -> Iterator[None]:
+def stop_signals(request_stop: Callable[[], None], *, second_stops_at_once: bool = True) -> Iterator[None]:
     """While inside: the first SIGINT or SIGTERM calls ``request_stop`` (it must only set
-    a flag: it runs in a signal handler), a second stops at once."""
+    flags: it runs in a signal handler), a second stops at once: through the SIGINT
+    handler in place before (trio's, inside trio.run), or, without
+    ``second_stops_at_once``, by calling ``request_stop`` again, for work that checks
+    for it between steps and stops at once itself."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only
         return
@@ -72,6 +75,9 @@ def stop_signals(request_stop: Callable[[], None]) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if _State.first is None:
             _State.first = signum
+            request_stop()
+            return
+        if not second_stops_at_once:
             request_stop()
             return
         signal.signal(signal.SIGINT, previous_int)

@@ -8,7 +8,7 @@ import attrs
 import pytest
 
 from sim.cli import main
-from sim.explore import ExploreProgress, explore, replay
+from sim.explore import ExploreProgress, Stop, explore, replay
 from sim.scenario import load_scenario
 from sim.schedule import ScheduleError, format_schedule, parse_schedule
 
@@ -156,13 +156,13 @@ def test_a_stopped_exploration_keeps_what_it_explored_and_says_so() -> None:
     from sim.report import format_exploration
 
     scenario = load_scenario(RACE)
-    seen: list[int] = []
+    stop = Stop()
 
     def progress(event: ExploreProgress) -> None:
-        if event.phase == "explore":
-            seen.append(event.done)
+        if event.phase == "explore" and event.done == 30:
+            stop.request()  # as a signal handler would
 
-    exploration = explore(scenario, runs=1000, seed=0, progress=progress, should_stop=lambda: len(seen) >= 30)
+    exploration = explore(scenario, runs=1000, seed=0, progress=progress, stop=stop)
     assert exploration.interrupted and exploration.runs == 30 and exploration.planned == 1000
     assert sum(found.runs for found in exploration.classes) == 30
     for found in exploration.classes:  # unshrunk, but witnesses all the same

@@ -154,3 +154,21 @@ def test_explore_with_two_jobs_ends_its_workers_and_prints_what_it_explored(
     assert "INTERRUPTED after" in out and "of 100,000 schedules" in out
     assert "Traceback" not in err
     _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "the workers to end", 10)
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_explore_in_one_process_cuts_a_long_schedule_short(signals: int, tmp_path: Path) -> None:
+    """With one job the schedule running is stopped at its next task switch, not run to its
+    end (it is not counted); a second signal ends at once, and neither is a traceback."""
+    (tmp_path / "busy.toml").write_text(BUSY, encoding="utf-8")
+    process = _start("explore", "busy.toml", "--runs", "5", cwd=tmp_path)
+    time.sleep(3.0)  # loaded, and inside its first schedule (each takes minutes)
+    for _ in range(signals):
+        process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    out, err = process.communicate(timeout=60)
+    assert time.monotonic() - started < 20
+    assert process.returncode == 143, err
+    assert "Traceback" not in err
+    if signals == 1:
+        assert out.startswith("INTERRUPTED after 0 of 5 schedules")
