@@ -743,6 +743,7 @@ def test_every_exported_name_exists_and_imports() -> None:
         "cascade_origins",
         "find_races",
         "flows",
+        "mutated_files",
         "people",
         "qualifications",
         "queues",
