@@ -30,6 +30,7 @@ from pathlib import Path
 import attrs
 
 from sim import model
+from sim.conditions import same_value
 from sim.model import Campaign, Scenario
 from sim.people import make_people
 from sim.units import show
@@ -131,26 +132,35 @@ def estimate_work(scenario: Scenario) -> WorkEstimate:
     for number, generator in enumerate(scenario.generators, 1):
         arrivals = _arrivals(generator, scenario.duration)
         if arrivals:
-            each = fanout.of_activity(generator.type, arrivals, people)
+            each = fanout.of_activity(generator.type, generator.attributes, arrivals, people)
             what = f'[[load]] {number}: {arrivals:,.0f} "{generator.type}" activities{fanout.cycle_note()}'
             sources.append((what, each))
-    timed: dict[str, int] = {}
+    # Timed activities, by what they are: their type and attributes.
+    timed: dict[tuple[str, str], tuple[Mapping[str, object], int]] = {}
+
+    def tally(type_: str, attributes: Mapping[str, object]) -> None:
+        key = (type_, repr(sorted(attributes.items())))
+        timed[key] = (attributes, timed.get(key, (attributes, 0))[1] + 1)
+
     for activity in scenario.activities:
         if activity.at < scenario.duration:
-            timed[activity.type] = timed.get(activity.type, 0) + 1
+            tally(activity.type, activity.attributes)
     for replay in scenario.replays:
         for at, kind in zip(replay.times, replay.kinds, strict=True):
             if at < scenario.duration:
-                type_ = replay.templates[kind].type
-                timed[type_] = timed.get(type_, 0) + 1
-    for type_, count in timed.items():
-        each = fanout.of_activity(type_, count, people)
-        sources.append((f'{count:,} timed "{type_}" activities{fanout.cycle_note()}', each))
+                tally(replay.templates[kind].type, replay.templates[kind].attributes)
+    by_type: dict[str, tuple[int, float, str]] = {}
+    for (type_, _), (attributes, count) in timed.items():
+        activities = fanout.of_activity(type_, attributes, count, people)
+        known = by_type.get(type_, (0, 0.0, ""))
+        by_type[type_] = (known[0] + count, known[1] + activities, known[2] or fanout.cycle_note())
+    for type_, (count, activities, note) in by_type.items():
+        sources.append((f'{count:,} timed "{type_}" {_plural(count, "activity", "activities")}{note}', activities))
     for campaign in scenario.campaigns.values():
         if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
             passes = _passes(campaign, scenario.duration)
             if passes:
-                activities = passes + passes * people * fanout.of_run(campaign, people)
+                activities = passes + passes * people * fanout.of_run(campaign)
                 what = f'batch "{campaign.name}": {passes:,.0f} passes over {people:,.0f} people{fanout.cycle_note()}'
                 sources.append((what, activities))
     sources.sort(key=lambda pair: -pair[1])
@@ -172,87 +182,163 @@ def work_warning(scenario: Scenario) -> str | None:
 
 
 class _Fanout:
-    """Activities set off by one activity or one run, following triggers, requests and
-    executables through the campaigns; a cycle counts as the step budget per person."""
+    """Activities set off by one activity or one run, following triggers (with their
+    field, list, program, form... constraints), requests and executables through the
+    campaigns. Campaigns that start each other in a cycle count as the step budget per
+    person. A graph of campaigns, its strongly connected components found without
+    recursion, and one pass over them: linear in the campaigns and steps."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.listeners: dict[str, list[Campaign]] = {}
+        #: The step budget as a float (it may be an integer no float holds).
+        self.budget = float(min(scenario.step_budget, 10**18))
+        self.listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = {}
         for campaign in scenario.campaigns.values():
             if campaign.kind == "trigger" and campaign.active:
                 for trigger in campaign.triggers:
-                    group = self.listeners.setdefault(trigger.activity, [])
-                    if campaign not in group:
-                        group.append(campaign)
-        #: The step budget as a float (it may be an integer no float holds).
-        self.budget = float(min(scenario.step_budget, 10**18))
-        self._runs: dict[str, float] = {}
-        self._stack: list[str] = []
+                    self.listeners.setdefault(trigger.activity, []).append((campaign, trigger))
+        self.total = self._totals()
         self.cyclic = False
 
-    def of_activity(self, type_: str, count: float, people: float) -> float:
+    def of_activity(self, type_: str, attributes: Mapping[str, object], count: float, people: float) -> float:
         """The activities ``count`` activities of ``type_`` log, themselves included."""
-        self.cyclic = False
-        each = 1.0 + self._after(type_)
-        total = count * each
-        if self.cyclic:  # a campaign re-triggers itself: each person runs to the step budget
-            total = max(total, min(count, people) * self.budget * 2)
-        return total
+        each = 1.0 + sum(self.total[name] for name in self._started_by(type_, attributes))
+        self.cyclic = math.isinf(each)
+        if self.cyclic:  # campaigns start each other: each person runs to the step budget
+            return min(count, people) * self.budget * 2
+        return count * each
+
+    def of_run(self, campaign: Campaign) -> float:
+        each = self.total[campaign.name]
+        self.cyclic = math.isinf(each)
+        return self.budget * 2 if self.cyclic else each
 
     def cycle_note(self) -> str:
         """What the last estimate met: a cycle, bounded by the step budget only."""
         if not self.cyclic:
             return ""
-        budget = show(self.scenario.step_budget)
-        return f", each setting off campaigns that trigger each other until the step budget ({budget} a person)"
+        step_budget = self.scenario.step_budget
+        budget = f"{step_budget:,}" if step_budget < 10**18 else show(step_budget)
+        return f", each setting off campaigns that start each other until the step budget ({budget} a person)"
 
-    def of_run(self, campaign: Campaign, people: float) -> float:
-        self.cyclic = False
-        each = self._run(campaign)
-        if self.cyclic:
-            return max(each, self.budget * 2.0)
-        return each
+    def _started_by(self, type_: str, attributes: Mapping[str, object]) -> list[str]:
+        """The campaigns one activity starts a run of (one per campaign, R1)."""
+        if type_ == "request_campaign" and "campaign" in attributes:
+            target = self.scenario.campaigns.get(str(attributes["campaign"]))
+            requested = target is not None and any(t.name == "campaign_is_requested" for t in target.triggers)
+            return [target.name] if requested and target is not None and target.active else []
+        started: dict[str, None] = {}
+        for campaign, trigger in self.listeners.get(type_, ()):
+            if all(
+                key not in attributes or any(same_value(attributes[key], v) for v in values)  # type: ignore[arg-type]
+                for key, values in trigger.constraints
+                if key in _KEYS
+            ):
+                started[campaign.name] = None
+        return list(started)
 
-    def _after(self, type_: str) -> float:
-        return sum(self._run(campaign) for campaign in self.listeners.get(type_, ()))
+    def _alternatives(self, step: model.Step) -> list[tuple[list[str], list[str]]]:
+        """For each action a step may take: (campaigns its activity starts, campaigns it executes)."""
+        out = []
+        for action in _actions(step):
+            executes = [action.campaign] if isinstance(action, model.ExecuteCampaign) else []
+            started: list[str] = []
+            if isinstance(action, model.RequestCampaign):
+                started = self._started_by("request_campaign", {"campaign": action.campaign})
+            elif isinstance(action, model.CallWebhook):
+                for field, _ in action.response:
+                    started += self._started_by("change_data_value", {"field": field})
+            else:
+                logged = _ACTIVITY_OF.get(type(action))
+                if logged is not None:
+                    started = self._started_by(logged[0], {logged[1]: getattr(action, logged[1])})
+            out.append((started, executes))
+        return out
 
-    def _run(self, campaign: Campaign) -> float:
-        """Activities of one run of ``campaign``: its start and end, its steps and what
-        they set off."""
-        known = self._runs.get(campaign.name)
-        if known is not None:
-            return known
-        if campaign.name in self._stack:
-            self.cyclic = True
-            return 0.0
-        self._stack.append(campaign.name)
-        total = 2.0
-        for step in campaign.flow:
-            total += 1.0
-            for action in _actions(step):
-                total += self._action(action)
-        self._stack.pop()
-        if not self.cyclic:
-            self._runs[campaign.name] = total
+    def _totals(self) -> dict[str, float]:
+        """Campaign -> activities one run of it logs with all it sets off (inf: a cycle)."""
+        campaigns = self.scenario.campaigns
+        steps = {name: [self._alternatives(step) for step in c.flow] for name, c in campaigns.items()}
+        edges = {
+            name: list(dict.fromkeys(d for step in flow for started, executes in step for d in (*started, *executes)))
+            for name, flow in steps.items()
+        }
+        total: dict[str, float] = {}
+        for component in _components(edges):  # sinks first: what a campaign starts is known
+            members = set(component)
+            cyclic = len(component) > 1 or component[0] in edges[component[0]]
+            for name in component:
+                if cyclic or any(math.isinf(total[d]) for d in edges[name] if d not in members):
+                    total[name] = math.inf
+                    continue
+                run = 2.0  # run_started and its end
+                for step in steps[name]:
+                    run += (
+                        1.0
+                        + max(
+                            (sum(total[d] for d in started) + sum(total[d] for d in executes))
+                            for started, executes in step
+                        )
+                        if step
+                        else 1.0
+                    )
+                total[name] = run
         return total
 
-    def _action(self, action: model.Action) -> float:
-        if isinstance(action, model.ExecuteCampaign):
-            return self._run(self.scenario.campaigns[action.campaign])
-        if isinstance(action, model.RequestCampaign):
-            target = self.scenario.campaigns.get(action.campaign)
-            return self._run(target) if target is not None else 0.0
-        activity = _ACTIVITY_OF.get(type(action))
-        return self._after(activity) if activity is not None else 0.0
+
+def _components(edges: Mapping[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of a graph (Tarjan's algorithm, iterative), each
+    after every component it has an edge to."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            successors = edges.get(node, [])
+            if position < len(successors):
+                work.append((node, position + 1))
+                following = successors[position]
+                if following not in index:
+                    work.append((following, 0))
+                elif following in on_stack:
+                    low[node] = min(low[node], index[following])
+                continue
+            if work:  # back in the caller: carry the lowest index up
+                caller = work[-1][0]
+                low[caller] = min(low[caller], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                out.append(component)
+    return out
 
 
-#: The trigger activity a step's action logs (R17), for those a trigger can listen for.
-_ACTIVITY_OF: Mapping[type, str] = {
-    model.ChangeDataValue: "change_data_value",
-    model.ChangeScore: "change_score",
-    model.AddToList: "add_to_list",
-    model.ChangeProgramStatus: "change_program_status",
+#: The activity a step's action logs (R17) that a trigger can listen for, and the
+#: attribute that names what it is about.
+_ACTIVITY_OF: Mapping[type, tuple[str, str]] = {
+    model.ChangeDataValue: ("change_data_value", "field"),
+    model.ChangeScore: ("change_score", "field"),
+    model.AddToList: ("add_to_list", "list"),
+    model.ChangeProgramStatus: ("change_program_status", "program"),
 }
+
+#: The trigger constraints the estimate follows: what names the thing an activity is about.
+_KEYS = frozenset(("field", "list", "program", "form", "link", "page", "source"))
 
 
 def _actions(step: model.Step) -> Iterator[model.Action]:
@@ -363,9 +449,14 @@ def _big(count: float) -> str:
 
 
 def _wall(seconds: float) -> str:
-    for unit, size in (("years", 365 * 86400.0), ("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+    for unit, size in (("year", 365 * 86400.0), ("day", 86400.0), ("hour", 3600.0), ("minute", 60.0)):
         if seconds >= size:
-            return (
-                f"about {seconds / size:,.0f} {unit}" if seconds / size < 1e6 else f"about {seconds / size:.1e} {unit}"
-            )
+            count = seconds / size
+            if count >= 1e6:
+                return f"about {count:.1e} {unit}s"
+            return f"about {count:,.0f} {_plural(round(count), unit, unit + 's')}"
     return f"about {seconds:.0f} seconds"
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many

@@ -118,3 +118,42 @@ def test_available_memory_reads_the_address_space_limit() -> None:
     if soft != resource.RLIM_INFINITY:
         assert room <= soft
     assert limit  # says what sets it
+
+
+def _field_chain(length: int, *, back_to_first: bool = False) -> str:
+    """Campaigns C0..Cn: Ci listens for a change of field fi and writes f(i+1)."""
+    fields = "".join(f'f{i} = ""\n' for i in range(length + 1))
+    campaigns = "".join(
+        f'[campaigns.C{i}]\nqualification = "every time"\n'
+        f'triggers = [{{ trigger = "data_value_changes", field = "f{i}" }}]\n'
+        f'flow = [{{ step = "change_data_value", field = "f{0 if back_to_first and i == length - 1 else i + 1}", '
+        f'value = "x{i}" }}]\n'
+        for i in range(length)
+    )
+    load = '[[load]]\ntype = "change_data_value"\nfield = "f0"\nvalue = "go"\nrate = "10/h"\n'
+    return f"[fields]\n{fields}[people]\ncount = 10\n{campaigns}{load}"
+
+
+def test_a_long_chain_of_triggered_campaigns_is_followed_to_its_end_without_recursion() -> None:
+    """400 campaigns, each triggered by the one before: one run of each per arrival, no
+    cycle, no RecursionError, and the constraints keep fields apart."""
+    work = estimate_work(parse_scenario(_field_chain(400)))
+    assert work.activities == 240 * (1 + 400 * 3)  # per arrival: itself, and 400 runs of 3 activities
+    assert work_warning(parse_scenario(_field_chain(400))) is None
+
+
+def test_only_campaigns_that_start_each_other_count_as_a_cycle() -> None:
+    cyclic = estimate_work(parse_scenario(_field_chain(3, back_to_first=True)))
+    assert (
+        "each setting off campaigns that start each other until the step budget (10,000 a person)"
+        in (cyclic.sources[0][0])
+    )
+    listens_to_a_writes_b = (
+        '[fields]\na = ""\nb = ""\n[people]\ncount = 10000\n[campaigns.C]\nqualification = "every time"\n'
+        'triggers = [{ trigger = "data_value_changes", field = "a" }]\n'
+        'flow = [{ step = "change_data_value", field = "b", value = "x" }]\n'
+        '[[load]]\ntype = "change_data_value"\nfield = "a"\nvalue = "go"\nrate = "10/s"\n'
+    )
+    work = estimate_work(parse_scenario(listens_to_a_writes_b))
+    assert work.activities == 864_000 * (1 + 3)
+    assert "step budget" not in work.sources[0][0]
