@@ -22,7 +22,7 @@ import trio
 
 from sim import __version__, signals
 from sim.activity import ActivitySink, JsonLinesSink
-from sim.estimate import available_memory
+from sim.estimate import MemoryGuard, available_memory
 from sim.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores
 from sim.model import Problem, Scenario
 from sim.output import AtomicFile, StandardOutput, open_output, output_problem
@@ -318,9 +318,8 @@ def _out_of_memory() -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     _, limit = available_memory()
     print(
-        f"error: out of memory at a peak of {peak_mb:,.0f} MB (what {limit} allows). The run held more than "
-        "fits: fewer people, a shorter [sim] duration or a lighter load need less; a backlog of queued runs "
-        "grows with the load (docs/queue.md). The log so far is complete, line by line",
+        f"error: out of memory at a peak of {peak_mb:,.0f} MB (what {limit} allows). A run needs less with fewer "
+        "people, a shorter [sim] duration or a lighter load; what it logged so far is complete, line by line",
         file=sys.stderr,
     )
     return EXIT_BAD_INPUT
@@ -407,35 +406,39 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
-    # Opened now, before a long run: a path that cannot be written fails at once.
+    # Opened now, before a long run: a path that cannot be written fails at once. The
+    # trace and the metrics first: they replace their files only after a summary; the
+    # log last, since opening it empties the file.
     sinks: list[ActivitySink] = []
-    metrics_file: AtomicFile | StandardOutput | None = None
+    files: dict[str, AtomicFile | StandardOutput] = {}
     try:
-        for option, opener in (("--log", JsonLinesSink.open), ("--trace", TraceSink.open)):
-            if option in outputs:
-                what = option.removeprefix("--")
-                target = outputs[option]
-                try:
-                    sinks.append(opener(target))
-                except OSError as exc:
-                    print(f"error: cannot write the {what} to {target}: {exc.strerror}", file=sys.stderr)
-                    return EXIT_BAD_INPUT
-        if args.metrics is not None:
+        for option in ("--metrics", "--trace", "--log"):
+            if option not in outputs:
+                continue
+            target = outputs[option]
             try:
-                metrics_file = open_output(args.metrics)
+                if option == "--log":
+                    sinks.append(JsonLinesSink.open(target))
+                else:
+                    files[option] = open_output(target)
             except OSError as exc:
-                print(f"error: cannot write the metrics to {args.metrics}: {exc.strerror}", file=sys.stderr)
+                print(
+                    f"error: cannot write the {option.removeprefix('--')} to {target}: {exc.strerror}", file=sys.stderr
+                )
                 return EXIT_BAD_INPUT
-        code = _simulate(args, scenario, sinks, metrics_file, started=started)
-        if metrics_file is not None:
-            metrics_file.close()  # complete: it replaces what stood there
-            metrics_file = None
+        if "--trace" in files:
+            sinks.append(TraceSink(stream=files["--trace"], owns_stream=False))
+        code, summarized = _simulate(args, scenario, sinks, files.get("--metrics"), started=started)
+        if summarized:
+            for file in files.values():
+                file.close()  # the run gave a summary: they replace what stood there
+            files.clear()
         return code
     finally:
         for sink in sinks:
             sink.close()  # a second time is harmless; a sink not run yet is closed here
-        if metrics_file is not None:
-            metrics_file.discard()
+        for file in files.values():
+            file.discard()  # no summary (an error, a second signal): the old files stay
 
 
 def _simulate(
@@ -445,11 +448,14 @@ def _simulate(
     metrics_file: AtomicFile | StandardOutput | None,
     *,
     started: float,
-) -> int:
+) -> tuple[int, bool]:
+    """Run the simulation and print its summary: (exit code, whether there was a summary)."""
     to_stdout = "-" in (args.log, args.trace, args.metrics)
     out = sys.stderr if to_stdout else sys.stdout
     if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
+    guard = MemoryGuard()
+    sinks.append(guard)
     simulation = Simulation(
         scenario,
         seed=args.seed,
@@ -459,6 +465,7 @@ def _simulate(
         detect_races=args.races,
         progress=_people_progress if sys.stderr.isatty() else None,
     )
+    guard.stop = simulation.request_stop
 
     async def run_until_stopped() -> Summary:
         # The first SIGINT or SIGTERM asks the kernel to stop at the next task switch
@@ -471,12 +478,12 @@ def _simulate(
         summary = trio.run(run_until_stopped)
     except ScheduleError as exc:
         print(f"error: --schedule {args.schedule}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, False
     except OSError as exc:
         if args.log is None or isinstance(exc, BrokenPipeError) or exc.filename not in (None, args.log):
             raise
         print(f"error: cannot write the log to {args.log}: {exc.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, False
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(format_summary(summary, wall_seconds=wall, peak_mb=peak_mb), file=out)
@@ -493,8 +500,19 @@ def _simulate(
         if summary.interrupted:
             print("(the run was interrupted: only what ran was checked)", file=out)
         elif races and args.fail_on_race:
-            return EXIT_FAILED
-    return stopped_exit_code() if summary.interrupted else EXIT_OK
+            return EXIT_FAILED, True
+    if guard.reached is not None:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"error: stopped near {guard.reached} at {peak_mb:,.0f} MB, before memory ran out: the summary above "
+            "covers the virtual time reached. Fewer people, a shorter [sim] duration or a lighter load need less; "
+            "a backlog of queued runs grows with the load (docs/queue.md)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT, True
+    if summary.interrupted or signals.received():  # a signal after the end still says so
+        return stopped_exit_code(), True
+    return EXIT_OK, True
 
 
 def _people_progress(made: int, total: int) -> None:

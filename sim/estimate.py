@@ -24,7 +24,7 @@ import math
 import os
 import resource
 import tracemalloc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -81,7 +81,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
 
 def memory_problem(scenario: Scenario) -> str | None:
     """Why the people of ``scenario`` cannot fit in this machine's memory, or None."""
-    if scenario.population + len(scenario.people) < 100_000:
+    if scenario.population + len(scenario.people) + _created_people(scenario) < 100_000:
         return None  # nothing to measure: a small population always fits
     estimate = estimate_memory(scenario)
     available, limit = available_memory()
@@ -111,6 +111,54 @@ def available_memory() -> tuple[int, str]:
     if not options:
         return 2**62, "nothing"
     return min(options)
+
+
+#: How close to a memory limit a run may go before `MemoryGuard` stops it: a tenth of the
+#: limit, and at least this many bytes (room for the summary, the metrics, the trace).
+GUARD_BYTES = 96 * 2**20
+
+
+def memory_pressure() -> str | None:
+    """The memory limit this process is about to reach, or None: less than a tenth of it
+    (at least `GUARD_BYTES`) left under the address-space limit, the container's limit,
+    or in the machine's available memory."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft - _mapped_bytes() < max(GUARD_BYTES, soft // 10):
+        return f"the address-space limit (ulimit -v: {_gb(soft)})"
+    cgroup = _cgroup_room()
+    if cgroup is not None and cgroup < GUARD_BYTES:
+        return "the container's memory limit"
+    meminfo = _read_meminfo()
+    if "MemAvailable" in meminfo and meminfo["MemAvailable"] < max(GUARD_BYTES, meminfo.get("MemTotal", 0) // 50):
+        return "this machine's available memory"
+    return None
+
+
+@attrs.define(eq=False)
+class MemoryGuard:
+    """An activity sink that stops a run before it runs out of memory.
+
+    Every `every` activities it looks at `memory_pressure`; near a limit it calls ``stop``
+    (a run's `request_stop`), so the run ends at its next task switch with a summary,
+    whole log lines and valid files, instead of a MemoryError in the middle of anything.
+    ``reached`` says which limit, once it has.
+    """
+
+    stop: Callable[[], None] | None = None
+    every: int = 4096
+    reached: str | None = None
+    _count: int = 0
+
+    def write(self, activity: object) -> None:
+        self._count += 1
+        if self._count % self.every or self.reached is not None:
+            return
+        self.reached = memory_pressure()
+        if self.reached is not None and self.stop is not None:
+            self.stop()
+
+    def close(self) -> None:
+        pass
 
 
 # -- work ------------------------------------------------------------------------------------

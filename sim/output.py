@@ -8,6 +8,7 @@ stood there before (or none), never a truncated or empty one. ``-`` is standard 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from itertools import combinations
@@ -30,18 +31,35 @@ class TextOutput(Protocol):
 @attrs.define(eq=False)
 class AtomicFile:
     """A text file that appears at ``path`` only when `close` is called (`discard`:
-    never). Written under ``.NAME.PID.tmp`` in the same folder, so the rename is atomic."""
+    never). Written under ``.NAME.PID.tmp`` in the same folder, so the rename is atomic,
+    with the mode of the file it replaces. A symlink is followed: the file it points to is
+    replaced, the link stays. What is not a regular file (``/dev/null``, ``/dev/stdout``, a
+    FIFO), or a file in a folder where no temporary file can be made, is written in place:
+    replacing it would do harm or cannot be done."""
 
     path: Path
-    _temp: Path
+    _temp: Path | None  # None: written in place
     _stream: IO[str]
 
     @classmethod
     def open(cls, path: str | Path) -> AtomicFile:
         """Create the temporary file now: a path that cannot be written fails at once."""
         path = Path(path)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        return cls(path, temp, open(temp, "w", encoding="utf-8"))
+        real = path.resolve()
+        try:
+            mode: int | None = os.stat(real).st_mode
+        except OSError:
+            mode = None  # not there yet
+        if mode is not None and not stat.S_ISREG(mode):
+            return cls(path, None, open(path, "w", encoding="utf-8"))
+        temp = real.with_name(f".{real.name}.{os.getpid()}.tmp")
+        try:
+            stream = open(temp, "w", encoding="utf-8")  # noqa: SIM115 (closed by close or discard)
+        except OSError:
+            return cls(path, None, open(path, "w", encoding="utf-8"))  # its own error, if it has one
+        if mode is not None:
+            os.chmod(temp, stat.S_IMODE(mode))
+        return cls(real, temp, stream)
 
     def write(self, text: str) -> int:
         return self._stream.write(text)
@@ -54,13 +72,16 @@ class AtomicFile:
         if self._stream.closed:
             return
         self._stream.close()
-        os.replace(self._temp, self.path)
+        if self._temp is not None:
+            os.replace(self._temp, self.path)
 
     def discard(self) -> None:
-        """Give up: ``path`` keeps what it had; the temporary file goes."""
+        """Give up: ``path`` keeps what it had (written in place: what was written so far);
+        the temporary file goes."""
         if not self._stream.closed:
             self._stream.close()
-            self._temp.unlink(missing_ok=True)
+            if self._temp is not None:
+                self._temp.unlink(missing_ok=True)
 
 
 @attrs.define(eq=False)

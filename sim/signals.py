@@ -33,6 +33,11 @@ def reset() -> None:
         signal.signal(signal.SIGTERM, _terminate)
 
 
+def received() -> bool:
+    """Whether a stop signal came since `reset`."""
+    return _State.first is not None
+
+
 def stopped_exit_code() -> int:
     """130 if SIGINT stopped the command (or nothing did), 143 if SIGTERM did."""
     return EXIT_TERMINATED if _State.first == signal.SIGTERM else EXIT_INTERRUPTED

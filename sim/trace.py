@@ -85,6 +85,10 @@ class TraceSink:
     """
 
     stream: TextOutput | IO[str]
+    #: Whether `close` also closes the stream (an `AtomicFile`: publishes it). Without, the
+    #: owner decides whether the finished trace replaces the file there (`sim run` does
+    #: only when the run gave a summary).
+    owns_stream: bool = True
     buffer_events: int = 512
     recent: int = 65_536
     _pending: list[str] = attrs.field(factory=list, init=False)
@@ -281,4 +285,7 @@ class TraceSink:
             self.flush()
             self.stream.write("\n]\n")
         finally:
-            self.stream.close()
+            if self.owns_stream:
+                self.stream.close()
+            else:
+                self.stream.flush()

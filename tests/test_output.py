@@ -109,3 +109,62 @@ def test_metrics_and_trace_dash_go_to_standard_output(
     assert not (tmp_path / "-").exists()  # never a file named "-"
     assert main(["run", "s.toml", "--log", "-", "--metrics", "-"]) == 2
     assert "--log and --metrics both go to standard output" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_leaves_the_old_trace_and_the_log_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output that cannot be written fails before the log is emptied, and the trace of
+    an earlier run stays: no summary, no new files."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(DEMO, encoding="utf-8")
+    log, trace = tmp_path / "l.jsonl", tmp_path / "t.json"
+    log.write_text("an earlier log\n", encoding="utf-8")
+    trace.write_text("[]\n", encoding="utf-8")
+    argv = ["run", str(scenario), "--log", str(log), "--trace", str(trace)]
+    assert main([*argv, "--metrics", str(tmp_path / "no-such-dir" / "m.json")]) == 2
+    assert "cannot write the metrics" in capsys.readouterr().err
+    assert log.read_text(encoding="utf-8") == "an earlier log\n"
+    assert trace.read_text(encoding="utf-8") == "[]\n"
+    assert main([*argv, "--schedule", "9:1"]) == 2  # a schedule made for another run: no summary
+    assert "it was made for another scenario or seed" in capsys.readouterr().err
+    assert trace.read_text(encoding="utf-8") == "[]\n"
+
+
+def test_an_atomic_file_follows_symlinks_keeps_the_mode_and_writes_devices_in_place(tmp_path: Path) -> None:
+    target = tmp_path / "m.json"
+    target.write_text("old", encoding="utf-8")
+    target.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    written = AtomicFile.open(link)
+    written.write("new")
+    written.close()
+    assert link.is_symlink() and target.read_text(encoding="utf-8") == "new"
+    assert target.stat().st_mode & 0o777 == 0o640
+    devnull = AtomicFile.open("/dev/null")  # not a regular file: never replaced
+    devnull.write("gone")
+    devnull.close()
+    assert Path("/dev/null").is_char_device()
+
+
+def test_a_run_near_its_memory_limit_stops_with_a_summary_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guard looks every few thousand activities: near a limit the run stops at its
+    next task switch, prints what it did, writes whole files, and says why it stopped."""
+    import sim.estimate
+
+    checks = []
+
+    def pressure() -> str | None:
+        checks.append(1)
+        return "the address-space limit (ulimit -v: 1.0 GB)" if len(checks) == 2 else None
+
+    monkeypatch.setattr(sim.estimate, "memory_pressure", pressure)
+    metrics = tmp_path / "m.json"
+    assert main(["run", str(ROOT / "examples" / "lead-lifecycle.toml"), "--metrics", str(metrics)]) == 2
+    out, err = capsys.readouterr()
+    assert "INTERRUPTED after" in out
+    assert "error: stopped near the address-space limit (ulimit -v: 1.0 GB) at " in err
+    assert json.loads(metrics.read_text(encoding="utf-8"))["duration"] < 3 * 86400
