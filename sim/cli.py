@@ -22,8 +22,8 @@ import trio
 
 from sim import __version__, signals
 from sim.activity import ActivitySink, JsonLinesSink
-from sim.estimate import MemoryGuard, available_memory
-from sim.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores
+from sim.estimate import MemoryGuard, available_memory, estimate_memory
+from sim.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
 from sim.model import Problem, Scenario
 from sim.output import AtomicFile, StandardOutput, open_output, output_problem
 from sim.progress import ProgressSink
@@ -34,6 +34,7 @@ from sim.signals import stop_signals, stopped_exit_code
 from sim.simulation import STRATEGIES, Simulation
 from sim.summary import Summary
 from sim.trace import TraceSink
+from sim.workers import WorkerDied
 
 #: The scenario ``sim run`` uses when given no file.
 DEFAULT_SCENARIO = "lead-lifecycle.toml"
@@ -256,11 +257,16 @@ def _explore(args: argparse.Namespace) -> int:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
-    jobs = min(args.jobs, usable_cores(), args.runs)
-    if jobs < args.jobs:
+    jobs = worker_count(args.jobs, args.runs)
+    fit = jobs
+    if jobs > 1:  # each worker holds the people of a run
+        fit = max(1, available_memory()[0] // estimate_memory(scenario).total)
+    if min(jobs, fit) < args.jobs:
+        jobs = min(jobs, fit)
+        memory = f"; memory for {fit}" if fit < args.jobs else ""
         print(
             f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
-            f"(cores here: {usable_cores()}; schedules: {args.runs:,})",
+            f"(cores here: {usable_cores()}; schedules: {args.runs:,}{memory})",
             file=sys.stderr,
         )
     terminal = sys.stderr.isatty()
@@ -284,18 +290,24 @@ def _explore(args: argparse.Namespace) -> int:
     stop = Stop()
     # Both signals only ask (a signal handler must not raise inside trio's machinery):
     # the first ends the workers and keeps what was explored, the second ends at once.
-    with stop_signals(stop.request, second_stops_at_once=False):
-        exploration = explore(
-            scenario,
-            runs=args.runs,
-            seed=args.seed,
-            jobs=jobs,
-            strategy=args.strategy,
-            pct_depth=args.pct_depth,
-            shrink_replays=args.shrink_replays,
-            progress=progress,
-            stop=stop,
-        )
+    try:
+        with stop_signals(stop.request, second_stops_at_once=False):
+            exploration = explore(
+                scenario,
+                runs=args.runs,
+                seed=args.seed,
+                jobs=jobs,
+                strategy=args.strategy,
+                pct_depth=args.pct_depth,
+                shrink_replays=args.shrink_replays,
+                progress=progress,
+                stop=stop,
+            )
+    except WorkerDied as exc:
+        if terminal:
+            sys.stderr.write("\r\033[K")
+        print(f"error: {exc}; the other workers were ended. Fewer --jobs need less memory", file=sys.stderr)
+        return EXIT_BAD_INPUT
     ended = time.perf_counter()
     if terminal:
         sys.stderr.write("\r\033[K")

@@ -10,25 +10,19 @@ that still give it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import multiprocessing
-import multiprocessing.pool
-import multiprocessing.queues
 import os
-import signal
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
+from sim import workers
 from sim.activity import Activity, MemorySink
 from sim.model import Scenario, Value
 from sim.people import Person
 from sim.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.simulation import Simulation
-
-T = TypeVar("T")
 
 #: Activities that write a person's field, and so may write a value that differs.
 _WRITES = ("change_data_value", "change_score")
@@ -130,7 +124,8 @@ def shrink(
         for part in reversed(parts):  # later deviations first: removing them shifts nothing before
             if stopped():
                 break
-            rest = [item for item in points if item not in part]
+            dropped = set(part)
+            rest = [item for item in points if item not in dropped]
             if same(rest):
                 points = rest
                 chunks = max(chunks - 1, 2)
@@ -288,32 +283,48 @@ def explore(
         default = Simulation(scenario, strategy="fifo", record=True)
         default.run_sync()
         steps = max(1, len(default.kernel.choices or ()))
+    global _stop
     stop = stop or Stop()
     report = progress or (lambda event: None)
     options = _Options(scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
-    with _open_workers(options, min(jobs, usable_cores(), runs), stop) as workers:
-        counts: dict[bytes, int] = {}  # outcome digest -> schedules; first seen first
-        first: dict[bytes, int] = {}  # outcome digest -> the first seed that gave it
-        done = 0
-        for strategy_seed, fingerprint in workers.map(_digest_of_seed, range(seed, seed + runs)):
-            counts[fingerprint] = counts.get(fingerprint, 0) + 1
-            first.setdefault(fingerprint, strategy_seed)
-            done += 1
-            report(ExploreProgress(phase="explore", done=done, total=runs))
-        # Most common first; ties in the order first seen (dicts keep insertion order).
-        ranked = sorted(counts.items(), key=lambda item: -item[1])
-        top = [first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
-        pairs: list[tuple[str, Outcome]] = []  # (schedule, outcome) of each top class
-        if stop.requested:  # the workers are ended: the few schedules of the top classes here
-            workers.end()
-            for strategy_seed in top:
-                stop.check()
-                outcome, schedule = run_schedule(scenario, strategy_seed, **options.run_options())
-                pairs.append((schedule, outcome))
-        else:
-            pairs = [(schedule, outcome) for _, schedule, outcome in workers.map(_witness_of_seed, top)]
-        shrunk = workers.shrink(pairs, shrink_replays, report)
-        interrupted = stop.requested
+    jobs = worker_count(jobs, runs)
+    seeds = range(seed, seed + runs)
+    saved, _stop = _stop, (stop if jobs == 1 else None)
+    try:
+        with workers.open_workers(jobs, options) as pool:
+            counts: dict[bytes, int] = {}  # outcome digest -> schedules; first seen first
+            first: dict[bytes, int] = {}  # outcome digest -> the first seed that gave it
+            done = 0
+            chunk = max(1, min(64, runs // (pool.count * 8)))
+            for strategy_seed, fingerprint in pool.map(
+                _digest_of_seed, seeds, stopped=lambda: stop.requested, chunk=chunk
+            ):
+                if stop.requested and jobs == 1:
+                    break  # the last one may have been cut short: not an outcome
+                counts[fingerprint] = counts.get(fingerprint, 0) + 1
+                first.setdefault(fingerprint, strategy_seed)
+                done += 1
+                report(ExploreProgress(phase="explore", done=done, total=runs))
+            # Most common first; ties in the order first seen (dicts keep insertion order).
+            ranked = sorted(counts.items(), key=lambda item: -item[1])
+            top = [first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
+            report(ExploreProgress(phase="shrink", done=0, total=len(top)))
+            if stop.requested:  # the witnesses of the top classes, here, not shrunk further
+                pool.end()
+                _stop = None
+                shrunk = []
+                for strategy_seed in top:
+                    stop.check()
+                    _, schedule = run_schedule(scenario, strategy_seed, **options.run_options())
+                    shrunk.append(Shrunk(witness=schedule, minimal=False, replays=0))
+            else:
+                pairs = [
+                    (schedule, outcome)
+                    for _, schedule, outcome in pool.map(_witness_of_seed, top, stopped=lambda: stop.requested)
+                ]
+                shrunk = _shrink_all(pool, pairs, shrink_replays, report, stop)
+    finally:
+        _stop = saved
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
     for rank, (fingerprint, count) in enumerate(ranked):
@@ -350,10 +361,16 @@ def explore(
         seed=seed,
         classes=tuple(classes),
         strategy=shown,
-        interrupted=interrupted,
+        interrupted=stop.requested,
         planned=runs,
         shrink_replays=shrink_replays,
     )
+
+
+def worker_count(jobs: int, runs: int) -> int:
+    """The worker processes ``jobs`` asks for that can do work: at most one per core
+    this process may run on, and one per schedule."""
+    return max(1, min(jobs, usable_cores(), runs))
 
 
 def usable_cores() -> int:
@@ -410,7 +427,7 @@ def finished_outcome(simulation: Simulation) -> Outcome:
     return outcome_of(simulation.engine.people, [name for name, tally in campaigns.items() if tally.started])
 
 
-# -- the processes that run schedules ------------------------------------------------------
+# -- running schedules, here or in worker processes (sim.workers) ----------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -427,11 +444,7 @@ class _Options:
         return {"strategy": self.strategy, "pct_depth": self.pct_depth, "pct_steps": self.pct_steps}
 
 
-#: The exploration a worker process (or this process, with one job) runs schedules of,
-#: and where a worker tells the parent how its shrinking goes.
-_current: _Options | None = None
-_told: multiprocessing.queues.Queue[tuple[int, int]] | None = None
-#: In this process (one job): the exploration's stop, which cuts the schedule running.
+#: With one job: the exploration's stop, which cuts the schedule running in this process.
 _stop: Stop | None = None
 
 
@@ -446,158 +459,58 @@ def _witness_of_seed(strategy_seed: int) -> tuple[int, str, Outcome]:
 
 
 def _schedule_of_seed(strategy_seed: int) -> tuple[Outcome, str]:
-    options = _current
-    assert options is not None, "a worker of an exploration runs this"
+    options: _Options = workers.shared()
     return run_schedule(options.scenario, strategy_seed, **options.run_options(), stop=_stop)
 
 
 def _shrink_one(task: tuple[int, str, Outcome, int]) -> tuple[int, Shrunk]:
-    """Shrink one witness in a worker, telling the parent (witness, replays) as it goes."""
+    """Shrink one witness, telling the parent (witness, replays) as it goes."""
     index, schedule, outcome, budget = task
-    options, told = _current, _told
-    assert options is not None and told is not None, "a worker of an exploration runs this"
+    options: _Options = workers.shared()
+    stop = _stop
 
     def progress(replays: int, deviations: int) -> None:
-        told.put((index, replays))
+        workers.tell((index, replays))
 
-    return index, shrink(options.scenario, schedule, outcome, budget=budget, progress=progress)
-
-
-def _start_worker(options: _Options, told: multiprocessing.queues.Queue[tuple[int, int]]) -> None:
-    global _current, _told
-    _current, _told = options, told
-    # Ctrl-C reaches the whole process group: the parent decides, the workers go on until
-    # it ends them.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@attrs.define(eq=False)
-class _Workers:
-    """Runs functions of a seed in this process or in a pool of worker processes, until
-    a stop is requested."""
-
-    options: _Options
-    stop: Stop
-    pool: multiprocessing.pool.Pool | None
-    jobs: int = 1
-    told: multiprocessing.queues.Queue[tuple[int, int]] | None = None
-
-    def end(self) -> None:
-        """End the worker processes now (a stop): what they were doing is dropped."""
-        if self.pool is not None:
-            self.pool.terminate()
-
-    def map(self, fn: Callable[[int], T], seeds: Sequence[int]) -> Iterator[T]:
-        """``fn`` of each seed, in seed order, until a stop is requested."""
-        stop = self.stop
-        if self.pool is None:
-            for strategy_seed in seeds:
-                if stop.requested:
-                    return
-                result = fn(strategy_seed)
-                if stop.requested:
-                    return  # cut short by the stop: not an outcome
-                yield result
-            return
-        size = max(1, min(64, len(seeds) // (self.jobs * 8)))
-        chunks = [(fn, seeds[i : i + size]) for i in range(0, len(seeds), size)]
-        results = self.pool.imap(_run_chunk, chunks)  # one chunk at a time: next() can time out
-        for _ in chunks:
-            while True:
-                if stop.requested:
-                    return
-                try:
-                    done = results.next(timeout=0.1)  # a short wait: a stop is seen at once
-                    break
-                except multiprocessing.TimeoutError:
-                    continue
-            yield from done
-
-    def shrink(
-        self,
-        witnesses: Sequence[tuple[str, Outcome]],
-        budget: int,
-        report: Callable[[ExploreProgress], None],
-    ) -> list[Shrunk]:
-        """Each (schedule, outcome) shrunk (`shrink`), side by side in the workers. On a
-        stop, a witness not finished keeps its schedule (it gives the outcome): not minimal."""
-        stop = self.stop
-        total = len(witnesses)
-        shrunk = [Shrunk(witness=schedule, minimal=False, replays=0) for schedule, _ in witnesses]
-        replays = [0] * total
-        finished = 0
-        if total:
-            report(ExploreProgress(phase="shrink", done=0, total=total))
-        if self.pool is None or stop.requested:
-            for index, (schedule, outcome) in enumerate(witnesses):
-                if stop.requested:
-                    break
-
-                def told(count: int, deviations: int, index: int = index) -> None:
-                    replays[index] = count
-                    report(ExploreProgress(phase="shrink", done=index, total=total, replays=sum(replays)))
-
-                shrunk[index] = shrink(
-                    self.options.scenario,
-                    schedule,
-                    outcome,
-                    budget=budget,
-                    progress=told,
-                    should_stop=lambda: stop.requested,
-                )
-                stop.check()
-                finished += 1
-            report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
-            return shrunk
-        assert self.told is not None
-        tasks = [(index, schedule, outcome, budget) for index, (schedule, outcome) in enumerate(witnesses)]
-        results = self.pool.imap_unordered(_shrink_one, tasks)
-        while finished < total and not stop.requested:
-            try:
-                index, found = results.next(timeout=0.1)
-            except multiprocessing.TimeoutError:
-                pass
-            else:
-                shrunk[index] = found
-                replays[index] = found.replays
-                finished += 1
-            while not self.told.empty():
-                index, count = self.told.get()
-                if shrunk[index].replays == 0:  # not finished: a later count than the last
-                    replays[index] = count
-            report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
-        return shrunk
+    found = shrink(
+        options.scenario,
+        schedule,
+        outcome,
+        budget=budget,
+        progress=progress,
+        should_stop=(lambda: stop.requested) if stop is not None else None,
+    )
+    return index, found
 
 
-def _run_chunk(chunk: tuple[Callable[[int], T], Sequence[int]]) -> list[T]:
-    fn, seeds = chunk
-    return [fn(seed) for seed in seeds]
+def _shrink_all(
+    pool: workers.Workers,
+    witnesses: Sequence[tuple[str, Outcome]],
+    budget: int,
+    report: Callable[[ExploreProgress], None],
+    stop: Stop,
+) -> list[Shrunk]:
+    """Each (schedule, outcome) shrunk (`shrink`), side by side in the workers. On a stop,
+    a witness not finished keeps its schedule (it gives the outcome): not minimal."""
+    total = len(witnesses)
+    shrunk = [Shrunk(witness=schedule, minimal=False, replays=0) for schedule, _ in witnesses]
+    replays = [0] * total
+    finished = 0
+    report(ExploreProgress(phase="shrink", done=0, total=total))
 
+    def told(message: tuple[int, int]) -> None:
+        index, count = message
+        replays[index] = count
+        report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
 
-@contextlib.contextmanager
-def _open_workers(options: _Options, jobs: int, stop: Stop) -> Iterator[_Workers]:
-    """``jobs`` worker processes (spawned, not forked: a forked child of a process that
-    ran trio inherits its state), ended on the way out however it is left: none is
-    orphaned by an error, a signal or an early stop."""
-    global _current, _stop
-    if jobs <= 1:
-        saved = _current, _stop
-        _current, _stop = options, stop
-        try:
-            yield _Workers(options=options, stop=stop, pool=None)
-        finally:
-            _current, _stop = saved
-        return
-    context = multiprocessing.get_context("spawn")
-    told: multiprocessing.queues.Queue[tuple[int, int]] = context.Queue()
-    pool = context.Pool(jobs, initializer=_start_worker, initargs=(options, told))
-    try:
-        yield _Workers(options=options, stop=stop, pool=pool, jobs=jobs, told=told)
-    finally:
-        pool.terminate()  # finished or not: nothing is left running
-        pool.join()
-        told.close()
-        told.join_thread()
+    tasks = [(index, schedule, outcome, budget) for index, (schedule, outcome) in enumerate(witnesses)]
+    for index, found in pool.unordered(_shrink_one, tasks, stopped=lambda: stop.requested, told=told):
+        shrunk[index] = found
+        replays[index] = found.replays
+        finished += 1
+        report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
+        stop.check()
+    return shrunk
 
 
 def differ(common: Outcome, replayed: Replayed) -> tuple[Difference, ...]:

@@ -173,3 +173,19 @@ def test_explore_in_one_process_cuts_a_long_schedule_short(signals: int, tmp_pat
     assert "Traceback" not in err
     if signals == 1:
         assert out.startswith("INTERRUPTED after 0 of 5 schedules")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc (Linux)")
+def test_explore_reports_a_worker_the_os_killed_instead_of_waiting_for_it(tmp_path: Path) -> None:
+    process = _start(
+        "explore", str(ROOT / "examples" / "racing-triggers.toml"), "--runs", "100000", "--jobs", "2", cwd=tmp_path
+    )
+    _wait_until(lambda: len(_children(process.pid)) >= 2, "the worker processes")
+    time.sleep(1.0)
+    workers = _children(process.pid)
+    os.kill(max(workers), signal.SIGKILL)  # as the OOM killer would
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "error: a worker process ended in the middle of its work (killed by the OS" in err
+    assert "Traceback" not in err
+    _wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), "the workers to end", 10)
