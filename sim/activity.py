@@ -8,7 +8,6 @@ keeps a list for tests.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Mapping
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import attrs
+
+from sim.output import utf8_stdout
 
 # One encoder for every line: json.dumps with options builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -120,9 +121,7 @@ class JsonLinesSink:
     def open(cls, path: str | Path) -> JsonLinesSink:
         """``-`` is standard output (left open on close)."""
         if str(path) == "-":
-            if isinstance(sys.stdout, io.TextIOWrapper):
-                # JSON Lines is UTF-8 whatever the terminal's encoding; never escape-mangled.
-                sys.stdout.reconfigure(encoding="utf-8", errors="strict")
+            utf8_stdout()
             return cls(stream=sys.stdout, owns_stream=False)
         return cls(stream=open(path, "w", encoding="utf-8"))
 

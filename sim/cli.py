@@ -1,6 +1,6 @@
-"""The ``sim`` command: ``sim run`` and ``sim check``.
+"""The ``sim`` command: ``sim run``, ``sim explore`` and ``sim check``.
 
-Exit codes (DESIGN.md): 0 done, 2 bad input (with a message, never a traceback), 130
+Exit codes: 0 done, 2 bad input (with a message, never a traceback), 130
 after Ctrl-C and 143 after SIGTERM (a partial summary first, `sim.signals`), 1 races found
 with --fail-on-race.
 """
@@ -39,7 +39,8 @@ from sim.workers import WorkerDied
 #: The scenario ``sim run`` uses when given no file.
 DEFAULT_SCENARIO = "lead-lifecycle.toml"
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Exit codes; a signal's (130, 143) are sim.signals'.
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def default_scenario_path() -> Path:

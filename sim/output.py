@@ -7,6 +7,7 @@ stood there before (or none), never a truncated or empty one. ``-`` is standard 
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -103,7 +104,17 @@ class StandardOutput:
 
 def open_output(path: str) -> AtomicFile | StandardOutput:
     """``path`` as an output written whole (`AtomicFile`), or standard output for ``-``."""
-    return StandardOutput() if path == "-" else AtomicFile.open(path)
+    if path == "-":
+        utf8_stdout()
+        return StandardOutput()
+    return AtomicFile.open(path)
+
+
+def utf8_stdout() -> None:
+    """Make standard output UTF-8, strict: JSON on it is UTF-8 whatever the terminal's
+    encoding, never escape-mangled."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8", errors="strict")
 
 
 def output_problem(outputs: Mapping[str, str], inputs: Mapping[str, Path]) -> str | None:

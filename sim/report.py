@@ -247,20 +247,26 @@ def format_exploration(
     counts that alone), ``shrink_seconds`` the time spent shrinking witnesses."""
     classes = exploration.classes
     runs = exploration.runs
-    last = exploration.seed + runs - 1
     cost = ""
-    if explore_seconds:
+    if explore_seconds and runs:
         cost = f" in {explore_seconds:.2f}s ({runs / explore_seconds:,.1f} schedules/s)"
-    if shrink_seconds:
-        cost += f", witnesses shrunk in {shrink_seconds:.2f}s"
+    if shrink_seconds and classes:
+        shrinking = any(found.replays for found in classes)
+        cost += f", witnesses {'found and shrunk' if shrinking else 'found'} in {shrink_seconds:.2f}s"
     out = []
-    if exploration.interrupted:
+    if exploration.interrupted and runs < exploration.planned:
         out.append(
             f"INTERRUPTED after {_n(runs)} of {_count(exploration.planned, 'schedule')} (partial results: "
             "the classes below are those of the schedules explored)"
         )
+    elif exploration.interrupted:
+        out.append(
+            f"INTERRUPTED while finding witnesses: all {_count(runs, 'schedule')} explored, the witnesses "
+            "below not shrunk further"
+        )
+    seeds = f"seeds {exploration.seed}-{exploration.seed + runs - 1}" if runs else "no schedule explored"
     out.append(
-        f"{exploration.source}: {_count(runs, 'schedule')} ({exploration.strategy}, seeds {exploration.seed}-{last})"
+        f"{exploration.source}: {_count(runs, 'schedule')} ({exploration.strategy}, {seeds})"
         f"{cost}: "
         f"{_count(len(classes), 'outcome class', 'outcome classes')}"
     )

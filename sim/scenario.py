@@ -116,7 +116,7 @@ def decode_scenario(data: bytes, *, source: str) -> str:
         )
         raise ScenarioError([Problem(file=source, where="", message=message)])
     try:
-        return data.decode("utf-8").removeprefix("\ufeff")
+        return data.decode("utf-8")  # a byte-order mark is left out by parse_scenario
     except UnicodeDecodeError as exc:
         raise ScenarioError([Problem(file=source, where="", message=f"not UTF-8 text: {exc}")]) from None
 
@@ -466,7 +466,7 @@ class _Builder:
     def workers(self, table: Mapping[str, Any], key: str, default: object) -> int:
         count = self.get(table, key, int, default)
         if not 1 <= count <= 100_000:
-            raise self.fail(f'"{key}" is {count}; a queue needs 1 to 100,000 workers')
+            raise self.fail(f'"{key}" is {show(count)}; a queue needs 1 to 100,000 workers')
         return int(count)
 
     def service_time(self, raw: object, key: str) -> model.ServiceTime:
@@ -776,12 +776,18 @@ class _Builder:
         if text == "every time":
             return model.Qualification(rule="every_time")
         if text.startswith("once every "):
+            written = text[len("once every ") :]
             try:
-                interval = parse_duration(text[len("once every ") :])
-            except ValueError:
-                interval = 0.0
-            if interval > 0:
-                return model.Qualification(rule="once_every", interval=interval)
+                interval = parse_duration(written)
+            except ValueError as exc:
+                if "too long" in str(exc):
+                    raise self.fail(f'qualification "{raw}": {exc}') from None
+            else:
+                if interval > 0:
+                    return model.Qualification(rule="once_every", interval=interval)
+                if re.match(r"\d*\.?\d*[1-9]", written):  # not zero as written: below 1 µs
+                    zero = "the interval is zero at the microsecond; give 1 µs or more"
+                    raise self.fail(f'qualification "{raw}": {zero}')
         raise self.fail(f'qualification "{raw}" is not a rule; use "once", "every time" or "once every N days" (R18)')
 
     def build_schedule(self, raw: object) -> model.Schedule:
@@ -899,15 +905,16 @@ class _Builder:
         self.params(p, "change_score")
         field, change = self.all_of(lambda: self.score_field(p), lambda: self.get(p, "change", (str, int)))
         match = _SCORE_CHANGE.match(str(change)) if isinstance(change, str) else None
-        if isinstance(change, int):
-            if abs(change) > model.MAX_NUMBER:
-                raise self.fail(f'"change": {number_problem(change)}')
-            return model.ChangeScore(field=field, op="+" if change >= 0 else "-", amount=float(abs(change)))
-        if match is None:
+        if not isinstance(change, int) and match is None:
             raise self.fail(f'change {show(change)} is not a score change; write "+N", "-N" or "=N", e.g. "+10" (R14)')
-        amount = float(match.group(2))
-        if amount > model.MAX_NUMBER:
-            raise self.fail(f'"change": {show(change)} is too large; numbers go up to {model.MAX_NUMBER:,} (2^53 - 1)')
+        # The amount as written: an int compared as it is (10**309 has no float).
+        amount = abs(change) if isinstance(change, int) else float(match.group(2)) if match else 0.0
+        problem = number_problem(amount, shown=None if isinstance(change, int) else change)
+        if problem is not None:
+            raise self.fail(f'"change": {problem}')
+        if isinstance(change, int):
+            return model.ChangeScore(field=field, op="+" if change >= 0 else "-", amount=float(amount))
+        assert match is not None
         return model.ChangeScore(field=field, op=match.group(1), amount=amount)  # type: ignore[arg-type]
 
     def score_field(self, p: Mapping[str, Any]) -> str:
@@ -1365,7 +1372,7 @@ class _Builder:
         and the index of its template (type, attributes and form fields: each distinct one
         is checked and made once), so a million rows load in seconds and take little memory.
         """
-        reader = csv.reader(stream)
+        reader = csv.reader(_lines(stream))
         try:
             header = next(reader, None)
             if header is None:
@@ -1435,6 +1442,13 @@ class _Builder:
                 kinds.append(kind)
         except csv.Error as exc:
             self.csv_problem(number, reader.line_num, f"not a CSV file the csv module can read: {exc}")
+            return None
+        except _LineTooLong:
+            message = f"a line longer than {MAX_CSV_LINE // 2**20} MB: not a CSV export (a binary file, /dev/zero?)"
+            self.csv_problem(number, reader.line_num + 1, message)
+            return None
+        except OSError as exc:
+            self.csv_problem(number, reader.line_num + 1, f"cannot read: {exc.strerror}")
             return None
         except UnicodeDecodeError as exc:
             self.csv_problem(number, reader.line_num + 1, f"not UTF-8 text: {exc}")
@@ -1531,6 +1545,26 @@ class _Builder:
         if isinstance(default, bool) and cell.lower() in ("true", "false"):
             return cell.lower() == "true"
         return cell
+
+
+#: The longest line a CSV replay may have: a row of a Marketo export is a few hundred bytes.
+MAX_CSV_LINE = 2**20
+
+
+class _LineTooLong(Exception):
+    """A CSV line over `MAX_CSV_LINE`: the file is not a CSV export."""
+
+
+def _lines(stream: TextIO) -> Iterator[str]:
+    """The lines of ``stream``, each read with a bound: a file with no newline (``/dev/zero``)
+    must not be read into memory whole."""
+    while True:
+        line = stream.readline(MAX_CSV_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_CSV_LINE:
+            raise _LineTooLong
+        yield line
 
 
 class _At:

@@ -187,4 +187,4 @@ def test_shrinking_reports_progress_and_a_budget_it_ran_out_of() -> None:
     assert not_minimal and all(found.replays == 3 for found in not_minimal)
     text = format_exploration(exploration, file="r.toml", explore_seconds=2.0, shrink_seconds=5.0)
     assert "(not minimal after 3 replays: the shrinking budget; --shrink-replays N allows more)" in text
-    assert "10 schedules (random, seeds 0-9) in 2.00s (5.0 schedules/s), witnesses shrunk in 5.00s" in text
+    assert "10 schedules (random, seeds 0-9) in 2.00s (5.0 schedules/s), witnesses found and shrunk in 5.00s" in text

@@ -430,3 +430,23 @@ def test_the_form_fills_example_creates_people_from_its_csv_and_its_rate(seed: i
     assert {"lena@example.com", "omar@example.com"} <= set(created)
     assert result.summary.people == 20 + len(created)
     assert check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people) == []
+
+
+def test_a_csv_replay_that_is_no_text_file_is_a_problem_not_a_hang(tmp_path: Path) -> None:
+    """/dev/zero has no newline: each line is read with a bound (1 MB). A file that cannot
+    be read is a problem at its line, not an output error."""
+    from sim.scenario import ScenarioError, load_scenario
+
+    base = (
+        '[people]\ncount = 1\n[campaigns.C]\ntriggers = [{ trigger = "fills_out_form" }]\n'
+        'flow = [{ step = "send_email", email = "E" }]\n[[load]]\ncsv = "CSV"\n'
+    )
+    for csv, message in (
+        ("/dev/zero", "a line longer than 1 MB: not a CSV export"),
+        ("/proc/self/mem", "cannot read: Input/output error"),
+    ):
+        (tmp_path / "s.toml").write_text(base.replace("CSV", csv), encoding="utf-8")
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(tmp_path / "s.toml")
+        (problem,) = info.value.problems
+        assert problem.file == f"{csv}:1" and problem.message.startswith(message)

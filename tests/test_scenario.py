@@ -1954,3 +1954,16 @@ def test_a_csv_time_beyond_100_years_or_negative_is_a_problem(cell: str, tmp_pat
         load_scenario(tmp_path / "s.toml")
     (problem,) = info.value.problems
     assert problem.message.startswith('"time": ')
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("once every 36501d", 'qualification "once every 36501d": "36501d" is too long; a duration is at most 36500d'),
+        ("once every 0.0000001s", 'qualification "once every 0.0000001s": the interval is zero at the microsecond'),
+    ],
+)
+def test_r18_an_interval_out_of_range_says_why(rule: str, message: str) -> None:
+    text = scenario(f'[campaigns.Q]\nqualification = "{rule}"\ntriggers = [{{ trigger = "fills_out_form" }}]\n')
+    problem = only_problem(text, 'campaign "Q"')
+    assert problem.message.startswith(message)
