@@ -207,33 +207,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             # A campaign named "Zürich 🚀" must not crash a run on an ASCII terminal.
             stream.reconfigure(errors="backslashreplace")
-    signals.reset()
-    try:
-        if args.command == "check":
-            return _check(args.files)
-        if args.command == "explore":
-            return _explore(args)
-        return _run(args)
-    except KeyboardInterrupt:
-        return _interrupted()
-    except MemoryError:
-        return _out_of_memory()
-    except BaseExceptionGroup as group:
-        # A second Ctrl-C may land inside trio, which wraps it in a group.
-        if group.split(KeyboardInterrupt)[1] is None:
+    with signals.handling():
+        try:
+            if args.command == "check":
+                return _check(args.files)
+            if args.command == "explore":
+                return _explore(args)
+            return _run(args)
+        except KeyboardInterrupt:
             return _interrupted()
-        if group.split(MemoryError)[1] is None:
+        except MemoryError:
             return _out_of_memory()
-        raise
-    except BrokenPipeError:
-        # The reader went away (`sim run | head`): that is how the user wanted it to end.
-        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
-    except OSError as exc:  # e.g. standard output on a full disk
-        print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        except BaseExceptionGroup as group:
+            # A second Ctrl-C may land inside trio, which wraps it in a group.
+            if group.split(KeyboardInterrupt)[1] is None:
+                return _interrupted()
+            if group.split(MemoryError)[1] is None:
+                return _out_of_memory()
+            raise
+        except BrokenPipeError:
+            # The reader went away (`sim run | head`): that is how the user wanted it to end.
+            # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
+        except OSError as exc:  # e.g. standard output on a full disk
+            print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
 
 
 #: Bounds of the options that size the memory or the work of ``sim explore``.

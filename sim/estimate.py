@@ -68,7 +68,7 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     batches = [c for c in scenario.campaigns.values() if c.kind == "batch" and c.active and c.schedule is not None]
     per_person = record + PER_PERSON
     fields = f"{len(scenario.fields)} field{'s' if len(scenario.fields) != 1 else ''}"
-    why = f"{_kb(record)} for a person's record with {fields}"
+    why = f"{_kb(record)} for a person's record with {fields}, {_kb(PER_PERSON)} of bookkeeping"
     if batches:
         parked = scenario.queue is not None or any(_may_park(c, scenario) for c in batches)
         run = PARKED_RUN if parked else BATCH_RUN
@@ -115,7 +115,7 @@ def available_memory() -> tuple[int, str]:
 
 #: How close to a memory limit a run may go before `MemoryGuard` stops it: a tenth of the
 #: limit, and at least this many bytes (room for the summary, the metrics, the trace).
-GUARD_BYTES = 96 * 2**20
+GUARD_BYTES = 128 * 2**20
 
 
 def memory_pressure() -> str | None:
@@ -181,7 +181,7 @@ def estimate_work(scenario: Scenario) -> WorkEstimate:
         arrivals = _arrivals(generator, scenario.duration)
         if arrivals:
             each = fanout.of_activity(generator.type, generator.attributes, arrivals, people)
-            what = f'[[load]] {number}: {arrivals:,.0f} "{generator.type}" activities{fanout.cycle_note()}'
+            what = f'[[load]] {number}: {_big(arrivals)} "{generator.type}" activities{fanout.cycle_note()}'
             sources.append((what, each))
     # Timed activities, by what they are: their type and attributes.
     timed: dict[tuple[str, str], tuple[Mapping[str, object], int]] = {}
@@ -209,7 +209,10 @@ def estimate_work(scenario: Scenario) -> WorkEstimate:
             passes = _passes(campaign, scenario.duration)
             if passes:
                 activities = passes + passes * people * fanout.of_run(campaign)
-                what = f'batch "{campaign.name}": {passes:,.0f} passes over {people:,.0f} people{fanout.cycle_note()}'
+                what = (
+                    f'batch "{campaign.name}": {_big(passes)} {_plural(round(passes), "pass", "passes")} over '
+                    f"{_big(people)} people{fanout.cycle_note()}"
+                )
                 sources.append((what, activities))
     sources.sort(key=lambda pair: -pair[1])
     return WorkEstimate(activities=sum(count for _, count in sources), sources=tuple(sources))
@@ -222,10 +225,16 @@ def work_warning(scenario: Scenario) -> str | None:
         return None
     seconds = work.activities / ACTIVITIES_PER_SECOND
     main = ", ".join(f"{what} (about {_big(count)} activities)" for what, count in work.sources[:3])
+    cascade = "step budget" in work.sources[0][0]
+    advice = (
+        "Lower [sim] step_budget, or break the cycle, to try it first"
+        if cascade
+        else "Shorten [sim] duration or lower the load to try it first"
+    )
     return (
         f"a very long run: about {_big(work.activities)} activities, {_wall(seconds)} of wall time at the "
-        f"{ACTIVITIES_PER_SECOND:,} activities/s a 2-core machine manages; mostly {main}. Shorten [sim] "
-        "duration or lower the load to try it first (Ctrl-C stops a run with a partial summary)"
+        f"{ACTIVITIES_PER_SECOND:,} activities/s a quiet 2-core machine manages; mostly {main}. {advice} "
+        "(Ctrl-C stops a run with a partial summary)"
     )
 
 

@@ -134,10 +134,20 @@ def output_problem(outputs: Mapping[str, str], inputs: Mapping[str, Path]) -> st
                 return f"{option} {path} is {what}: it would be overwritten; pick another path"
         if path.is_dir():
             return f"{option} {path} is a folder; give a file path"
+        if stdout and _is_stdout(path):
+            return f"{option} {path} is standard output, where {stdout[0]} - goes too; give one of them a file"
     for (first, path), (second, other) in combinations(files, 2):
-        if same_file(path, other):
+        if same_file(path, other) and not same_file(path, Path(os.devnull)):  # /dev/null takes anything
             return f"{first} and {second} are the same file ({other}); give each its own"
     return None
+
+
+def _is_stdout(path: Path) -> bool:
+    """Whether ``path`` is where standard output goes (/dev/stdout, /proc/self/fd/1, a tty)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -264,7 +264,9 @@ def format_exploration(
             f"INTERRUPTED while finding witnesses: all {_count(runs, 'schedule')} explored, the witnesses "
             "below not shrunk further"
         )
-    seeds = f"seeds {exploration.seed}-{exploration.seed + runs - 1}" if runs else "no schedule explored"
+    first, last = exploration.seed, exploration.seed + runs - 1
+    dash = " to " if first < 0 else "-"  # "seeds -1 to 3", not "seeds -1-3"
+    seeds = f"seeds {first}{dash}{last}" if runs else "no schedule explored"
     out.append(
         f"{exploration.source}: {_count(runs, 'schedule')} ({exploration.strategy}, {seeds})"
         f"{cost}: "

@@ -180,6 +180,8 @@ class _Builder:
         self.problems: list[Problem] = []
         self.where = ""
         self.fields: dict[str, model.FieldSpec] = {}
+        #: Fields declared with a problem: using them is not a second problem.
+        self.broken_fields: set[str] = set()
         self.lists: tuple[str, ...] = ()
         self.programs: dict[str, model.Program] = {}
         self.campaign_names: dict[str, None] = {}
@@ -295,6 +297,8 @@ class _Builder:
         return name
 
     def field_name(self, name: object) -> str:
+        if isinstance(name, str) and name in self.broken_fields:
+            raise _Skip()  # reported where it is declared; not "unknown" everywhere it is used
         return self.name("field", name, self.fields)
 
     # -- the whole file
@@ -354,7 +358,8 @@ class _Builder:
         generators, replays = self.build_load(data, campaigns)
         self.check_new_people(generators)
         self.more_csv_problems()
-        if population == 0 and not people and any(generator.new_people < 1 for generator in generators):
+        people_wrong = any(problem.where == "[people]" for problem in self.problems)  # count is: said so
+        if population == 0 and not people and not people_wrong and any(g.new_people < 1 for g in generators):
             # Timed activities name their people: an unknown one is reported there.
             self.problem("there are no people; add [people] count = N or [[person]] tables", where="[people]")
         queue = self.build_queue(data)
@@ -500,6 +505,7 @@ class _Builder:
     def build_fields(self, data: Mapping[str, Any]) -> None:
         raw = self.section(data, "fields", dict, "[fields]")
         for name, spec in raw.items():
+            before = len(self.problems)
             with self.at(f'field "{name}"'):
                 if isinstance(spec, dict):
                     self.check_keys(spec, ("default", "values", "weights"), f'field "{name}"')
@@ -523,6 +529,8 @@ class _Builder:
                     self.fields[name] = model.FieldSpec(name=name, default=default, values=values, weights=weights)
                 else:
                     self.fields[name] = model.FieldSpec(name=name, default=self.value(spec, "a field default"))
+            if len(self.problems) > before and name not in self.fields:
+                self.broken_fields.add(name)
         self.fields.setdefault("score", model.FieldSpec(name="score", default=0))
 
     def build_programs(self, data: Mapping[str, Any]) -> None:
@@ -540,7 +548,10 @@ class _Builder:
                 tokens = self.get(spec, "tokens", dict, {})
                 clean: dict[str, str] = {}
                 for key, val in tokens.items():
-                    if isinstance(val, (str, int, float)) and not isinstance(val, bool):
+                    problem = number_problem(val)
+                    if problem is not None:
+                        self.problem(f'token "{key}": {problem}')
+                    elif isinstance(val, (str, int, float)) and not isinstance(val, bool):
                         clean[key] = str(val)
                     else:
                         self.problem(f'token "{key}" must be a string or number, not {_kind_of(val)}')
@@ -1276,7 +1287,7 @@ class _Builder:
         except ValueError as exc:
             raise self.fail(f"{what}: {exc}") from None
         if rate > MAX_RATE:
-            raise self.fail(f"{what} {show(raw)} is over {MAX_RATE:,.0f}/s; times are kept to the µs")
+            raise self.fail(f"{what}: {show(raw)} is over {MAX_RATE:,.0f}/s; times are kept to the µs")
         return rate
 
     def daily_rates(self, raw: list[Any]) -> tuple[float, ...]:

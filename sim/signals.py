@@ -25,16 +25,25 @@ class _State:
     first: int | None = None
 
 
-def reset() -> None:
-    """Forget earlier signals (a new command starts) and let SIGTERM stop the command
-    the way Ctrl-C does, with KeyboardInterrupt, where no `stop_signals` is in place."""
+@contextlib.contextmanager
+def handling() -> Iterator[None]:
+    """For one command: forget earlier signals, and let SIGTERM stop the command the way
+    Ctrl-C does (KeyboardInterrupt) where no `stop_signals` is in place. The SIGTERM
+    handler before it is put back on the way out (a test suite that calls commands goes
+    on being stoppable by SIGTERM)."""
     _State.first = None
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def received() -> bool:
-    """Whether a stop signal came since `reset`."""
+    """Whether a stop signal came during this command (`handling`)."""
     return _State.first is not None
 
 

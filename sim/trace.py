@@ -142,8 +142,6 @@ class TraceSink:
             if activity.type == "execute_campaign":
                 self._executes[run] = (ts, person.pid, lane.tid)
         self._remember(activity.seq, (ts, person.pid, lane.tid))
-        if len(self._pending) >= self.buffer_events:
-            self.flush()
 
     def _begin_run(self, activity: Activity, ts: int, person: _Person) -> _Lane:
         lane = self._lane_of_child(person, activity)
@@ -261,6 +259,8 @@ class TraceSink:
 
     def _write(self, event: dict[str, Any]) -> None:
         self._pending.append(_ENCODER.encode(event))
+        if len(self._pending) >= self.buffer_events:  # also while `close` ends a million runs
+            self.flush()
 
     def flush(self) -> None:
         """Write the buffered events, each one whole, with the array's commas."""

@@ -162,7 +162,9 @@ def parse_rate(text: object) -> float:
         period_text = "1" + period_text
     try:
         period = parse_duration(period_text)
-    except ValueError:
+    except ValueError as exc:
+        if "too long" in str(exc):
+            raise ValueError(f"{show(text)}: the period {exc}") from None
         raise ValueError(f"{show(text)} is not a rate; {_RATE_HINT}") from None
     if not math.isfinite(count) or not math.isfinite(period):
         raise ValueError(f"{show(text)} is not a finite rate; {_RATE_HINT}")

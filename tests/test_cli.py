@@ -352,3 +352,11 @@ def test_the_wall_time_counts_loading(
     assert main(["run", str(tmp_path / "s.toml")]) == 0
     wall = float(capsys.readouterr().out.split(", wall ")[1].split("s")[0])
     assert wall >= 0.5
+
+
+def test_a_command_puts_the_sigterm_handler_it_found_back(tmp_path: Path) -> None:
+    """sim.signals.handling: while a command runs SIGTERM stops it like Ctrl-C; after it,
+    the process's own handler is back (a test suite calling main stays stoppable)."""
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["check", str(write(tmp_path, SMALL))]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before

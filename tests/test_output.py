@@ -168,3 +168,41 @@ def test_a_run_near_its_memory_limit_stops_with_a_summary_and_exit_2(
     assert "INTERRUPTED after" in out
     assert "error: stopped near the address-space limit (ulimit -v: 1.0 GB) at " in err
     assert json.loads(metrics.read_text(encoding="utf-8"))["duration"] < 3 * 86400
+
+
+def test_stdout_by_another_name_and_dev_null(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/dev/stdout next to "-" would mix two outputs on one stream: refused. /dev/null
+    takes anything, so two outputs may both go there."""
+    stdout = tmp_path / "stdout"
+    with open(stdout, "w", encoding="utf-8") as stream:
+        monkeypatch.setattr("sys.stdout", stream)
+        assert output_problem({"--log": str(stdout), "--trace": "-"}, {}) == (
+            f"--log {stdout} is standard output, where --trace - goes too; give one of them a file"
+        )
+    assert output_problem({"--log": "/dev/null", "--trace": "/dev/null"}, {}) is None
+
+
+def test_a_trace_ends_a_million_open_runs_without_holding_them_in_memory() -> None:
+    """Closing the trace of a run cut short with many runs still open (a backlog) writes
+    their ends in batches, never all at once: a run stopped near its memory limit must
+    not run out while it closes its files."""
+    import io as io_module
+
+    from sim.activity import Activity
+    from sim.trace import TraceSink
+
+    writes: list[int] = []
+
+    class Counting(io_module.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(len(text))
+            return super().write(text)
+
+    stream = Counting()
+    sink = TraceSink(stream=stream, buffer_events=10, owns_stream=False)
+    for run in range(1, 101):
+        sink.write(Activity(seq=run, time=0.0, person=f"p{run}", type="run_queued", campaign="C", run=run))
+    before = len(writes)
+    sink.close()
+    assert len(writes) - before >= 10  # the ends of 100 runs, 10 at a time
+    assert len(json.loads(stream.getvalue())) > 200

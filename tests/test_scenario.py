@@ -1474,7 +1474,7 @@ def test_tokens_are_checked_as_they_are_resolved() -> None:
 
 def test_load_denser_than_the_microsecond_grid_is_refused() -> None:
     text = '[[person]]\nid = "a"\n[[load]]\ntype = "visit_page"\npage = "/"\nrate = "2000000/s"\n'
-    with pytest.raises(ScenarioError, match=r'"rate" "2000000/s" is over 1,000,000/s'):
+    with pytest.raises(ScenarioError, match=r'"rate": "2000000/s" is over 1,000,000/s'):
         parse_scenario(text)
 
 
@@ -1967,3 +1967,26 @@ def test_r18_an_interval_out_of_range_says_why(rule: str, message: str) -> None:
     text = scenario(f'[campaigns.Q]\nqualification = "{rule}"\ntriggers = [{{ trigger = "fills_out_form" }}]\n')
     problem = only_problem(text, 'campaign "Q"')
     assert problem.message.startswith(message)
+
+
+def test_one_mistake_is_one_problem_not_a_cascade() -> None:
+    """A field declared with a problem is not also "unknown" where it is used; a bad
+    people count is not also "there are no people"."""
+    text = (
+        '[fields]\ncountry = { values = ["US", nan] }\n[[person]]\nid = "alice"\nfields = { country = "US" }\n'
+        '[campaigns.C]\ntriggers = [{ trigger = "fills_out_form" }]\n'
+        'filters = [{ field = "country", op = "is", value = "US" }]\n'
+        'flow = [{ step = "send_email", email = "E" }]\n'
+    )
+    problem = only_problem(text, 'field "country"')
+    assert "nan is not a number" in problem.message
+    for count in ("1e308", "-5"):
+        text = f'[people]\ncount = {count}\n[campaigns.C]\ntriggers = [{{ trigger = "fills_out_form" }}]\n'
+        only_problem(text, "[people]")
+
+
+@pytest.mark.parametrize("token", ["nan", "inf", "1e400"])
+def test_a_my_token_that_is_no_usable_number_is_a_problem(token: str) -> None:
+    text = scenario(f"[programs.P]\ntokens = {{ x = {token} }}\n")
+    problem = only_problem(text, 'program "P"')
+    assert problem.message.startswith('token "x": ')
