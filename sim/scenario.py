@@ -107,8 +107,8 @@ def load_scenario(path: str | Path) -> model.Scenario:
 
 
 def decode_scenario(data: bytes, *, source: str) -> str:
-    """A scenario file's bytes as text: at most `MAX_FILE_BYTES`, UTF-8, a byte-order
-    mark at the start left out (some editors write one); raises ScenarioError."""
+    """A scenario file's bytes as text: at most `MAX_FILE_BYTES`, UTF-8; raises
+    ScenarioError. (A byte-order mark at the start is left out by `parse_scenario`.)"""
     if len(data) > MAX_FILE_BYTES:
         message = (
             f"larger than {MAX_FILE_BYTES // 2**20} MB, more than any scenario needs; "
@@ -116,7 +116,7 @@ def decode_scenario(data: bytes, *, source: str) -> str:
         )
         raise ScenarioError([Problem(file=source, where="", message=message)])
     try:
-        return data.decode("utf-8")  # a byte-order mark is left out by parse_scenario
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError([Problem(file=source, where="", message=f"not UTF-8 text: {exc}")]) from None
 

@@ -102,7 +102,11 @@ class Workers:
     ) -> Iterator[R]:
         """``fn`` of each item, in item order, until ``stopped()``. ``fn`` must be a
         module-level function (it is pickled to the workers); ``told`` gets what it
-        `tell`s. Raises `WorkerDied` if a worker dies."""
+        `tell`s. Raises `WorkerDied` if a worker dies. ``chunk`` items go to a worker at
+        a time (fewer trips through the pipes); in this process each item is its own, so
+        a stop and the progress are seen item by item."""
+        if not self.workers:
+            chunk = 1
         chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
         waiting: dict[int, list[R]] = {}
         following = 0

@@ -67,3 +67,17 @@ def test_a_stop_ends_the_map_early() -> None:
         for item, _ in pool.map(_scaled, list(range(100)), stopped=lambda: len(seen) >= 5):
             seen.append(item)
     assert seen == [0, 1, 2, 3, 4]
+
+
+def test_in_this_process_a_stop_is_seen_item_by_item_whatever_the_chunk() -> None:
+    """Chunks save trips through the pipes; in this process there are none, so a chunk of
+    64 must not run 64 items before a stop or a progress report is seen."""
+    ran: list[int] = []
+
+    def stopped() -> bool:
+        return len(ran) >= 3
+
+    with open_workers(1, 1) as pool:
+        for item, _ in pool.map(_scaled, list(range(100)), stopped=stopped, chunk=64):
+            ran.append(item)
+    assert ran == [0, 1, 2]
