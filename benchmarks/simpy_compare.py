@@ -201,32 +201,39 @@ def case_kernel(times: array.array[float], service: list[float], workers: int) -
 
     import trio
 
-    from sim.kernel import Kernel, Sleeper
+    from sim.kernel import Kernel
 
     kernel = Kernel()
     waits = [0.0] * len(times)
     free = [workers]
-    waiting: collections.deque[Sleeper] = collections.deque()
+    # As in sim's campaign queue: a person waits for a worker as data, and gets a task
+    # when a worker is free (docs/queue.md).
+    waiting: collections.deque[tuple[int, float]] = collections.deque()
 
-    async def person(i: int) -> None:
-        arrived = kernel.now
-        if free[0]:
-            free[0] -= 1
-        else:
-            sleeper = Sleeper()
-            waiting.append(sleeper)
-            await kernel.suspend(sleeper)  # woken with the worker handed over
+    async def person(i: int, arrived: float) -> None:
         waits[i] = kernel.now - arrived
         await kernel.sleep(service[i])
         if waiting:
-            kernel.wake(waiting.popleft())
+            kernel.spawn(person, *waiting.popleft())
         else:
             free[0] += 1
 
+    arrivals = iter(enumerate(times))
+
+    def arrive(i: int) -> None:  # the load is a kernel call chain, as in sim's engine
+        if free[0]:
+            free[0] -= 1
+            kernel.spawn(person, i, kernel.now)
+        else:
+            waiting.append((i, kernel.now))
+        nxt = next(arrivals, None)
+        if nxt is not None:
+            kernel.then_at(nxt[1], arrive, nxt[0])
+
     async def main() -> None:
-        for i, at in enumerate(times):
-            await kernel.sleep_until(at)
-            kernel.spawn(person, i)
+        first = next(arrivals, None)
+        if first is not None:
+            kernel.call_soon(kernel.then_at, first[1], arrive, first[0])
 
     started = time.perf_counter()
     trio.run(kernel.run, main)

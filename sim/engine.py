@@ -17,10 +17,11 @@ at the same instant may go first: that is where the schedule, and so races, live
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -31,7 +32,7 @@ from sim.conditions import all_hold, same_value, trigger_matches
 from sim.kernel import Kernel, Sleeper
 from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
 from sim.metrics import Metrics, QueueStats, RunStats, summarize_metrics
-from sim.model import Campaign, Scenario, Step, Value
+from sim.model import Campaign, Priority, Scenario, Step, Value
 from sim.people import Person, make_people, new_person_fields
 from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
 from sim.races import Clock, Op, RaceDetector, Site
@@ -96,6 +97,32 @@ class Thread:
     clock: Clock | None = None
 
 
+@attrs.frozen(kw_only=True)
+class Tokens(Mapping[str, str]):
+    """A run's tokens (R10): its program's {{my.x}} and, for a triggered run, the
+    triggering activity's attributes as {{trigger.x}}, read from the activity when a
+    token is used rather than copied for every run."""
+
+    my: Mapping[str, str]
+    trigger: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def __getitem__(self, key: str) -> str:
+        if key.startswith("trigger."):
+            name = key[8:]
+            if name in self.trigger:
+                return _show(self.trigger[name])
+            raise KeyError(key)
+        return self.my[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.my
+        for name in self.trigger:
+            yield f"trigger.{name}"
+
+    def __len__(self) -> int:
+        return len(self.my) + len(self.trigger)
+
+
 @attrs.define(eq=False)
 class Run:
     """One person's pass through one campaign's flow."""
@@ -129,7 +156,15 @@ class Engine:
     _live: dict[str, dict[Run, None]] = attrs.field(factory=dict, init=False)  # ordered sets: O(1) removal
     #: (campaign, person id) -> time of the last run admitted, in µs (R18).
     _last_run: dict[tuple[str, str], int] = attrs.field(factory=dict, init=False)
-    _all_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
+    #: The sinks that take `Activity` records, and those that take the fields
+    #: (``write_fields``: no record is made for them).
+    _record_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
+    _field_sinks: tuple[Any, ...] = attrs.field(init=False)
+    #: Action type -> the method that does it: at once, or awaited (it lets time pass).
+    _actions: dict[type, Callable[[Run, Any, At], None]] = attrs.field(init=False)
+    _waiting_actions: dict[type, Callable[[Run, Any, At], Awaitable[None]]] = attrs.field(init=False)
+    #: Campaign -> its {{my.x}} tokens (`_my_tokens`).
+    _my: dict[str, Mapping[str, str]] = attrs.field(factory=dict, init=False)
     #: Ids of people whose step budget ran out (reported once each).
     _exhausted: set[str] = attrs.field(factory=set, init=False)
     #: Everyone known so far, in the order they became known (the people, then those
@@ -141,7 +176,7 @@ class Engine:
     queues: dict[str, CampaignQueue] = attrs.field(factory=dict, init=False)
     run_stats: RunStats = attrs.field(factory=RunStats, init=False)
     #: Campaign -> the priority class its flow gives it (R19).
-    priorities: dict[str, str] = attrs.field(factory=dict, init=False)
+    priorities: dict[str, Priority] = attrs.field(factory=dict, init=False)
     #: Step kind -> a function drawing its service time (R22); empty: steps take no time.
     _service: dict[str, Callable[[], float]] = attrs.field(factory=dict, init=False)
     #: Records every access to people's state for race detection; None: off (no cost).
@@ -160,7 +195,28 @@ class Engine:
 
     def __attrs_post_init__(self) -> None:
         self.people = make_people(self.scenario, progress=self.progress)
-        self._all_sinks = (*self.sinks, self.tally)
+        if self.races is not None:
+            self.races.running = self.kernel.running
+        # Action type -> what does it; looked up on the instance, so a test may replace one.
+        self._actions = {
+            model.ChangeDataValue: self._change_data_value,
+            model.ChangeScore: self._change_score,
+            model.ChangeProgramStatus: self._change_program_status,
+            model.AddToList: self._add_to_list,
+            model.RemoveFromList: self._remove_from_list,
+            model.InterestingMoment: self._interesting_moment,
+            model.SendEmail: self._send_email,
+            model.SendAlert: self._send_alert,
+            model.RequestCampaign: self._request_campaign,
+            model.RemoveFromFlow: self._remove_from_flow,
+        }
+        self._waiting_actions = {
+            model.Wait: self._wait,
+            model.CallWebhook: self._call_webhook,
+            model.ExecuteCampaign: self._execute,
+        }
+        self._field_sinks = tuple(sink for sink in self.sinks if hasattr(sink, "write_fields"))
+        self._record_sinks = tuple(sink for sink in self.sinks if not hasattr(sink, "write_fields"))
         self.priorities = {name: flow_priority(campaign) for name, campaign in self.scenario.campaigns.items()}
         spec = self.scenario.queue
         if spec is not None:
@@ -217,89 +273,117 @@ class Engine:
         timed = external_activities(self.scenario)
         first_timed = next(timed, None)
         if first_timed is not None:
-            # Due at the first activity, not at 0: a task due at 0 would be one more
+            # Due at the first activity, not at 0: a source due at 0 would be one more
             # candidate at every choice point there, and adding a late activity would
             # reshuffle the schedule before it.
-            kernel.spawn(self._replay_activities, itertools.chain([first_timed], timed), delay=first_timed.at)
+            source = _TimedActivities(self, itertools.chain([first_timed], timed))
+            kernel.call_soon(source.start, delay=first_timed.at)
         for index, generator in enumerate(self.scenario.generators):
             times = arrival_times(generator, seed=self.scenario.seed, index=index, end=self.scenario.duration)
             first = next(times, None)
             if first is not None and (self.people or generator.new_people >= 1):
-                # Due at its first arrival: a task due earlier would be one more
+                # Due at its first arrival: a source due earlier would be one more
                 # candidate at every choice point before it.
-                kernel.spawn(self._generate, index, generator, itertools.chain([first], times), delay=first)
+                arrivals = _Arrivals(self, index, generator, itertools.chain([first], times))
+                kernel.call_soon(arrivals.start, delay=first)
         for campaign in self.scenario.campaigns.values():
             if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
                 times = schedule_times(campaign.schedule, self.scenario.duration)
                 first = next(times, None)
                 if first is not None:
-                    kernel.spawn(self._batch, campaign, itertools.chain([first], times), delay=first)
+                    kernel.call_soon(_BatchSchedule(self, campaign, times).run, first, delay=first)
 
     # -- activities and triggers (R1, R17)
 
-    def emit(self, type_: str, person: Person, run: Run | None = None, at: At = None, /, **details: Any) -> Activity:
+    def emit(self, type_: str, person: Person, run: Run | None = None, at: At = None, /, **details: Any) -> None:
         """Record an activity, then fire the triggers listening for it.
 
         ``at`` is the (1-based step, step kind) that produced it; ``details`` its attributes.
+        The `Activity` record is made only for sinks that take records; a sink with
+        ``write_fields`` (the JSON Lines log) gets the fields as they are.
         """
-        step, kind = at if at is not None else (None, None)
-        activity = Activity(
-            seq=next(self._seq),
-            time=self.kernel.now,
-            person=person.id,
-            type=type_,
-            campaign=run.campaign.name if run else None,
-            run=run.id if run else None,
-            parent=run.parent_id if run else None,
-            step=step,
-            kind=kind,
-            details=details,
-        )
-        for sink in self._all_sinks:
-            sink.write(activity)
+        seq = next(self._seq)
+        if run is None:
+            campaign = run_id = parent = None
+        else:
+            campaign = run.campaign.name
+            run_id = run.id
+            parent = run.parent_id
+        if self._field_sinks or self._record_sinks:
+            step, kind = at if at is not None else (None, None)
+            now = self.kernel.now
+            for field_sink in self._field_sinks:
+                field_sink.write_fields(seq, now, person.id, campaign, run_id, parent, step, kind, type_, details)
+            if self._record_sinks:
+                activity = Activity(
+                    seq=seq,
+                    time=now,
+                    person=person.id,
+                    type=type_,
+                    campaign=campaign,
+                    run=run_id,
+                    parent=parent,
+                    step=step,
+                    kind=kind,
+                    details=details,
+                )
+                for sink in self._record_sinks:
+                    sink.write(activity)
+        self.tally.count(type_, campaign, run_id, details)  # after the sinks, as the last sink
         listeners = self._listeners.get(type_)
         if listeners:
-            self._fire(activity, person, listeners)
-        return activity
+            self._fire(type_, seq, run_id, details, person, listeners)
 
-    def _fire(self, activity: Activity, person: Person, listeners: list[tuple[Campaign, model.Trigger]]) -> None:
+    def _fire(
+        self,
+        type_: str,
+        seq: int,
+        run_id: int | None,
+        details: Mapping[str, Any],
+        person: Person,
+        listeners: list[tuple[Campaign, model.Trigger]],
+    ) -> None:
+        """Admit a run of each campaign whose trigger matches the activity ``seq``."""
         fired: set[str] = set()  # triggers are OR-ed: one run per campaign per activity
+        requested = type_ == "request_campaign"
         for campaign, trigger in listeners:
-            if campaign.name in fired or not trigger_matches(trigger, activity.details):
+            if campaign.name in fired or not trigger_matches(trigger, details):
                 continue
-            requested = activity.type == "request_campaign"
-            if requested and activity.details.get("campaign") != campaign.name:
+            if requested and details.get("campaign") != campaign.name:
                 continue
             # R1: the filters must hold at the moment the trigger fires.
             if self.races is not None:
                 self._read_filters(campaign.filters, person, Site(campaign=campaign.name, what="smart list (R1)"))
-            if not all_hold(campaign.filters, person, self.scenario.programs):
+            if campaign.filters and not all_hold(campaign.filters, person, self.scenario.programs):
                 if requested:  # a request names its campaign: say why it did not run
                     fired.add(campaign.name)
                     self._skip(
                         campaign,
                         person,
-                        parent_id=activity.run,
-                        cause=activity.seq,
+                        parent_id=run_id,
+                        cause=seq,
                         via=trigger.name,
                         reason="smart list filters do not hold",
                     )
                 continue
             fired.add(campaign.name)
-            tokens = {**self._my_tokens(campaign), **{f"trigger.{k}": _show(v) for k, v in activity.details.items()}}
             self.admit(
                 campaign,
                 person,
-                parent_id=activity.run if requested else None,
-                cause=activity.seq,
+                parent_id=run_id if requested else None,
+                cause=seq,
                 via=trigger.name,
-                tokens=tokens,
+                tokens=Tokens(my=self._my_tokens(campaign), trigger=details),
             )
 
-    def _my_tokens(self, campaign: Campaign) -> dict[str, str]:
-        if campaign.program is None:
-            return {}
-        return {f"my.{k}": v for k, v in self.scenario.programs[campaign.program].tokens.items()}
+    def _my_tokens(self, campaign: Campaign) -> Mapping[str, str]:
+        """The {{my.x}} tokens of ``campaign``'s program, made once per campaign."""
+        tokens = self._my.get(campaign.name)
+        if tokens is None:
+            program = campaign.program
+            own = self.scenario.programs[program].tokens.items() if program is not None else ()
+            tokens = self._my[campaign.name] = {f"my.{k}": v for k, v in own}
+        return tokens
 
     # -- admission: the one way in for every top-level run
 
@@ -330,7 +414,10 @@ class Engine:
             parent_id=parent_id,
             tokens=tokens,
         )
-        self._live.setdefault(person.id, {})[run] = None
+        live = self._live.get(person.id)
+        if live is None:
+            live = self._live[person.id] = {}
+        live[run] = None
         run.admitted = self.kernel.now
         if self.races is not None:
             how = f"triggered by {via}" if via in model.TRIGGER_ACTIVITIES else f"started by {via}"
@@ -347,7 +434,7 @@ class Engine:
         entry = Waiting(
             item=(run, cause, via),
             campaign=campaign.name,
-            priority=priority_at(campaign, run.admitted),
+            priority=self._priority_at(campaign, run.admitted),
             since=run.admitted,
         )
         if queue.enter(entry, self.kernel.now):
@@ -356,6 +443,12 @@ class Engine:
             run.thread.waiting = entry
             self.emit("run_queued", person, run, cause=cause, via=via, priority=entry.priority)
         return run
+
+    def _priority_at(self, campaign: Campaign, now: float) -> Priority:
+        """`sim.queue.priority_at`, with the flow's own class made once per campaign."""
+        if campaign.priority is not None and now >= campaign.priority_from:
+            return campaign.priority
+        return self.priorities[campaign.name]
 
     def _start(self, entry: Waiting) -> None:
         """``entry`` got a worker: start its run as a task, or wake it after its Wait."""
@@ -386,7 +479,7 @@ class Engine:
         entry = Waiting(
             item=thread,
             campaign=campaign.name,
-            priority=priority_at(campaign, self.kernel.now),
+            priority=self._priority_at(campaign, self.kernel.now),
             since=self.kernel.now,
             resume=thread.sleeper,
         )
@@ -414,8 +507,10 @@ class Engine:
     def _refusal(self, campaign: Campaign, person: Person) -> str | None:
         """Why the person may not run through ``campaign`` now (R18), or None; records the run."""
         rule = campaign.qualification
+        if rule.rule == "every_time":
+            return None  # nothing to check, nothing to remember
         key = (campaign.name, person.id)
-        if self.races is not None and rule.rule != "every_time":
+        if self.races is not None:
             # Which of two runs gets in first decides which is turned away.
             site = Site(campaign=campaign.name, what=f"qualification rule (R18: {rule.rule.replace('_', ' ')})")
             self._touch(person, f"qualification:{campaign.name}", "update", site)
@@ -507,74 +602,87 @@ class Engine:
                 break
         if action is None:
             return  # the default choice is "do nothing"
-        kind = step.kind
-        at = (index, kind)
+        at = (index, step.kind)
         if races is not None:
             self._note_action(run, index, step, action)
-        if isinstance(action, model.ChangeDataValue):
-            self._set_field(person, run, at, action.field, self._new_value(action, run))
-        elif isinstance(action, model.ChangeScore):
-            old = person.fields.get(action.field)
-            base = old if isinstance(old, (int, float)) and not isinstance(old, bool) else 0
-            new = {"+": base + action.amount, "-": base - action.amount, "=": action.amount}[action.op]
-            # A score stops at ±MAX_NUMBER (saturates): beyond it a float loses whole numbers.
-            new = max(-model.MAX_NUMBER, min(model.MAX_NUMBER, new))
-            new = int(new) if float(new).is_integer() else new
-            if new != old:
-                person.fields[action.field] = new
-                change = f"{action.op}{action.amount:g}"
-                self.emit(
-                    "change_score", person, run, at, field=action.field, change=change, old_value=old, new_value=new
-                )
-        elif isinstance(action, model.ChangeProgramStatus):
-            statuses = self.scenario.programs[action.program].statuses
-            old_index = person.statuses.get(action.program, 0)
-            new_index = statuses.index(action.status)
-            if new_index > old_index:  # R14: statuses only move forward
-                person.statuses[action.program] = new_index
-                self.emit(
-                    "change_program_status",
-                    person,
-                    run,
-                    at,
-                    program=action.program,
-                    old_status=statuses[old_index],
-                    new_status=action.status,
-                )
-        elif isinstance(action, model.AddToList):
-            if action.list not in person.lists:
-                person.lists.add(action.list)
-                self.emit("add_to_list", person, run, at, list=action.list)
-        elif isinstance(action, model.RemoveFromList):
-            if action.list in person.lists:
-                person.lists.discard(action.list)
-                self.emit("remove_from_list", person, run, at, list=action.list)
-        elif isinstance(action, model.InterestingMoment):
-            self.emit("interesting_moment", person, run, at, description=self._resolve(action.description, run))
-        elif isinstance(action, model.SendEmail):
-            self.emit("send_email", person, run, at, email=action.email)
-        elif isinstance(action, model.SendAlert):
-            self.emit("send_alert", person, run, at, alert=action.alert, to=action.to)
-        elif isinstance(action, model.Wait):
-            self.emit("wait", person, run, at, duration=action.duration)
-            thread = run.thread
-            if thread.holding:
-                self._release(thread)  # R15: a waiting run holds no worker
-            await self.kernel.sleep(action.duration, sleeper=thread.sleeper)
-            self._check_removed(run)
-            if thread.queue is not None:
-                await self._acquire(run)
-        elif isinstance(action, model.CallWebhook):
-            await self._call_webhook(run, action, at)
-        elif isinstance(action, model.RequestCampaign):
-            # R5: the request is an activity; the target's trigger admits a new run.
-            self.emit("request_campaign", person, run, at, campaign=action.campaign, source="marketo_flow_action")
-        elif isinstance(action, model.ExecuteCampaign):
-            await self._execute(run, action, at)
-        elif isinstance(action, model.RemoveFromFlow):
-            self._remove_from_flow(run, action, at)
-        else:
+        do = self._actions.get(type(action))
+        if do is not None:
+            do(run, action, at)
+            return
+        waits = self._waiting_actions.get(type(action))
+        if waits is None:
             raise AssertionError(f"unhandled action {action!r}")
+        await waits(run, action, at)
+
+    # -- the actions of flow steps: each does its effect and logs it (R14, R17)
+
+    def _change_data_value(self, run: Run, action: model.ChangeDataValue, at: At) -> None:
+        self._set_field(run.person, run, at, action.field, self._new_value(action, run))
+
+    def _change_score(self, run: Run, action: model.ChangeScore, at: At) -> None:
+        person = run.person
+        old = person.fields.get(action.field)
+        base = old if isinstance(old, (int, float)) and not isinstance(old, bool) else 0
+        new = {"+": base + action.amount, "-": base - action.amount, "=": action.amount}[action.op]
+        # A score stops at ±MAX_NUMBER (saturates): beyond it a float loses whole numbers.
+        new = max(-model.MAX_NUMBER, min(model.MAX_NUMBER, new))
+        new = int(new) if float(new).is_integer() else new
+        if new != old:
+            person.fields[action.field] = new
+            change = f"{action.op}{action.amount:g}"
+            self.emit("change_score", person, run, at, field=action.field, change=change, old_value=old, new_value=new)
+
+    def _change_program_status(self, run: Run, action: model.ChangeProgramStatus, at: At) -> None:
+        person = run.person
+        statuses = self.scenario.programs[action.program].statuses
+        old_index = person.statuses.get(action.program, 0)
+        new_index = statuses.index(action.status)
+        if new_index > old_index:  # R14: statuses only move forward
+            person.statuses[action.program] = new_index
+            self.emit(
+                "change_program_status",
+                person,
+                run,
+                at,
+                program=action.program,
+                old_status=statuses[old_index],
+                new_status=action.status,
+            )
+
+    def _add_to_list(self, run: Run, action: model.AddToList, at: At) -> None:
+        person = run.person
+        if action.list not in person.lists:
+            person.lists.add(action.list)
+            self.emit("add_to_list", person, run, at, list=action.list)
+
+    def _remove_from_list(self, run: Run, action: model.RemoveFromList, at: At) -> None:
+        person = run.person
+        if action.list in person.lists:
+            person.lists.discard(action.list)
+            self.emit("remove_from_list", person, run, at, list=action.list)
+
+    def _interesting_moment(self, run: Run, action: model.InterestingMoment, at: At) -> None:
+        self.emit("interesting_moment", run.person, run, at, description=self._resolve(action.description, run))
+
+    def _send_email(self, run: Run, action: model.SendEmail, at: At) -> None:
+        self.emit("send_email", run.person, run, at, email=action.email)
+
+    def _send_alert(self, run: Run, action: model.SendAlert, at: At) -> None:
+        self.emit("send_alert", run.person, run, at, alert=action.alert, to=action.to)
+
+    def _request_campaign(self, run: Run, action: model.RequestCampaign, at: At) -> None:
+        # R5: the request is an activity; the target's trigger admits a new run.
+        self.emit("request_campaign", run.person, run, at, campaign=action.campaign, source="marketo_flow_action")
+
+    async def _wait(self, run: Run, action: model.Wait, at: At) -> None:
+        self.emit("wait", run.person, run, at, duration=action.duration)
+        thread = run.thread
+        if thread.holding:
+            self._release(thread)  # R15: a waiting run holds no worker
+        await self.kernel.sleep(action.duration, sleeper=thread.sleeper)
+        self._check_removed(run)
+        if thread.queue is not None:
+            await self._acquire(run)
 
     # -- race detection (sim.races): what each step reads and writes
 
@@ -796,13 +904,13 @@ class Engine:
             label = f"the webhook response to run {run.id}"
             origin = f'{label} (its "{run.campaign.name}" step {at[0] if at else "?"}, call_webhook)'
             clock = self.races.fork(self._acting(), origin, label=label)
-        self.kernel.spawn(self._webhook_response, run, action, at, clock, delay=action.latency)
+        self.kernel.call_soon(self._webhook_response, run, action, at, clock, delay=action.latency)
         await self.kernel.sleep(min(action.latency, model.WEBHOOK_TIMEOUT), sleeper=run.thread.sleeper)
         self._check_removed(run)  # removed while waiting: no timeout happened (R11)
         if action.latency > model.WEBHOOK_TIMEOUT:
             self.emit("webhook_timeout", person, run, at, webhook=action.webhook, after=model.WEBHOOK_TIMEOUT)
 
-    async def _webhook_response(self, run: Run, action: model.CallWebhook, at: At, clock: Clock | None) -> None:
+    def _webhook_response(self, run: Run, action: model.CallWebhook, at: At, clock: Clock | None) -> None:
         person = run.person
         self._resumed(clock)  # a thread of its own (None: races are not detected)
         self.emit("webhook_response", person, run, at, webhook=action.webhook, status=action.status)
@@ -848,65 +956,143 @@ class Engine:
         self.emit("person_created", person, None, None, via=via, fields=dict(person.fields))
         return person
 
-    async def _replay_activities(self, items: Iterator[model.ExternalActivity]) -> None:
-        """The timed activities ([[activities]] and CSV rows, merged by time)."""
-        kernel = self.kernel
-        # The drawn fields of people these activities create: a stream of its own.
-        rng = random.Random(f"sim.people.created:{self.scenario.seed}")
-        clock = self.races.source("the timed activities") if self.races is not None else None
-        for item in items:
-            await kernel.sleep_until(item.at)
-            self._source_resumed(clock)
-            person = self.people.get(item.person)
-            if person is None:  # only a form fill may name an unknown person (checked on load)
-                person = self._create_person(item.person, item.type, rng)
-            self.inject(person, item.type, item.attributes, item.fields)
-
-    async def _generate(self, index: int, generator: model.Generator, times: Iterator[float]) -> None:
-        # A stream of its own per generator for who arrives and what they write: it does
-        # not depend on the schedule (the times come from sim.load, a stream of their own;
-        # so do which arrivals are new people, whose fields come from a third stream).
-        seed = self.scenario.seed
-        rng = random.Random(f"sim.generator:{seed}:{index}")
-        new = new_arrivals(generator, seed=seed, index=index)
-        new_fields = random.Random(f"sim.people.new:{seed}:{index}")
-        # Everyone known at the moment of each arrival, created people included.
-        people = self._everyone
-        kernel = self.kernel
-        clock = self.races.source(f"load {index + 1} ({generator.type})") if self.races is not None else None
-        for due in times:
-            await kernel.sleep_until(due)
-            self._source_resumed(clock)
-            fields = {name: rng.choice(values) for name, values in generator.fields.items()}
-            if next(new):
-                person = self._create_person(f"new{next(self._new_ids)}", generator.type, new_fields)
-            else:
-                person = rng.choice(people)
-            self.inject(person, generator.type, generator.attributes, fields)
-
-    async def _batch(self, campaign: Campaign, times: Iterator[float]) -> None:
+    def admit_batch(self, campaign: Campaign, clock: Clock | None) -> bool:
+        """R2: everyone who qualifies now runs through ``campaign``'s flow. False when a
+        stop request cut it short (Ctrl-C: not the rest of a million-person batch first)."""
+        races = self.races
+        site = Site(campaign=campaign.name, what="smart list (R2)")
+        if races is not None:
+            assert clock is not None
+            races.passed(clock, site)
         tokens = self._my_tokens(campaign)
         kernel = self.kernel
-        races = self.races
-        clock = races.source(f'the schedule of batch "{campaign.name}"') if races is not None else None
-        site = Site(campaign=campaign.name, what="smart list (R2)")
-        for due in times:
-            if due > kernel.now:  # the first is now: no choice point before it
-                await kernel.sleep_until(due)
-            self._source_resumed(clock)
+        for person in self.people.values():
+            if kernel.stop_requested:
+                return False
             if races is not None:
-                assert clock is not None
-                races.passed(clock, site)
-            # R2: everyone who qualifies at the scheduled time runs through the flow.
-            for person in self.people.values():
-                if kernel.stop_requested:
-                    return  # Ctrl-C: do not admit the rest of a million-person batch first
-                if races is not None:
-                    if person.id in self._created:  # it might not have existed yet
-                        self._touch(person, "person", "read", site)
-                    self._read_filters(campaign.filters, person, site)
-                if all_hold(campaign.filters, person, self.scenario.programs):
-                    self.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)
+                if person.id in self._created:  # it might not have existed yet
+                    self._touch(person, "person", "read", site)
+                self._read_filters(campaign.filters, person, site)
+            if all_hold(campaign.filters, person, self.scenario.programs):
+                self.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)
+        return True
+
+
+# -- load sources: kernel calls (`Kernel.call_soon`), each a chain that acts as one
+# task would: no trio task and no hand-off per arrival, the same choice points.
+
+
+@attrs.define(eq=False)
+class _TimedActivities:
+    """The timed activities ([[activities]] and CSV rows, merged by time)."""
+
+    engine: Engine
+    items: Iterator[model.ExternalActivity]
+    #: The drawn fields of people these activities create: a stream of its own.
+    rng: random.Random = attrs.field(init=False)
+    clock: Clock | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        engine = self.engine
+        self.rng = random.Random(f"sim.people.created:{engine.scenario.seed}")
+        self.clock = engine.races.source("the timed activities") if engine.races is not None else None
+
+    def start(self) -> None:
+        self._next_item()
+
+    def _next_item(self) -> None:
+        item = next(self.items, None)
+        if item is not None:
+            # Even at the same instant: a choice point before each activity.
+            self.engine.kernel.then_at(item.at, self._inject, item)
+
+    def _inject(self, item: model.ExternalActivity) -> None:
+        engine = self.engine
+        engine._source_resumed(self.clock)
+        person = engine.people.get(item.person)
+        if person is None:  # only a form fill may name an unknown person (checked on load)
+            person = engine._create_person(item.person, item.type, self.rng)
+        engine.inject(person, item.type, item.attributes, item.fields)
+        self._next_item()
+
+
+@attrs.define(eq=False)
+class _Arrivals:
+    """One ``[[load]]`` generator's arrivals.
+
+    A stream of its own per generator for who arrives and what they write: it does not
+    depend on the schedule (the times come from sim.load, a stream of their own; so do
+    which arrivals are new people, whose fields come from a third stream).
+    """
+
+    engine: Engine
+    index: int
+    generator: model.Generator
+    times: Iterator[float]
+    rng: random.Random = attrs.field(init=False)
+    new: Iterator[bool] = attrs.field(init=False)
+    new_fields: random.Random = attrs.field(init=False)
+    clock: Clock | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        engine, index, generator = self.engine, self.index, self.generator
+        seed = engine.scenario.seed
+        self.rng = random.Random(f"sim.generator:{seed}:{index}")
+        self.new = new_arrivals(generator, seed=seed, index=index)
+        self.new_fields = random.Random(f"sim.people.new:{seed}:{index}")
+        races = engine.races
+        self.clock = races.source(f"load {index + 1} ({generator.type})") if races is not None else None
+
+    def start(self) -> None:
+        self._next_arrival()
+
+    def _next_arrival(self) -> None:
+        due = next(self.times, None)
+        if due is not None:
+            self.engine.kernel.then_at(due, self._arrive)
+
+    def _arrive(self) -> None:
+        engine = self.engine
+        engine._source_resumed(self.clock)
+        generator = self.generator
+        rng = self.rng
+        fields = {name: rng.choice(values) for name, values in generator.fields.items()}
+        if next(self.new):
+            person = engine._create_person(f"new{next(engine._new_ids)}", generator.type, self.new_fields)
+        else:
+            # Everyone known at the moment of the arrival, created people included.
+            person = rng.choice(engine._everyone)
+        engine.inject(person, generator.type, generator.attributes, fields)
+        self._next_arrival()
+
+
+@attrs.define(eq=False)
+class _BatchSchedule:
+    """A batch campaign's schedule: at each time, everyone who qualifies runs (R2)."""
+
+    engine: Engine
+    campaign: Campaign
+    times: Iterator[float]
+    clock: Clock | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        races = self.engine.races
+        name = self.campaign.name
+        self.clock = races.source(f'the schedule of batch "{name}"') if races is not None else None
+
+    def run(self, due: float) -> None:
+        engine = self.engine
+        kernel = engine.kernel
+        while True:
+            engine._source_resumed(self.clock)
+            if not engine.admit_batch(self.campaign, self.clock):
+                return
+            due = next(self.times, math.inf)
+            if due == math.inf:
+                return
+            if due > kernel.now:  # a time already due runs now, with no choice point
+                kernel.then_at(due, self.run, due)
+                return
 
 
 def _item_of(flt: model.Filter) -> str:

@@ -109,20 +109,37 @@ class PCTStrategy:
         return chosen
 
 
-@attrs.define(eq=False, slots=True)
 class _Entry:
     """A task due at ``time`` (µs; inf: when woken). ``task`` is None until a spawned task
     first runs; until then ``start`` holds what it runs: the trio task is made only when it
-    is picked."""
+    is picked. A call (`Kernel.call_soon`) has ``call`` instead and never a task.
 
-    time: int | float
-    priority: int
-    seq: int
-    task: Task | None = None
-    cancelled: bool = False
-    start: tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]] | None = None
-    #: Which task this is, for strategies that follow tasks (PCT); None otherwise.
-    owner: object = None
+    A plain slots class, not attrs: one is made per sleep, and the kernel's hot path
+    measured 0.6 µs less per person without attrs' keyword defaults.
+    """
+
+    __slots__ = ("call", "cancelled", "owner", "priority", "seq", "start", "task", "time")
+
+    def __init__(
+        self,
+        time: int | float,
+        priority: int,
+        seq: int,
+        task: Task | None = None,
+        owner: object = None,
+        start: tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]] | None = None,
+        call: tuple[Callable[..., None], tuple[Any, ...]] | None = None,
+    ) -> None:
+        self.time = time
+        self.priority = priority
+        self.seq = seq
+        self.task = task
+        self.cancelled = False
+        self.start = start
+        #: Which task this is, for strategies that follow tasks (PCT), and the identity
+        #: of a call chain; None for tasks otherwise.
+        self.owner = owner
+        self.call = call
 
 
 class _Bucket:
@@ -233,6 +250,8 @@ class Kernel:
     _alone: int = attrs.field(default=0, init=False)  # steps taken with no hand-off
     #: For a strategy that follows tasks (``choose_task``): each running task's identity.
     _owners: dict[Task, object] | None = attrs.field(default=None, init=False)
+    #: The call being made now (`call_soon`), whose chain `then_at` continues.
+    _calling: _Entry | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._until = micros(self.until) if math.isfinite(self.until) else math.inf
@@ -251,7 +270,7 @@ class Kernel:
             self._nursery = nursery
             self._main = current_task()
             self.spawn(main)
-            first = self._next()
+            first = self._take()
             if first is not None:  # else: stopped, or an empty window, before anything ran
                 self._resume(first)
                 await wait_task_rescheduled(self._abort_main)
@@ -274,33 +293,83 @@ class Kernel:
         entry = _Entry(self.now_us + micros(delay), priority, next(self._seq), start=(fn, args), owner=owner)
         self._push(entry)
 
+    def call_soon(self, fn: Callable[..., None], *args: Any, delay: float = 0.0, priority: int = 0) -> None:
+        """Make the call ``fn(*args)`` due ``delay`` seconds from now, like a task that
+        runs once and never waits.
+
+        The kernel makes the call itself, between two tasks, in no task of its own: a
+        load source or a webhook response costs no trio task, and no hand-off through
+        trio's run loop, yet it is a candidate at choice points as a task would be. The
+        call may spawn, wake, and continue itself later with `then_at`; it must not await.
+        """
+        assert self._nursery is not None, "call_soon() is for simulation tasks"
+        assert math.isfinite(delay) and delay >= 0, f"bad delay {delay!r}"
+        owner = object()  # the chain's identity: for `running`, and for PCT
+        self._push(_Entry(self.now_us + micros(delay), priority, next(self._seq), owner=owner, call=(fn, args)))
+
+    def then_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
+        """From inside a call: go on with ``fn(*args)`` at virtual time ``when`` (seconds,
+        rounded to the µs; a past time is now), as the same chain.
+
+        It is what a task's ``sleep_until(when)`` would be: a choice point even at the
+        same instant, and the same identity for strategies that follow tasks (PCT).
+        """
+        calling = self._calling
+        assert calling is not None, "then_at() is for calls made by the kernel (call_soon)"
+        when_us = max(micros(when), self.now_us)
+        self._push(_Entry(when_us, calling.priority, next(self._seq), owner=calling.owner, call=(fn, args)))
+
     async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Let ``delay`` seconds of virtual time pass for this task (0: a choice point)."""
         assert math.isfinite(delay) and delay >= 0, f"bad delay {delay!r}"
-        await self._sleep_until_us(self.now_us + micros(delay), sleeper, priority)
+        # The waits are written out in each method, not shared through a coroutine of
+        # their own: every extra await layer costs each resume a frame (`_wait`).
+        if self._wait(self.now_us + round(delay * MICROS), sleeper, priority):
+            await wait_task_rescheduled(self._abort)
+        else:
+            await self._now_and_then()
 
     async def sleep_until(self, when: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Sleep until virtual time ``when`` (seconds, rounded to the µs), or not at all if
         that is past."""
-        await self._sleep_until_us(micros(when) if math.isfinite(when) else when, sleeper, priority)
-
-    async def _sleep_until_us(self, when: int | float, sleeper: Sleeper | None, priority: int) -> None:
-        task = current_task()
-        owner = self._owners.get(task) if self._owners is not None else None
-        entry = _Entry(max(when, self.now_us), priority, next(self._seq), task, owner=owner)
-        self._push(entry)
-        if sleeper is not None:
-            sleeper.entry = entry
-        nxt = self._next()
-        if nxt is entry:
+        if self._wait(micros(when) if math.isfinite(when) else when, sleeper, priority):
+            await wait_task_rescheduled(self._abort)
+        else:
             await self._now_and_then()
-            return
-        self._resume(nxt)
-        await self._park(entry)
 
     async def suspend(self, sleeper: Sleeper) -> None:
         """Sleep until another task ends it with `wake` (e.g. hands this task a worker)."""
-        await self._sleep_until_us(math.inf, sleeper, 0)
+        if self._wait(math.inf, sleeper, 0):
+            await wait_task_rescheduled(self._abort)
+        else:
+            await self._now_and_then()
+
+    def _wait(self, when: int | float, sleeper: Sleeper | None, priority: int) -> bool:
+        """Make this task due at ``when`` (µs) and hand over to the next: True when it
+        must park (the caller awaits), False when it is the next itself and goes on."""
+        task = current_task()
+        owner = self._owners.get(task) if self._owners is not None else None
+        now = self.now_us
+        entry = _Entry(when if when > now else now, priority, next(self._seq), task, owner)
+        if when > now:
+            heapq.heappush(self._heap, (when, priority, entry.seq, entry))
+        else:
+            self._push(entry)
+        if sleeper is not None:
+            sleeper.entry = entry
+        nxt = self._take()
+        if nxt is not None and nxt.task is task:  # this one again (or woken by a call)
+            return False
+        self._resume(nxt)
+        # Parked on its live entry (a call may have woken it to a new one).
+        task.custom_sleep_data = sleeper.entry if sleeper is not None else entry
+        return True
+
+    def running(self) -> object:
+        """What runs now: the current trio task, or the chain of the call being made
+        (`call_soon`, `then_at`); the same object for as long as that one runs."""
+        calling = self._calling
+        return current_task() if calling is None else calling.owner
 
     @property
     def finished(self) -> bool:
@@ -371,6 +440,17 @@ class Kernel:
             if not heap:
                 return None
             time = heap[0][0]
+            if time < self._until:
+                # The common case: one entry alone at the next instant needs no bucket
+                # and no choice.
+                first = heapq.heappop(heap)[3]
+                while heap and heap[0][3].cancelled:
+                    heapq.heappop(heap)
+                if not heap or heap[0][0] != time:
+                    self.now_us = int(time)  # finite here: an int already
+                    self.now = time / MICROS
+                    return first
+                heapq.heappush(heap, (time, first.priority, first.seq, first))
             if time == math.inf:
                 # Only suspended tasks are left and nothing can wake them: a task waits
                 # for something that never comes (a worker never given back). Say so.
@@ -409,6 +489,23 @@ class Kernel:
             del ready[best]
         return entry
 
+    def _take(self) -> _Entry | None:
+        """The next task to run, making every call due before it (`call_soon`); None
+        when the run is over. A call that raises ends the run with its exception."""
+        while True:
+            entry = self._next()
+            if entry is None or entry.call is None:
+                return entry
+            fn, args = entry.call
+            self._calling = entry
+            try:
+                fn(*args)
+            except Exception as exc:
+                self._fail(exc)
+                return None
+            finally:
+                self._calling = None
+
     def _resume(self, entry: _Entry | None) -> None:
         """Give the baton to ``entry``'s task (the caller is about to park or exit)."""
         if entry is None:
@@ -417,7 +514,7 @@ class Kernel:
             assert entry.start is not None and self._nursery is not None
             fn, args = entry.start
             entry.start = None
-            self._nursery.start_soon(self._bootstrap, entry, fn, args)  # it runs on arrival
+            self._nursery.start_soon(self._bootstrap, entry, fn, args, name="sim task")  # runs on arrival
         else:
             reschedule(entry.task)
 
@@ -450,12 +547,6 @@ class Kernel:
                 reschedule(entry.task, outcome.Error(_Shutdown()))
                 entry.task = None
 
-    async def _park(self, entry: _Entry) -> None:
-        """Wait, parked on ``entry``, until the kernel picks it."""
-        assert entry.task is not None
-        entry.task.custom_sleep_data = entry
-        await wait_task_rescheduled(self._abort)
-
     def _abort_main(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
         self._finished = True  # cancelled from outside (or Ctrl-C): no more hand-offs
         return Abort.SUCCEEDED
@@ -484,7 +575,7 @@ class Kernel:
         finally:
             if self._owners is not None:
                 del self._owners[entry.task]
-        self._resume(self._next())
+        self._resume(self._take())
 
 
 def _checked_choice(strategy: Strategy, index: object, count: int) -> int:

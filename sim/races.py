@@ -30,7 +30,7 @@ whether or not this run's outcome happened to diverge.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import attrs
@@ -128,7 +128,8 @@ class Clock:
     parent: Clock | None
     #: Short: 'run 3 of "Score Lead"', 'the response to run 1', a source's origin.
     label: str = ""
-    #: The trio task the thread runs in, seen at its first access (a consistency check).
+    #: What the thread runs in (a trio task, or a kernel call chain), seen at its first
+    #: access: a consistency check of the engine's notion of who runs now.
     task: object = None
     #: Whether it forked a thread since it last resumed (see `resume`).
     forked: bool = False
@@ -185,6 +186,9 @@ class RaceDetector:
     #: The batch passes of ``_instant``: (source, its epoch, site). A person created
     #: later in the same instant was not among the people they went through.
     _passes: list[tuple[Clock, int, Site]] = attrs.field(factory=list, init=False)
+    #: What runs now: the trio task by default; the engine gives `Kernel.running`,
+    #: which knows the kernel's calls too.
+    running: Callable[[], object] = current_task
 
     def source(self, origin: str) -> Clock:
         """A source of the world's inputs (see `resume_source`)."""
@@ -247,7 +251,7 @@ class RaceDetector:
         value: Value = None,
     ) -> None:
         """Record one access, and a race with every earlier one it conflicts with unordered."""
-        task = current_task()
+        task = self.running()
         if clock.task is None:
             clock.task = task
         elif clock.task is not task:  # the engine's notion of who is running is wrong

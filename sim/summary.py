@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -28,6 +29,7 @@ _LIFECYCLE = {
 
 #: Activity types whose ``field`` detail names a field a flow changed.
 _FIELD_CHANGES = ("change_data_value", "change_score")
+_LIST_CHANGES = ("add_to_list", "remove_from_list")
 
 
 @attrs.frozen(kw_only=True)
@@ -93,18 +95,25 @@ class Tally:
     exhausted: list[BudgetReport] = attrs.field(factory=list)
 
     def write(self, activity: Activity) -> None:
-        self.activities[activity.type] += 1
-        kind = _LIFECYCLE.get(activity.type)
+        self.count(activity.type, activity.campaign, activity.run, activity.details)
+
+    def count(self, type_: str, campaign: str | None, run: int | None, details: Mapping[str, Any]) -> None:
+        """Count one activity from its fields (the engine calls this: no record needed)."""
+        activities = self.activities
+        activities[type_] = activities.get(type_, 0) + 1
+        kind = _LIFECYCLE.get(type_)
         if kind is not None:
-            assert activity.campaign is not None
-            self.lifecycle.setdefault(activity.campaign, Counter())[kind] += 1
-        elif activity.run is not None:
-            details = activity.details
-            if activity.type in _FIELD_CHANGES:
+            assert campaign is not None
+            counts = self.lifecycle.get(campaign)
+            if counts is None:
+                counts = self.lifecycle[campaign] = Counter()
+            counts[kind] += 1
+        elif run is not None:
+            if type_ in _FIELD_CHANGES:
                 self.changed_fields[details["field"]] = None
-            elif activity.type in ("add_to_list", "remove_from_list"):
+            elif type_ in _LIST_CHANGES:
                 self.changed_lists[details["list"]] = None
-            elif activity.type == "change_program_status":
+            elif type_ == "change_program_status":
                 self.changed_programs[details["program"]] = None
 
     def close(self) -> None:

@@ -1388,7 +1388,7 @@ def watched(scenario: model.Scenario, seed: int, *, holding: bool = True) -> tup
     queues = [WatchedQueue(queue) for queue in engine.queues.values()]
     engine.queues = {queue.name: queue for queue in queues}
     if holding:
-        engine._all_sinks = (*engine._all_sinks, HoldingWatch(engine))
+        engine._record_sinks = (*engine._record_sinks, HoldingWatch(engine))
     return simulation, queues
 
 

@@ -1,0 +1,193 @@
+"""Where the time goes, per person: trio's floor, the kernel, the engine, the log.
+
+The case is simpy_compare.py's M/M/8 queue at load 0.9 (the same scenario, arrivals and
+service draws). It prints, per person:
+
+1. what a person costs in trio operations (counted with a trio Instrument in a separate
+   run, so counting costs nothing in the timed runs): task steps (each a pass of trio's
+   run loop: a hand-off), tasks spawned, flow steps, activities, log bytes;
+2. what those operations cost on this machine, measured here in the same process: a
+   hand-off between two trio tasks, a spawn + first run + exit, a call to ``epoll``;
+3. the wall time per person of: trio's floor (2 x 1), sim's kernel alone (a trio task per
+   person, the load as kernel calls: simpy_compare's kernel case), sim without a log, and
+   sim with its JSON Lines log; and the differences: the kernel's own bookkeeping, the
+   engine's (campaigns, triggers, queue, activities), the log's.
+
+So the next person can see the floor and the distance to it.
+
+    .venv/bin/python benchmarks/breakdown.py                  # 100,000 people, best of 3
+    .venv/bin/python benchmarks/breakdown.py --people 20000 --repeat 1
+
+Timings are best-of-``--repeat`` in this one process: compare the rows with each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import select
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import simpy_compare as mmc
+import trio
+import trio.lowlevel
+from _harness import table
+
+from sim.activity import JsonLinesSink
+from sim.simulation import Simulation
+
+
+class _Counter(trio.abc.Instrument):
+    """Counts trio task steps and spawns."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.spawned = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += 1
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.spawned += 1
+
+
+def best(repeat: int, fn: Callable[[], Any]) -> float:
+    """The best wall seconds of ``repeat`` calls of ``fn``, the collector quiet."""
+    walls = []
+    for _ in range(repeat):
+        gc.collect()
+        started = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - started)
+    return min(walls)
+
+
+def handoff_us(rounds: int = 200_000) -> float:
+    """µs per hand-off: two trio tasks passing one baton with reschedule, as the kernel does."""
+    from trio.lowlevel import Abort, current_task, reschedule, wait_task_rescheduled
+
+    def abort(_: object) -> Abort:
+        return Abort.SUCCEEDED
+
+    async def main() -> None:
+        tasks: dict[str, Any] = {}
+
+        async def b_side() -> None:
+            tasks["b"] = current_task()
+            for _ in range(rounds):
+                await wait_task_rescheduled(abort)
+                reschedule(tasks["a"])
+
+        async def a_side() -> None:
+            tasks["a"] = current_task()
+            while "b" not in tasks:  # b parks first
+                await trio.lowlevel.checkpoint()
+            await trio.lowlevel.checkpoint()
+            for _ in range(rounds):
+                reschedule(tasks["b"])
+                await wait_task_rescheduled(abort)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(b_side)
+            nursery.start_soon(a_side)
+
+    wall = best(3, lambda: trio.run(main))
+    return wall / (2 * rounds) * 1e6
+
+
+def spawn_us(count: int = 100_000) -> float:
+    """µs per spawn + first run + exit of a trio task that does nothing."""
+
+    async def nothing() -> None:
+        pass
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for _ in range(count):
+                nursery.start_soon(nothing)
+                if not _ & 63:
+                    await trio.lowlevel.checkpoint()  # let them run and exit as they go
+
+    return best(3, lambda: trio.run(main)) / count * 1e6
+
+
+def epoll_us(count: int = 200_000) -> float:
+    """µs per ``epoll_wait`` with a zero timeout (what trio's run loop calls each pass)."""
+    poller = select.epoll()
+    try:
+        return best(3, lambda: [poller.poll(0) for _ in range(count)]) / count * 1e6
+    finally:
+        poller.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=100_000, help="arrivals of the M/M/8 queue (100,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the best counts (3)")
+    args = parser.parse_args()
+    parsed = mmc.scenario(args.people, 8, 0.9, 1)
+    times = mmc.arrivals(parsed)
+    people = len(times)
+    service = mmc.service_draws(parsed, people)
+
+    counter = _Counter()
+    simulation = Simulation(parsed, strategy="fifo")
+    trio.run(simulation.run, instruments=[counter])
+    summary = simulation.summary()
+    activities = sum(summary.activities.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "log.jsonl"
+
+        def with_log() -> None:
+            Simulation(parsed, strategy="fifo", sinks=[JsonLinesSink.open(log)]).run_sync()
+
+        print(f"M/M/8 at load 0.9, {people:,} people; timing (best of {args.repeat}) ...", file=sys.stderr)
+        walls = {
+            "kernel": best(args.repeat, lambda: mmc.case_kernel(times, service, 8)),
+            "sim": best(args.repeat, lambda: Simulation(parsed, strategy="fifo").run_sync()),
+            "sim+log": best(args.repeat, with_log),
+        }
+        log_bytes = log.stat().st_size
+    costs = {"hand-off": handoff_us(), "spawn": spawn_us(), "epoll(0)": epoll_us()}
+
+    per = {
+        "trio task steps (hand-offs)": counter.steps / people,
+        "trio tasks spawned": counter.spawned / people,
+        "flow steps": summary.steps / people,
+        "activities": activities / people,
+        "log bytes": log_bytes / people,
+    }
+    print(f"M/M/8 at load 0.9, {people:,} people (Python {sys.version.split()[0]}, trio {trio.__version__})")
+    print()
+    print("per person:")
+    print(table(("what", "per person"), [(name, f"{value:,.2f}") for name, value in per.items()]))
+    print()
+    print("trio's operations on this machine, measured now:")
+    print(table(("operation", "µs"), [(name, f"{value:.2f}") for name, value in costs.items()]))
+    print()
+    steps, spawns = per["trio task steps (hand-offs)"], per["trio tasks spawned"]
+    # A spawned task's first step is part of the spawn's cost: count the other steps as hand-offs.
+    floor = (steps - spawns) * costs["hand-off"] + spawns * costs["spawn"]
+    us = {name: wall / people * 1e6 for name, wall in walls.items()}
+    rows = [
+        ("trio's floor: hand-offs and spawns above", f"{floor:.1f}", ""),
+        ("sim's kernel alone (a task per person)", f"{us['kernel']:.1f}", f"kernel's own: {us['kernel'] - floor:+.1f}"),
+        ("sim, no log", f"{us['sim']:.1f}", f"engine over kernel: {us['sim'] - us['kernel']:+.1f}"),
+        ("sim with the JSON Lines log", f"{us['sim+log']:.1f}", f"the log: {us['sim+log'] - us['sim']:+.1f}"),
+    ]
+    print("wall time per person:")
+    print(table(("case", "µs per person", "difference"), rows))
+    per_activity = (us["sim"] - us["kernel"]) / per["activities"]
+    print(
+        f"\nthe engine spends {per_activity:.1f} µs per activity over the kernel; "
+        f"the log {(us['sim+log'] - us['sim']) / per['activities']:.2f} µs per line"
+    )
+
+
+if __name__ == "__main__":
+    main()
