@@ -229,7 +229,10 @@ class JsonLinesSink:
         details: Mapping[str, Any],
     ) -> None:
         """`write` from the fields of an activity, as `Activity.to_json` writes them."""
-        self._add(encode_line(seq, time, person, campaign, run, parent, step, kind, type_, details))
+        pending = self._pending
+        pending.append(encode_line(seq, time, person, campaign, run, parent, step, kind, type_, details))
+        if len(pending) >= self.buffer_lines:
+            self.flush()
 
     def _add(self, line: bytes) -> None:
         pending = self._pending

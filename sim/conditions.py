@@ -33,6 +33,8 @@ def _number(value: Value) -> float | None:
 
 def same_value(a: Value, b: Value) -> bool:
     """Equality as a filter sees it: case-blind for strings, 5 == 5.0 for numbers."""
+    if type(a) is str and type(b) is str:  # the common case, first: no bool to rule out
+        return a == b or a.casefold() == b.casefold()
     if isinstance(a, bool) is not isinstance(b, bool):
         return False  # True is not 1 in a smart list
     return _fold(a) == _fold(b)
@@ -45,7 +47,10 @@ def field_holds(flt: FieldFilter, value: Value) -> bool:
     if op == "is not empty":
         return not (value is None or value == "")
     if op == "is":
-        return any(same_value(value, v) for v in flt.values)
+        for candidate in flt.values:
+            if same_value(value, candidate):
+                return True
+        return False
     if op == "is not":
         return not any(same_value(value, v) for v in flt.values)
     if op == "contains":
@@ -83,12 +88,19 @@ def holds(flt: Filter, person: Person, programs: Mapping[str, Program]) -> bool:
 
 
 def all_hold(filters: Iterable[Filter], person: Person, programs: Mapping[str, Program]) -> bool:
-    return all(holds(f, person, programs) for f in filters)
+    for flt in filters:  # a loop, not all(generator): this runs for every step's choices
+        if not holds(flt, person, programs):
+            return False
+    return True
 
 
 def trigger_matches(trigger: Trigger, details: Mapping[str, Any]) -> bool:
     """Whether every constraint of the trigger holds for the activity's attributes."""
     for key, values in trigger.constraints:
-        if not any(same_value(details.get(key), v) for v in values):
+        value = details.get(key)
+        for candidate in values:
+            if same_value(value, candidate):
+                break
+        else:
             return False
     return True

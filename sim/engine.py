@@ -34,6 +34,7 @@ from sim.load import arrival_times, external_activities, new_arrivals, schedule_
 from sim.metrics import Metrics, QueueStats, RunStats, summarize_metrics
 from sim.model import Campaign, Priority, Scenario, Step, Value
 from sim.people import Person, make_people, new_person_fields
+from sim.plan import Plan
 from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
 from sim.races import Clock, Op, RaceDetector, Site
 from sim.summary import BudgetReport, Tally
@@ -192,9 +193,15 @@ class Engine:
     _created: set[str] = attrs.field(factory=set, init=False)
     #: Told (made, total) while the people are made (`make_people`).
     progress: Callable[[int, int], None] | None = None
+    #: The scenario's people, timed activities and arrivals made already (`sim.plan`):
+    #: for many runs of one scenario. None: made here, and streamed as the run goes.
+    plan: Plan | None = None
 
     def __attrs_post_init__(self) -> None:
-        self.people = make_people(self.scenario, progress=self.progress)
+        plan = self.plan
+        if plan is not None and plan.scenario is not self.scenario:
+            raise ValueError("the plan was made for another scenario (or seed): make it with Plan.of(scenario)")
+        self.people = plan.people() if plan is not None else make_people(self.scenario, progress=self.progress)
         if self.races is not None:
             self.races.running = self.kernel.running
         # Action type -> what does it; looked up on the instance, so a test may replace one.
@@ -270,7 +277,8 @@ class Engine:
         """Start the load: external activity streams, generators and batch schedules."""
         kernel = self.kernel
         self._everyone = list(self.people.values())
-        timed = external_activities(self.scenario)
+        plan = self.plan
+        timed = iter(plan.timed) if plan is not None else external_activities(self.scenario)
         first_timed = next(timed, None)
         if first_timed is not None:
             # Due at the first activity, not at 0: a source due at 0 would be one more
@@ -279,7 +287,10 @@ class Engine:
             source = _TimedActivities(self, itertools.chain([first_timed], timed))
             kernel.call_soon(source.start, delay=first_timed.at)
         for index, generator in enumerate(self.scenario.generators):
-            times = arrival_times(generator, seed=self.scenario.seed, index=index, end=self.scenario.duration)
+            if plan is not None:
+                times = iter(plan.arrivals[index])
+            else:
+                times = arrival_times(generator, seed=self.scenario.seed, index=index, end=self.scenario.duration)
             first = next(times, None)
             if first is not None and (self.people or generator.new_people >= 1):
                 # Due at its first arrival: a source due earlier would be one more

@@ -21,6 +21,7 @@ from sim import workers
 from sim.activity import Activity, MemorySink
 from sim.model import Scenario, Value
 from sim.people import Person
+from sim.plan import Plan
 from sim.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.simulation import Simulation
 
@@ -82,6 +83,24 @@ def replay(scenario: Scenario, schedule: str) -> Replayed:
     )
 
 
+#: The plan of the scenario this process explores (`plan_of`).
+_plan: Plan | None = None
+
+
+def plan_of(scenario: Scenario) -> Plan:
+    """The `sim.plan.Plan` of ``scenario``, made once per process and scenario: every
+    schedule of an exploration starts from the same people, activities and arrivals."""
+    global _plan
+    if _plan is None or _plan.scenario is not scenario:
+        _plan = Plan.of(scenario)
+    return _plan
+
+
+def _outcome_under(scenario: Scenario, schedule: str) -> Outcome:
+    """The outcome of ``scenario`` under ``schedule`` (no log kept: for shrinking)."""
+    return _run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario)))
+
+
 def shrink(
     scenario: Scenario,
     schedule: str,
@@ -107,7 +126,7 @@ def shrink(
         nonlocal replays
         replays += 1
         try:
-            return replay(scenario, format_schedule(dict(kept))).outcome == outcome
+            return _outcome_under(scenario, format_schedule(dict(kept))) == outcome
         except ScheduleError:
             return False
         finally:
@@ -397,6 +416,7 @@ def run_schedule(
         strategy=strategy,
         strategy_seed=strategy_seed,
         record=True,
+        plan=plan_of(scenario),
         pct_depth=pct_depth,
         pct_steps=pct_steps,
     )

@@ -146,40 +146,70 @@ class _Bucket:
     """The entries of one priority due now, oldest first, with removal by rank.
 
     Entries arrive in ``seq`` order (the kernel's counter only grows), so the bucket is
-    an append-only list with a Fenwick tree of live slots: the strategy's choice of
-    the k-th oldest is found and removed in O(log n), not O(n). A batch that makes
-    100,000 runs due at one instant would otherwise make every pick scan them all.
+    an append-only list. The oldest is taken in O(1); the k-th oldest by a scan while the
+    bucket is small, and through a Fenwick tree of live slots, built the first time a
+    large bucket needs it, in O(log n): a batch that makes 100,000 runs due at one instant
+    would otherwise make every pick scan them all.
     """
 
     __slots__ = ("head", "items", "live", "tree")
 
+    #: Live entries beyond which a pick by rank builds the tree rather than scanning.
+    SCAN = 64
+
     def __init__(self) -> None:
         self.items: list[_Entry | None] = []
-        self.tree: list[int] = [0]  # 1-based Fenwick tree over live flags
+        self.tree: list[int] | None = None  # 1-based Fenwick tree over live flags
         self.head = 0  # index of the oldest live entry
         self.live = 0
 
     def append(self, entry: _Entry) -> None:
-        items, tree = self.items, self.tree
+        items = self.items
         items.append(entry)
-        position = len(items)
-        # tree[position] counts the live slots in (position - lowbit, position]: all
-        # of them are older and in place, so that is 1 + prefix(position - 1) - prefix(start).
-        start = position - (position & -position)
-        total = 1
-        i = position - 1
-        while i > start:
-            total += tree[i]
-            i -= i & -i
-        tree.append(total)
         self.live += 1
+        tree = self.tree
+        if tree is not None:
+            position = len(items)
+            # tree[position] counts the live slots in (position - lowbit, position]: all
+            # of them are older and in place, so that is 1 + prefix(position - 1) - prefix(start).
+            start = position - (position & -position)
+            total = 1
+            i = position - 1
+            while i > start:
+                total += tree[i]
+                i -= i & -i
+            tree.append(total)
+
+    def _build(self) -> list[int]:
+        items = self.items
+        size = len(items)
+        tree = [0] * (size + 1)
+        for i in range(1, size + 1):
+            if items[i - 1] is not None:
+                tree[i] += 1
+            parent = i + (i & -i)
+            if parent <= size:
+                tree[parent] += tree[i]
+        self.tree = tree
+        return tree
 
     def pop(self, rank: int) -> _Entry:
         """Remove and return the live entry with ``rank`` older live entries before it."""
         items, tree = self.items, self.tree
         if rank == 0:
             index = self.head
+        elif tree is None and self.live <= self.SCAN:
+            index = self.head
+            remaining = rank
+            while True:
+                if items[index] is not None:
+                    if not remaining:
+                        break
+                    remaining -= 1
+                index += 1
         else:
+            if tree is None:
+                tree = self._build()
             # Fenwick descent: the last position whose prefix count is <= rank.
             position, remaining, step = 0, rank, 1 << (len(items).bit_length())
             while step:
@@ -194,12 +224,13 @@ class _Bucket:
         items[index] = None
         self.live -= 1
         if self.live == 0:
-            self.items, self.tree, self.head = [], [0], 0
+            self.items, self.tree, self.head = [], None, 0
             return entry
-        i = index + 1
-        while i < len(tree):
-            tree[i] -= 1
-            i += i & -i
+        if tree is not None:
+            i = index + 1
+            while i < len(tree):
+                tree[i] -= 1
+                i += i & -i
         if index == self.head:
             while items[self.head] is None:
                 self.head += 1
@@ -327,7 +358,9 @@ class Kernel:
         if self._wait(self.now_us + round(delay * MICROS), sleeper, priority):
             await wait_task_rescheduled(self._abort)
         else:
-            await self._now_and_then()
+            self._alone += 1  # `_now_and_then`, written out: this is the kernel's hottest path
+            if not self._alone & 0xFFF:
+                await trio.lowlevel.checkpoint()
 
     async def sleep_until(self, when: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Sleep until virtual time ``when`` (seconds, rounded to the µs), or not at all if
@@ -466,8 +499,10 @@ class Kernel:
                 if not entry.cancelled:
                     self._push(entry)  # heap order is (priority, seq) order
         ready = self._ready
-        best = min(ready) if len(ready) > 1 else next(iter(ready))
-        bucket = ready[best]
+        if len(ready) == 1:
+            bucket = next(iter(ready.values()))
+        else:  # empty buckets stay in ready: the lowest priority with an entry due
+            bucket = ready[min(priority for priority, due in ready.items() if due.live)]
         count = bucket.live
         index = 0
         if count > 1:
@@ -485,9 +520,7 @@ class Kernel:
                 self.choices.append((count, index))
         entry = bucket.pop(index)
         self._due -= 1
-        if not bucket.live:
-            del ready[best]
-        return entry
+        return entry  # an empty bucket stays, for the next entry of its priority
 
     def _take(self) -> _Entry | None:
         """The next task to run, making every call due before it (`call_soon`); None

@@ -14,6 +14,7 @@ from sim.engine import Engine
 from sim.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
 from sim.metrics import Metrics
 from sim.model import Scenario
+from sim.plan import Plan
 from sim.races import Race, RaceDetector
 from sim.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
 from sim.summary import Summary
@@ -75,6 +76,9 @@ class Simulation:
     detect_races: bool = False
     #: Told (made, total) while a large population is made (`sim.people.make_people`).
     progress: Callable[[int, int], None] | None = None
+    #: The scenario's schedule-independent part made already (`sim.plan.Plan.of`), for
+    #: many runs of one scenario; it must be of this very scenario (no ``seed`` override).
+    plan: Plan | None = None
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
@@ -92,7 +96,12 @@ class Simulation:
         self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
         detector = RaceDetector() if self.detect_races else None
         self.engine = Engine(
-            scenario=self.scenario, kernel=self.kernel, sinks=self.sinks, races=detector, progress=self.progress
+            scenario=self.scenario,
+            kernel=self.kernel,
+            sinks=self.sinks,
+            races=detector,
+            progress=self.progress,
+            plan=self.plan,
         )
 
     def schedule_string(self) -> str:

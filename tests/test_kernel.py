@@ -228,12 +228,17 @@ def test_time_never_goes_backwards_and_every_wake_is_exact(delays: list[list[flo
     assert kernel.now == max(math.fsum(plan) for plan in delays)
 
 
-@given(ops=st.lists(st.one_of(st.none(), st.integers(0, 10_000)), max_size=300))
-def test_bucket_pops_the_kth_oldest_like_a_plain_list(ops: list[int | None]) -> None:
-    """The Fenwick bucket behaves as a list: append the newest, pop the k-th oldest."""
+@given(ops=st.lists(st.one_of(st.none(), st.integers(0, 10_000)), max_size=300), scan=st.sampled_from([0, 3, 64]))
+def test_bucket_pops_the_kth_oldest_like_a_plain_list(ops: list[int | None], scan: int) -> None:
+    """The bucket behaves as a list: append the newest, pop the k-th oldest, whether it
+    scans (small) or builds its Fenwick tree (past ``SCAN`` live entries) part way."""
     from sim.kernel import _Bucket, _Entry
 
-    bucket, reference, seq = _Bucket(), [], 0
+    class Bucket(_Bucket):
+        __slots__ = ()
+        SCAN = scan
+
+    bucket, reference, seq = Bucket(), [], 0
     for op in ops:
         if op is None or not reference:
             entry = _Entry(0.0, 0, seq)
