@@ -36,7 +36,7 @@ from sim.model import Campaign, Priority, Scenario, Step, Value
 from sim.people import Person, make_people, new_person_fields
 from sim.plan import Plan
 from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
-from sim.races import Clock, Op, RaceDetector, Site
+from sim.races import Clock, Op, RaceDetector, Site, writable_items
 from sim.summary import BudgetReport, Tally
 from sim.units import MICROS, micros
 
@@ -189,6 +189,8 @@ class Engine:
     _removable: frozenset[str] = attrs.field(factory=frozenset, init=False)
     #: (activity type, field/list/program) -> whether a trigger listens for it (`_watched`).
     _watch: dict[tuple[str, str], bool] = attrs.field(factory=dict, init=False)
+    #: With ``races``: every `Site` made (`_site_at`).
+    _sites: dict[tuple[str | None, str, int | None, str | None], Site] = attrs.field(factory=dict, init=False)
     #: With ``races``: the people form fills created during the run.
     _created: set[str] = attrs.field(factory=set, init=False)
     #: Told (made, total) while the people are made (`make_people`).
@@ -204,6 +206,7 @@ class Engine:
         self.people = plan.people() if plan is not None else make_people(self.scenario, progress=self.progress)
         if self.races is not None:
             self.races.running = self.kernel.running
+            self.races.writable = writable_items(self.scenario)
         # Action type -> what does it; looked up on the instance, so a test may replace one.
         self._actions = {
             model.ChangeDataValue: self._change_data_value,
@@ -364,7 +367,7 @@ class Engine:
                 continue
             # R1: the filters must hold at the moment the trigger fires.
             if self.races is not None:
-                self._read_filters(campaign.filters, person, Site(campaign=campaign.name, what="smart list (R1)"))
+                self._read_filters(campaign.filters, person, self._site_at(campaign.name, "smart list (R1)"))
             if campaign.filters and not all_hold(campaign.filters, person, self.scenario.programs):
                 if requested:  # a request names its campaign: say why it did not run
                     fired.add(campaign.name)
@@ -523,7 +526,7 @@ class Engine:
         key = (campaign.name, person.id)
         if self.races is not None:
             # Which of two runs gets in first decides which is turned away.
-            site = Site(campaign=campaign.name, what=f"qualification rule (R18: {rule.rule.replace('_', ' ')})")
+            site = self._site_at(campaign.name, f"qualification rule (R18: {rule.rule.replace('_', ' ')})")
             self._touch(person, f"qualification:{campaign.name}", "update", site)
         now = self.kernel.now_us
         last = self._last_run.get(key)
@@ -717,9 +720,9 @@ class Engine:
         return clock
 
     def _touch(self, person: Person, item: str, op: Op, site: Site, value: Value = None) -> None:
-        races = self.races
-        assert races is not None
-        races.access(self._acting(), person.id, item, op, site, time=self.kernel.now, value=value)
+        races, clock = self.races, self._clock
+        assert races is not None and clock is not None, "an access outside any thread"
+        races.access(clock, person.id, item, op, site, time=self.kernel.now, value=value)
 
     def _read_filters(self, filters: Sequence[model.Filter], person: Person, site: Site) -> None:
         for flt in filters:
@@ -730,11 +733,20 @@ class Engine:
             return
         for match in model.TOKEN.finditer(text):
             if match.group(1) == "lead":
-                self._touch(person, match.group(2), "read", attrs.evolve(site, what=match.group(0)))
+                self._touch(
+                    person, match.group(2), "read", self._site_at(site.campaign, match.group(0), site.step, site.kind)
+                )
 
-    @staticmethod
-    def _site(run: Run, index: int, step: Step, what: str) -> Site:
-        return Site(campaign=run.campaign.name, step=index, kind=step.kind, what=what)
+    def _site_at(self, campaign: str | None, what: str, step: int | None = None, kind: str | None = None) -> Site:
+        """The `Site` of an access, made once: a race run checks hundreds of thousands."""
+        key = (campaign, what, step, kind)
+        site = self._sites.get(key)
+        if site is None:
+            site = self._sites[key] = Site(campaign=campaign, step=step, kind=kind, what=what)
+        return site
+
+    def _site(self, run: Run, index: int, step: Step, what: str) -> Site:
+        return self._site_at(run.campaign.name, what, index, step.kind)
 
     def _going_on(self, run: Run) -> None:
         """``run``'s thread goes on after a point where other runs could go first, where
@@ -746,9 +758,9 @@ class Engine:
             return
         if run.step:
             kind = run.campaign.flow[run.step - 1].kind
-            site = Site(campaign=run.campaign.name, step=run.step, kind=kind, what="goes on in the flow (R11)")
+            site = self._site_at(run.campaign.name, "goes on in the flow (R11)", run.step, kind)
         else:
-            site = Site(campaign=run.campaign.name, what="a run starts in the flow (R11)")
+            site = self._site_at(run.campaign.name, "a run starts in the flow (R11)")
         for other in self._live.get(run.person.id, ()):
             name = other.campaign.name
             if other.thread is run.thread and name in self._removable:
@@ -843,9 +855,7 @@ class Engine:
         person = parent.person
         reason = None
         if self.races is not None:
-            self._read_filters(
-                child_campaign.filters, person, Site(campaign=child_campaign.name, what="smart list (R7)")
-            )
+            self._read_filters(child_campaign.filters, person, self._site_at(child_campaign.name, "smart list (R7)"))
         if not all_hold(child_campaign.filters, person, self.scenario.programs):
             reason = "smart list filters do not hold"
         else:
@@ -941,13 +951,13 @@ class Engine:
         races = self.races
         for field, value in fields.items():
             if races is not None:
-                self._write_field(person, field, Site(campaign=None, what=f"{type_} (form field)"), value)
+                self._write_field(person, field, self._site_at(None, f"{type_} (form field)"), value)
             self._set_field(person, None, None, field, value, source="form")
         if type_ == "change_data_value":
             field = str(attributes["field"])
             if races is not None:
                 self._write_field(
-                    person, field, Site(campaign=None, what="change_data_value (external)"), attributes["value"]
+                    person, field, self._site_at(None, "change_data_value (external)"), attributes["value"]
                 )
             self._set_field(person, None, None, field, attributes["value"], source="external")
             return

@@ -30,13 +30,14 @@ whether or not this run's outcome happened to diverge.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Literal
 
 import attrs
 from trio.lowlevel import current_task
 
-from sim.model import Value
+from sim import model
+from sim.model import Scenario, Value
 
 #: What an access does to its item. ``add`` (a score increment) commutes with ``add``,
 #: ``raise`` (a program status change, forward only) with ``raise``; ``write`` commutes
@@ -64,8 +65,16 @@ class Site:
             where += f" step {self.step} ({self.kind})"
         return f"{where}: {self.what}"
 
-    def _key(self) -> tuple[str, int, str, str]:
-        return (self.campaign or "", self.step or 0, self.kind or "", self.what)
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        """A sort key (None as "" and 0), made once: races are keyed by it."""
+        return self._sort_key
+
+    _sort_key: tuple[str, int, str, str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        key = (self.campaign or "", self.step or 0, self.kind or "", self.what)
+        object.__setattr__(self, "_sort_key", key)
 
 
 @attrs.frozen(kw_only=True)
@@ -176,6 +185,9 @@ class RaceDetector:
     #: (person, item) -> accesses, keeping per thread and site only the latest: if
     #: that one is ordered before a new access, so are all the earlier ones.
     _history: dict[tuple[str, str], _History] = attrs.field(factory=dict, init=False)
+    #: The same, the accesses other than reads only (in the same order): a read can only
+    #: race with those, and reads are most accesses.
+    _writes: dict[tuple[str, str], _History] = attrs.field(factory=dict, init=False)
     _found: dict[tuple[str, tuple[object, ...]], _Found] = attrs.field(factory=dict, init=False)
     accesses: int = attrs.field(default=0, init=False)
     #: The sources' clocks joined as of the last instant before ``_instant``, and the
@@ -189,6 +201,9 @@ class RaceDetector:
     #: What runs now: the trio task by default; the engine gives `Kernel.running`,
     #: which knows the kernel's calls too.
     running: Callable[[], object] = current_task
+    #: The items anything in the design can write (`writable_items`); None: any item.
+    #: A read of an item nothing writes cannot race: it is counted, not recorded.
+    writable: frozenset[str] | None = None
 
     def source(self, origin: str) -> Clock:
         """A source of the world's inputs (see `resume_source`)."""
@@ -225,6 +240,7 @@ class RaceDetector:
         earlier in the same instant read that no such person exists: a race with this
         write, as the pass would have included the person had it come second."""
         history = self._history.setdefault((person, "person"), {})
+        self._writes.setdefault((person, "person"), {})
         for source, epoch, pass_site in self._passes:
             if source is not clock:
                 history[source.id, pass_site, "read", None] = (epoch, time, source, None)
@@ -251,18 +267,27 @@ class RaceDetector:
         value: Value = None,
     ) -> None:
         """Record one access, and a race with every earlier one it conflicts with unordered."""
+        if op == "read" and self.writable is not None and item not in self.writable:
+            self.accesses += 1  # checked: nothing can write it, so no order of it matters
+            return
         task = self.running()
-        if clock.task is None:
+        if clock.task is not task:
+            if clock.task is not None:  # the engine's notion of who is running is wrong
+                raise AssertionError(f"thread {clock.origin!r} accessed {item!r} from another task")
             clock.task = task
-        elif clock.task is not task:  # the engine's notion of who is running is wrong
-            raise AssertionError(f"thread {clock.origin!r} accessed {item!r} from another task")
         self.accesses += 1
-        history = self._history.get((person, item))
+        key = (person, item)
+        history = self._history.get(key)
         if history is None:
-            history = self._history[person, item] = {}
+            history = self._history[key] = {}
+            writes = self._writes[key] = {}
+        else:
+            writes = self._writes[key]
         vector = clock.vector
         me = clock.id
-        for (other, other_site, other_op, _), (epoch, other_time, owner, other_value) in history.items():
+        for (other, other_site, other_op, _), (epoch, other_time, owner, other_value) in (
+            writes if op == "read" else history
+        ).items():
             if other == me or epoch <= vector.get(other, 0):
                 continue  # program order, or ordered by a fork
             if not _conflict(op, value, other_op, other_value):
@@ -270,7 +295,11 @@ class RaceDetector:
             self._report(
                 person, item, (owner, other_site, other_op, other_time, other_value), (clock, site, op, time, value)
             )
-        history[me, site, op, value if op == "write" else None] = (vector[me], time, clock, value)
+        entry = (vector[me], time, clock, value)
+        mark = (me, site, op, value if op == "write" else None)
+        history[mark] = entry
+        if op != "read":
+            writes[mark] = entry
 
     def _report(
         self,
@@ -281,8 +310,8 @@ class RaceDetector:
     ) -> None:
         # One race per pair of sites and ops, whichever came first: people differ only
         # in which of the two the schedule took first.
-        ends = sorted([(first[1]._key(), first[2]), (second[1]._key(), second[2])])
-        key = (item, tuple(ends))
+        one, two = (first[1].key, first[2]), (second[1].key, second[2])
+        key = (item, (one, two) if one <= two else (two, one))
         gap = abs(second[3] - first[3])
         found = self._found.get(key)
         if found is None:
@@ -361,3 +390,37 @@ def _why(a: Clock, b: Clock, common: Clock | None) -> str:
             return f"{common.label} started {started.label} and went on without waiting for it"
     left, right = _below(a, common), _below(b, common)
     return f"{common.label} started both {left.label} and {right.label}; neither waits for the other"
+
+
+def writable_items(scenario: Scenario) -> frozenset[str] | None:
+    """Every item of a person's state that something in ``scenario`` may write, named as
+    `RaceDetector.access` names them: fields a flow step, a webhook response or the load
+    writes, ``list:``, ``program:`` and ``flow:`` items, qualification records and
+    ``person`` (created by a form fill). None when the load is a CSV replay: its columns
+    are read only as the run goes, so any field may be written."""
+    if scenario.replays:
+        return None
+    items = {"person"}
+    for campaign in scenario.campaigns.values():
+        items.add(f"qualification:{campaign.name}")
+        for step in campaign.flow:
+            for action in (step.action, *(choice.action for choice in step.choices)):
+                if isinstance(action, (model.ChangeDataValue, model.ChangeScore)):
+                    items.add(action.field)
+                elif isinstance(action, (model.AddToList, model.RemoveFromList)):
+                    items.add(f"list:{action.list}")
+                elif isinstance(action, model.ChangeProgramStatus):
+                    items.add(f"program:{action.program}")
+                elif isinstance(action, model.RemoveFromFlow):
+                    items.update(f"flow:{name}" for name in action.campaigns)
+                elif isinstance(action, model.CallWebhook):
+                    items.update(field for field, _ in action.response)
+    loads: list[tuple[str, Mapping[str, object], Iterable[str]]] = [
+        (a.type, a.attributes, a.fields) for a in scenario.activities
+    ]
+    loads += [(g.type, g.attributes, g.fields) for g in scenario.generators]
+    for type_, attributes, fields in loads:
+        items.update(fields)
+        if type_ == "change_data_value":
+            items.add(str(attributes["field"]))
+    return frozenset(items)
