@@ -125,6 +125,75 @@ def epoll_us(count: int = 200_000) -> float:
         poller.close()
 
 
+def emit_us(parsed: Any, count: int = 200_000) -> float:
+    """µs per `Engine.emit` of one step's activity with no sink and no trigger listening:
+    the least an activity costs the engine (its seq, details and tally)."""
+    simulation = Simulation(parsed, strategy="fifo")
+    engine = simulation.engine
+    person = next(iter(engine.people.values()))
+
+    def emit_all() -> None:
+        emit = engine.emit
+        for _ in range(count):
+            emit("interesting_moment", person, None, (1, "interesting_moment"), description="served")
+
+    return best(3, emit_all) / count * 1e6
+
+
+def coroutine_floor(times: Any, service: list[float], workers: int) -> float:
+    """Wall seconds of the M/M/c queue on plain coroutines resumed by a heap, no trio: what
+    a design that resumes runs itself (not as trio tasks) could reach (the prototype of
+    the design change docs/benchmarks.md proposes)."""
+    import collections
+    import heapq
+    import itertools
+
+    class Sleep:
+        __slots__ = ("delay",)
+
+        def __init__(self, delay: float) -> None:
+            self.delay = delay
+
+        def __await__(self) -> Any:
+            yield self
+
+    def run() -> None:
+        heap: list[tuple[float, int, Any]] = []
+        seq = itertools.count()
+        now = 0.0
+        free = workers
+        waiting: collections.deque[int] = collections.deque()
+
+        async def person(i: int) -> None:
+            nonlocal free
+            await Sleep(service[i])
+            if waiting:
+                heapq.heappush(heap, (now, next(seq), person(waiting.popleft())))
+            else:
+                free += 1
+
+        arrivals = iter(enumerate(times))
+        nxt = next(arrivals, None)
+        while heap or nxt is not None:
+            if nxt is not None and (not heap or nxt[1] <= heap[0][0]):
+                i, now = nxt
+                if free:
+                    free -= 1
+                    heapq.heappush(heap, (now, next(seq), person(i)))
+                else:
+                    waiting.append(i)
+                nxt = next(arrivals, None)
+                continue
+            now, _, coroutine = heapq.heappop(heap)
+            try:
+                step = coroutine.send(None)
+            except StopIteration:
+                continue
+            heapq.heappush(heap, (now + step.delay, next(seq), coroutine))
+
+    return best(3, run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=100_000, help="arrivals of the M/M/8 queue (100,000)")
@@ -148,12 +217,19 @@ def main() -> None:
 
         print(f"M/M/8 at load 0.9, {people:,} people; timing (best of {args.repeat}) ...", file=sys.stderr)
         walls = {
+            "coroutines": coroutine_floor(times, service, 8),
+            "simpy": best(args.repeat, lambda: mmc.case_simpy(times, service, 8, 100)),
             "kernel": best(args.repeat, lambda: mmc.case_kernel(times, service, 8)),
             "sim": best(args.repeat, lambda: Simulation(parsed, strategy="fifo").run_sync()),
             "sim+log": best(args.repeat, with_log),
         }
         log_bytes = log.stat().st_size
-    costs = {"hand-off": handoff_us(), "spawn": spawn_us(), "epoll(0)": epoll_us()}
+    costs = {
+        "hand-off": handoff_us(),
+        "spawn": spawn_us(),
+        "epoll(0)": epoll_us(),
+        "Engine.emit, nothing listening": emit_us(parsed),
+    }
 
     per = {
         "trio task steps (hand-offs)": counter.steps / people,
@@ -175,6 +251,8 @@ def main() -> None:
     floor = (steps - spawns) * costs["hand-off"] + spawns * costs["spawn"]
     us = {name: wall / people * 1e6 for name, wall in walls.items()}
     rows = [
+        ("SimPy (one process per person)", f"{us['simpy']:.1f}", ""),
+        ("plain coroutines on a heap, no trio", f"{us['coroutines']:.1f}", ""),
         ("trio's floor: hand-offs and spawns above", f"{floor:.1f}", ""),
         ("sim's kernel alone (a task per person)", f"{us['kernel']:.1f}", f"kernel's own: {us['kernel'] - floor:+.1f}"),
         ("sim, no log", f"{us['sim']:.1f}", f"engine over kernel: {us['sim'] - us['kernel']:+.1f}"),
@@ -184,8 +262,19 @@ def main() -> None:
     print(table(("case", "µs per person", "difference"), rows))
     per_activity = (us["sim"] - us["kernel"]) / per["activities"]
     print(
-        f"\nthe engine spends {per_activity:.1f} µs per activity over the kernel; "
+        f"\nthe engine spends {per_activity:.1f} µs per activity over the kernel "
+        f"(emit alone: {costs['Engine.emit, nothing listening']:.2f}); "
         f"the log {(us['sim+log'] - us['sim']) / per['activities']:.2f} µs per line"
+    )
+    simpy = us["simpy"]
+    print(
+        f"ratios to SimPy (people per second): sim {simpy / us['sim']:.2f}, sim's kernel {simpy / us['kernel']:.2f}, "
+        f"trio's floor {simpy / floor:.2f}, plain coroutines {simpy / us['coroutines']:.2f}"
+    )
+    budget = simpy / 0.35 - us["kernel"]
+    print(
+        f"for sim / SimPy >= 0.35 sim may spend {simpy / 0.35:.1f} µs per person: {budget:.1f} µs over its kernel, "
+        f"{budget / per['activities']:.2f} µs per activity (it spends {per_activity:.1f})"
     )
 
 

@@ -566,6 +566,8 @@ class Engine:
         try:
             if run.thread.removed:
                 raise RunRemoved(run.thread.removed_by)
+            thread = run.thread
+            budget = self.scenario.step_budget
             for index, step in enumerate(run.campaign.flow, 1):
                 run.step = index
                 # R22: the step holds the worker for its service time; its effect lands
@@ -575,7 +577,8 @@ class Engine:
                     await kernel.sleep(delay)
                 else:
                     await kernel.checkpoint()
-                self._check_alive(run)
+                if self.races is not None or thread.removed or person.steps >= budget:
+                    self._check_alive(run)  # the usual case, alive and untracked, skips the call
                 await self.run_step(run, index, step)
         except RunEnded as ended:
             self.emit(ended.activity, person, run, None, **ended.details())
