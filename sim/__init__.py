@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sim.activity import Activity, ActivitySink, JsonLinesSink, MemorySink
+from sim.activity import Activity, ActivitySink, FieldSink, JsonLinesSink, MemorySink
 from sim.dump import dump_scenario
 from sim.explore import Exploration, OutcomeClass, explore
 from sim.guarantees import Violation, check_guarantees
@@ -51,6 +51,7 @@ __all__ = [
     "Choice",
     "Exploration",
     "FieldFilter",
+    "FieldSink",
     "FifoStrategy",
     "Filter",
     "JsonLinesSink",

@@ -165,11 +165,35 @@ class Activity:
 
 
 class ActivitySink(Protocol):
-    """Receives every activity in order; closed once at the end of the run."""
+    """Receives every activity in order; closed once at the end of the run.
+
+    A sink that also has ``write_fields`` (`FieldSink`) gets each activity's fields
+    instead, and the engine makes no `Activity` record for it: cheaper, for sinks that
+    only count or encode (the JSON Lines log, the memory guard).
+    """
 
     def write(self, activity: Activity) -> None: ...
 
     def close(self) -> None: ...
+
+
+class FieldSink(ActivitySink, Protocol):
+    """An `ActivitySink` that the engine hands the fields of each activity, in the order
+    of `encode_line`'s parameters, rather than an `Activity`."""
+
+    def write_fields(
+        self,
+        seq: int,
+        time: float,
+        person: str,
+        campaign: str | None,
+        run: int | None,
+        parent: int | None,
+        step: int | None,
+        kind: str | None,
+        type_: str,
+        details: Mapping[str, Any],
+    ) -> None: ...
 
 
 @attrs.define(eq=False)

@@ -22,16 +22,16 @@ import random
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from sim import model
-from sim.activity import Activity, ActivitySink
+from sim.activity import Activity, ActivitySink, FieldSink
 from sim.conditions import all_hold, same_value, trigger_matches
 from sim.kernel import Kernel, Sleeper
 from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
-from sim.metrics import Metrics, QueueStats, RunStats, summarize_metrics
+from sim.metrics import Metrics, QueueStats, RunStats, UnmeasuredQueue, summarize_metrics
 from sim.model import Campaign, Priority, Scenario, Step, Value
 from sim.people import Person, make_people, new_person_fields
 from sim.plan import Plan
@@ -160,7 +160,7 @@ class Engine:
     #: The sinks that take `Activity` records, and those that take the fields
     #: (``write_fields``: no record is made for them).
     _record_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
-    _field_sinks: tuple[Any, ...] = attrs.field(init=False)
+    _field_sinks: tuple[FieldSink, ...] = attrs.field(init=False)
     #: Action type -> the method that does it: at once, or awaited (it lets time pass).
     _actions: dict[type, Callable[[Run, Any, At], None]] = attrs.field(init=False)
     _waiting_actions: dict[type, Callable[[Run, Any, At], Awaitable[None]]] = attrs.field(init=False)
@@ -195,6 +195,9 @@ class Engine:
     _created: set[str] = attrs.field(factory=set, init=False)
     #: Told (made, total) while the people are made (`make_people`).
     progress: Callable[[int, int], None] | None = None
+    #: Keep the bookkeeping of `metrics` (queue length over time, waits, latencies).
+    #: Off, it costs nothing and `metrics` is unavailable: for exploration.
+    measure: bool = True
     #: The scenario's people, timed activities and arrivals made already (`sim.plan`):
     #: for many runs of one scenario. None: made here, and streamed as the run goes.
     plan: Plan | None = None
@@ -225,14 +228,15 @@ class Engine:
             model.CallWebhook: self._call_webhook,
             model.ExecuteCampaign: self._execute,
         }
-        self._field_sinks = tuple(sink for sink in self.sinks if hasattr(sink, "write_fields"))
+        self._field_sinks = tuple(cast(FieldSink, sink) for sink in self.sinks if hasattr(sink, "write_fields"))
         self._record_sinks = tuple(sink for sink in self.sinks if not hasattr(sink, "write_fields"))
         self.priorities = {name: flow_priority(campaign) for name, campaign in self.scenario.campaigns.items()}
         spec = self.scenario.queue
         if spec is not None:
             end = self.scenario.duration
             for name, workers in (("trigger", spec.workers), ("batch", spec.batch_workers)):
-                self.queues[name] = CampaignQueue(name, workers, QueueStats(name, workers, 0.0, end))
+                stats = QueueStats if self.measure else UnmeasuredQueue
+                self.queues[name] = CampaignQueue(name, workers, stats(name, workers, 0.0, end))
             # One stream for every service time, in the order steps run: the same seed
             # and schedule draw the same times.
             rng = random.Random(f"sim.service:{self.scenario.seed}")
@@ -252,6 +256,8 @@ class Engine:
 
     def metrics(self, duration: float) -> Metrics:
         """Queue, wait and latency metrics of the run so far, over ``duration`` seconds."""
+        if not self.measure:
+            raise RuntimeError("this run kept no metrics: make it with measure=True")
         lifecycle = self.tally.lifecycle
         campaigns = self.scenario.campaigns
         queued: Counter[str] = Counter()
@@ -547,7 +553,8 @@ class Engine:
                 pass  # logged by run_flow
             name = run.campaign.name
             latency = (self.kernel.now_us - micros(run.admitted)) / MICROS  # exact on the µs grid
-            self.run_stats.ended(name, priority or self.priorities[name], latency)
+            if self.measure:
+                self.run_stats.ended(name, priority or self.priorities[name], latency)
         finally:
             del self._live[run.person.id][run]
             if run.thread.holding and not self.kernel.finished:

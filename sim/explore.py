@@ -98,7 +98,7 @@ def plan_of(scenario: Scenario) -> Plan:
 
 def _outcome_under(scenario: Scenario, schedule: str) -> Outcome:
     """The outcome of ``scenario`` under ``schedule`` (no log kept: for shrinking)."""
-    return _run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario)))
+    return _run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False))
 
 
 def shrink(
@@ -417,6 +417,7 @@ def run_schedule(
         strategy_seed=strategy_seed,
         record=True,
         plan=plan_of(scenario),
+        measure=False,
         pct_depth=pct_depth,
         pct_steps=pct_steps,
     )

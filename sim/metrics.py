@@ -150,6 +150,19 @@ class QueueStats:
         _sample(self.priority_waits, priority, wait)
 
 
+class UnmeasuredQueue(QueueStats):
+    """`QueueStats` that keep nothing: for runs whose metrics nobody reads (exploration)."""
+
+    def length_changed(self, now: float, length: int) -> None:
+        pass
+
+    def busy_changed(self, now: float, busy: int) -> None:
+        pass
+
+    def waited(self, campaign: str, priority: str, wait: float) -> None:
+        pass
+
+
 def _sample(samples: dict[str, array[float]], key: str, value: float) -> None:
     values = samples.get(key)
     if values is None:

@@ -79,6 +79,9 @@ class Simulation:
     #: The scenario's schedule-independent part made already (`sim.plan.Plan.of`), for
     #: many runs of one scenario; it must be of this very scenario (no ``seed`` override).
     plan: Plan | None = None
+    #: Keep the bookkeeping of `metrics`; False for runs whose metrics nobody reads
+    #: (exploration): it then costs nothing.
+    measure: bool = True
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
@@ -102,6 +105,7 @@ class Simulation:
             races=detector,
             progress=self.progress,
             plan=self.plan,
+            measure=self.measure,
         )
 
     def schedule_string(self) -> str:

@@ -228,3 +228,21 @@ def test_cli_metrics_file_is_the_json_of_the_metrics(tmp_path: Path, capsys: pyt
     written = json.loads(out.read_text(encoding="utf-8"))
     assert written == metrics_of(SCENARIO).to_json()
     assert "Campaign queue (R19-R22" in capsys.readouterr().out
+
+
+def test_a_run_without_metrics_logs_the_same_and_says_it_kept_none() -> None:
+    """Exploration turns the metrics' bookkeeping off (`measure=False`): it must change
+    nothing the run does, and asking for the metrics then is an error, not zeros."""
+    from sim.activity import MemorySink
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parent / "data" / "queue-routing.toml")
+    logs = []
+    for measure in (True, False):
+        sink = MemorySink()
+        simulation = Simulation(scenario, sinks=[sink], measure=measure)
+        simulation.run_sync()
+        logs.append([activity.to_json() for activity in sink.activities])
+    assert logs[0] == logs[1] and logs[0]
+    with pytest.raises(RuntimeError, match="measure=True"):
+        simulation.metrics()
