@@ -10,6 +10,10 @@ are). The schedules are the same for every number of processes, and so is the re
     .venv/bin/python benchmarks/explore_speed.py                 # 200 schedules, jobs 1 and 2
     .venv/bin/python benchmarks/explore_speed.py --runs 1000 --jobs 1 2
 
+Last, the floor: one schedule's trio task steps and spawns (counted with a trio
+Instrument), and the schedules per second trio's hand-offs and spawns alone would allow
+(their costs measured in the same run, as in breakdown.py).
+
 Compare the rows of one run with each other: the machine is shared.
 """
 
@@ -20,10 +24,13 @@ import time
 from pathlib import Path
 
 import attrs
+import trio
 from _harness import table
 
-from sim.explore import explore
+from sim.explore import explore, run_schedule
+from sim.model import Scenario
 from sim.scenario import load_scenario
+from sim.simulation import Simulation
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "racing-triggers.toml"
 
@@ -50,6 +57,35 @@ def main() -> None:
     print(table(("jobs", "schedules", "wall s", "schedules/s", "outcome classes"), rows))
     same = all(result == results[0] for result in results)
     print("the same result for every --jobs" if same else "RESULTS DIFFER between --jobs values")
+    floor(scenario)
+
+
+def floor(scenario: Scenario) -> None:
+    """What one schedule costs in trio operations, and the schedules per second trio's
+    hand-offs and spawns alone would allow: the floor under a trio task per run."""
+    from breakdown import _Counter, handoff_us, spawn_us
+
+    from sim.explore import plan_of
+
+    counter = _Counter()
+    simulation = Simulation(scenario, strategy="random", strategy_seed=0, plan=plan_of(scenario), measure=False)
+    trio.run(simulation.run, instruments=[counter])
+    activities = sum(simulation.summary().activities.values())
+    started = time.perf_counter()
+    runs = 50
+    for strategy_seed in range(runs):
+        run_schedule(scenario, strategy_seed)
+    per_schedule = (time.perf_counter() - started) / runs
+    hand_off, spawn = handoff_us(), spawn_us()
+    trio_floor = ((counter.steps - counter.spawned) * hand_off + counter.spawned * spawn) / 1e6
+    print(
+        f"\none schedule: {counter.steps:,} trio task steps ({counter.spawned:,} tasks spawned), {activities:,} "
+        f"activities, {per_schedule * 1e3:.2f} ms here (jobs 1, the best part of it the engine's Python)"
+    )
+    print(
+        f"trio alone (hand-off {hand_off:.2f} µs, spawn {spawn:.2f} µs, measured now): {trio_floor * 1e3:.2f} ms a "
+        f"schedule, at most {1 / trio_floor:,.0f} schedules/s per process with no engine at all"
+    )
 
 
 if __name__ == "__main__":
