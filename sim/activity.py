@@ -47,16 +47,6 @@ def _plain(value: object) -> bool:
     return True
 
 
-def _plain_details(details: Mapping[str, Any]) -> bool:
-    for value in details.values():
-        kind = type(value)
-        if kind is str or kind is int or value is None:
-            continue
-        if not _plain(value):
-            return False
-    return True
-
-
 def encode_line(
     seq: int,
     time: float,
@@ -87,16 +77,15 @@ def encode_line(
         "type": type_,
         "details": details,
     }
-    if (
-        _orjson is not None
-        and type(details) is dict
-        and (time == 0.0 or _FIXED_FROM <= time < _FIXED_TO)
-        and _plain_details(details)
-    ):
-        try:
-            return _orjson.dumps(record)  # type: ignore[no-any-return]
-        except TypeError:  # orjson.JSONEncodeError: an int over 64 bits, a key not a string
-            pass
+    if _orjson is not None and type(details) is dict and (time == 0.0 or _FIXED_FROM <= time < _FIXED_TO):
+        for value in details.values():  # the guard, written out: this runs for every line
+            if not (type(value) is str or type(value) is int or value is None or _plain(value)):
+                break
+        else:
+            try:
+                return _orjson.dumps(record)  # type: ignore[no-any-return]
+            except TypeError:  # orjson.JSONEncodeError: an int over 64 bits, a key not a string
+                pass
     return _ENCODER.encode(record).encode("utf-8")
 
 
@@ -253,8 +242,9 @@ class JsonLinesSink:
         details: Mapping[str, Any],
     ) -> None:
         """`write` from the fields of an activity, as `Activity.to_json` writes them."""
+        line = encode_line(seq, time, person, campaign, run, parent, step, kind, type_, details)
         pending = self._pending
-        pending.append(encode_line(seq, time, person, campaign, run, parent, step, kind, type_, details))
+        pending.append(line)
         if len(pending) >= self.buffer_lines:
             self.flush()
 
