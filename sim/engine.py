@@ -189,6 +189,8 @@ class Engine:
     _removable: frozenset[str] = attrs.field(factory=frozenset, init=False)
     #: (activity type, field/list/program) -> whether a trigger listens for it (`_watched`).
     _watch: dict[tuple[str, str], bool] = attrs.field(factory=dict, init=False)
+    #: With ``races``: the items each smart list (a tuple of filters) reads.
+    _filter_items: dict[int, tuple[str, ...]] = attrs.field(factory=dict, init=False)
     #: With ``races``: every `Site` made (`_site_at`).
     _sites: dict[tuple[str | None, str, int | None, str | None], Site] = attrs.field(factory=dict, init=False)
     #: With ``races``: the people form fills created during the run.
@@ -735,8 +737,16 @@ class Engine:
         races.access(clock, person.id, item, op, site, time=self.kernel.now, value=value)
 
     def _read_filters(self, filters: Sequence[model.Filter], person: Person, site: Site) -> None:
-        for flt in filters:
-            self._touch(person, _item_of(flt), "read", site)
+        races, clock = self.races, self._clock
+        assert races is not None and clock is not None, "an access outside any thread"
+        # The items a smart list reads, worked out once per list. By id: the lists belong
+        # to the scenario, which outlives the run, and hashing their filters costs more.
+        items = self._filter_items.get(id(filters))
+        if items is None:
+            items = self._filter_items[id(filters)] = tuple(_item_of(flt) for flt in filters)
+        access, now, pid = races.access, self.kernel.now, person.id
+        for item in items:
+            access(clock, pid, item, "read", site, time=now)
 
     def _read_tokens(self, text: Value, person: Person, site: Site) -> None:
         if not isinstance(text, str) or "{{" not in text:
