@@ -59,34 +59,43 @@ def encode_line(
     type_: str,
     details: Mapping[str, Any],
 ) -> bytes:
-    """One activity as a line of JSON (UTF-8, no newline), with a fixed key order.
+    """One activity as a line of JSON (UTF-8, no newline), with a fixed key order."""
+    return encode_fields(
+        {
+            "seq": seq,
+            "t": time,
+            "person": person,
+            "campaign": campaign,
+            "run": run,
+            "parent": parent,
+            "step": step,
+            "kind": kind,
+            "type": type_,
+            "details": details,
+        }
+    )
+
+
+def encode_fields(fields: dict[str, Any]) -> bytes:
+    """An activity's fields, keyed and ordered as its log line (``seq``, ``t``,
+    ``person``, ``campaign``, ``run``, ``parent``, ``step``, ``kind``, ``type``,
+    ``details``), as that line: UTF-8 JSON, no newline.
 
     orjson writes it where that gives the very bytes the standard library's encoder
-    gives (the log's format, and its golden hashes, are json's), about ten times
-    faster; anything else, and any install without orjson, goes through json.
+    gives (the log's format, and its golden hashes, are json's), several times faster;
+    anything else, and any install without orjson, goes through json.
     """
-    record = {
-        "seq": seq,
-        "t": time,
-        "person": person,
-        "campaign": campaign,
-        "run": run,
-        "parent": parent,
-        "step": step,
-        "kind": kind,
-        "type": type_,
-        "details": details,
-    }
+    time, details = fields["t"], fields["details"]
     if _orjson is not None and type(details) is dict and (time == 0.0 or _FIXED_FROM <= time < _FIXED_TO):
         for value in details.values():  # the guard, written out: this runs for every line
             if not (type(value) is str or type(value) is int or value is None or _plain(value)):
                 break
         else:
             try:
-                return _orjson.dumps(record)  # type: ignore[no-any-return]
+                return _orjson.dumps(fields)  # type: ignore[no-any-return]
             except TypeError:  # orjson.JSONEncodeError: an int over 64 bits, a key not a string
                 pass
-    return _ENCODER.encode(record).encode("utf-8")
+    return _ENCODER.encode(fields).encode("utf-8")
 
 
 #: Activity types that open and close a run (one ``run_started`` and one terminal each,
@@ -167,22 +176,11 @@ class ActivitySink(Protocol):
 
 
 class FieldSink(ActivitySink, Protocol):
-    """An `ActivitySink` that the engine hands the fields of each activity, in the order
-    of `encode_line`'s parameters, rather than an `Activity`."""
+    """An `ActivitySink` that the engine hands each activity's fields, keyed and ordered
+    as its log line (`encode_fields`), rather than an `Activity`. The dict is the
+    sink's to read, not to keep or change."""
 
-    def write_fields(
-        self,
-        seq: int,
-        time: float,
-        person: str,
-        campaign: str | None,
-        run: int | None,
-        parent: int | None,
-        step: int | None,
-        kind: str | None,
-        type_: str,
-        details: Mapping[str, Any],
-    ) -> None: ...
+    def write_fields(self, fields: dict[str, Any]) -> None: ...
 
 
 @attrs.define(eq=False)
@@ -228,21 +226,9 @@ class JsonLinesSink:
     def write(self, activity: Activity) -> None:
         self._add(activity.to_json_bytes())
 
-    def write_fields(
-        self,
-        seq: int,
-        time: float,
-        person: str,
-        campaign: str | None,
-        run: int | None,
-        parent: int | None,
-        step: int | None,
-        kind: str | None,
-        type_: str,
-        details: Mapping[str, Any],
-    ) -> None:
-        """`write` from the fields of an activity, as `Activity.to_json` writes them."""
-        line = encode_line(seq, time, person, campaign, run, parent, step, kind, type_, details)
+    def write_fields(self, fields: dict[str, Any]) -> None:
+        """`write` from an activity's fields, as `Activity.to_json` writes them."""
+        line = encode_fields(fields)
         pending = self._pending
         pending.append(line)
         if len(pending) >= self.buffer_lines:
@@ -257,7 +243,8 @@ class JsonLinesSink:
     def flush(self) -> None:
         if self._pending:
             lines, self._pending = self._pending, []  # taken first: never written twice
-            data = b"\n".join(lines) + b"\n"
+            lines.append(b"")  # the last line's newline, without copying the chunk again
+            data = b"\n".join(lines)
             stream: Any = self.stream  # text or binary, as _binary says
             stream.write(data if self._binary else data.decode("utf-8"))
             stream.flush()

@@ -334,8 +334,21 @@ class Engine:
         if self._field_sinks or self._record_sinks:
             step, kind = at if at is not None else (None, None)
             now = self.kernel.now
-            for field_sink in self._field_sinks:
-                field_sink.write_fields(seq, now, person.id, campaign, run_id, parent, step, kind, type_, details)
+            if self._field_sinks:
+                fields = {
+                    "seq": seq,
+                    "t": now,
+                    "person": person.id,
+                    "campaign": campaign,
+                    "run": run_id,
+                    "parent": parent,
+                    "step": step,
+                    "kind": kind,
+                    "type": type_,
+                    "details": details,
+                }
+                for field_sink in self._field_sinks:
+                    field_sink.write_fields(fields)
             if self._record_sinks:
                 activity = Activity(
                     seq=seq,

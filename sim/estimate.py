@@ -157,7 +157,7 @@ class MemoryGuard:
         if self.reached is not None and self.stop is not None:
             self.stop()
 
-    def write_fields(self, *fields: object) -> None:
+    def write_fields(self, fields: object) -> None:
         """`write` without a record: the engine then makes none for this sink."""
         self.write(None)
 
