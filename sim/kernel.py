@@ -321,8 +321,7 @@ class Kernel:
         # now would take a turn of trio's run loop to park itself first, and hold memory
         # while it waits its turn.
         owner = object() if self._owners is not None else None
-        entry = _Entry(self.now_us + micros(delay), priority, next(self._seq), start=(fn, args), owner=owner)
-        self._push(entry)
+        self._push(_Entry(self.now_us + round(delay * MICROS), priority, next(self._seq), None, owner, (fn, args)))
 
     def call_soon(self, fn: Callable[..., None], *args: Any, delay: float = 0.0, priority: int = 0) -> None:
         """Make the call ``fn(*args)`` due ``delay`` seconds from now, like a task that
@@ -347,8 +346,13 @@ class Kernel:
         """
         calling = self._calling
         assert calling is not None, "then_at() is for calls made by the kernel (call_soon)"
-        when_us = max(micros(when), self.now_us)
-        self._push(_Entry(when_us, calling.priority, next(self._seq), owner=calling.owner, call=(fn, args)))
+        when_us = round(when * MICROS)
+        priority, seq = calling.priority, next(self._seq)
+        if when_us > self.now_us:  # `_push`, written out: a load source's every arrival comes here
+            entry = _Entry(when_us, priority, seq, None, calling.owner, None, (fn, args))
+            heapq.heappush(self._heap, (when_us, priority, seq, entry))
+        else:
+            self._push(_Entry(self.now_us, priority, seq, None, calling.owner, None, (fn, args)))
 
     async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Let ``delay`` seconds of virtual time pass for this task (0: a choice point)."""
@@ -594,9 +598,10 @@ class Kernel:
     async def _bootstrap(self, entry: _Entry, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         if self._finished:
             return  # the run ended before this task was first due
-        entry.task = current_task()
-        if self._owners is not None:
-            self._owners[entry.task] = entry.owner
+        task = entry.task = current_task()
+        owners = self._owners
+        if owners is not None:
+            owners[task] = entry.owner
         try:
             await fn(*args)  # picked already: `_resume` started this task
         except _Shutdown:
@@ -606,8 +611,8 @@ class Kernel:
             self._finish()
             return
         finally:
-            if self._owners is not None:
-                del self._owners[entry.task]
+            if owners is not None:
+                del owners[task]
         self._resume(self._take())
 
 
