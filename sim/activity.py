@@ -34,17 +34,21 @@ _FIXED_FROM, _FIXED_TO = 1e-4, 1e16
 
 
 def _plain(value: object) -> bool:
-    """Whether orjson writes ``value`` byte for byte as json does, as far as floats go
-    (what it cannot write at all, ints over 64 bits or keys that are not strings, it
-    refuses: `encode_line` falls back to json then)."""
+    """Whether orjson writes ``value`` byte for byte as json does. Floats must be in
+    [1e-4, 1e16) or zero; containers are looked into; any other type but str, int, bool
+    and None (a subclass, say) is not plain: json writes it. What orjson cannot write at
+    all (ints over 64 bits, keys that are not strings) it refuses: `encode_fields`
+    falls back to json then."""
     kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
     if kind is float:
         return value == 0.0 or _FIXED_FROM <= abs(value) < _FIXED_TO  # type: ignore[arg-type]
     if kind is dict:
         return all(_plain(item) for item in value.values())  # type: ignore[attr-defined]
     if kind is list or kind is tuple:
         return all(_plain(item) for item in value)  # type: ignore[attr-defined]
-    return True
+    return False
 
 
 def encode_line(
@@ -167,7 +171,10 @@ class ActivitySink(Protocol):
 
     A sink that also has ``write_fields`` (`FieldSink`) gets each activity's fields
     instead, and the engine makes no `Activity` record for it: cheaper, for sinks that
-    only count or encode (the JSON Lines log, the memory guard).
+    only count or encode (the JSON Lines log, the memory guard). Field sinks get each
+    activity before record sinks do. A sink reads what it gets and changes nothing in
+    it: the details are the very mapping the run goes on using (a triggered run's
+    {{trigger.x}} tokens read them).
     """
 
     def write(self, activity: Activity) -> None: ...
@@ -213,7 +220,8 @@ class JsonLinesSink:
     _binary: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._binary = isinstance(self.stream, (io.RawIOBase, io.BufferedIOBase))
+        # Text streams (files opened "w", StringIO, standard output) have an encoding.
+        self._binary = not isinstance(self.stream, io.TextIOBase) and not hasattr(self.stream, "encoding")
 
     @classmethod
     def open(cls, path: str | Path) -> JsonLinesSink:

@@ -35,6 +35,9 @@ from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_resch
 
 from sim.units import MICROS, micros
 
+#: Calls (`Kernel.call_soon`) the kernel makes in a row before it gives trio a turn.
+CALLS_PER_TURN = 4096
+
 
 class Strategy(Protocol):
     """Picks which of ``count`` equally-due tasks runs next (index 0 is the oldest)."""
@@ -283,6 +286,12 @@ class Kernel:
     _owners: dict[Task, object] | None = attrs.field(default=None, init=False)
     #: The call being made now (`call_soon`), whose chain `then_at` continues.
     _calling: _Entry | None = attrs.field(default=None, init=False)
+    #: Calls made since trio last had a turn, and the entry of the run's own task that
+    #: `_take` hands over to when there were `CALLS_PER_TURN` of them.
+    _calls: int = attrs.field(default=0, init=False)
+    _trio_turn: _Entry | None = attrs.field(default=None, init=False)
+    #: Whether the run's own task waits in `_hand_over` (to be woken by a hand-off).
+    _main_parked: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._until = micros(self.until) if math.isfinite(self.until) else math.inf
@@ -300,15 +309,35 @@ class Kernel:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._main = current_task()
+            self._trio_turn = _Entry(0, 0, -1, self._main)
             self.spawn(main)
-            first = self._take()
-            if first is not None:  # else: stopped, or an empty window, before anything ran
-                self._resume(first)
-                await wait_task_rescheduled(self._abort_main)
+            await self._hand_over()
             self._shut_down()
             nursery.cancel_scope.cancel()  # for tasks a cancellation from outside left behind
         if self._error is not None:
             raise self._error
+
+    async def _hand_over(self) -> None:
+        """The run's own task: hand the baton to the first task, then wait for the end.
+
+        It is woken before the end only to give trio a turn in a long chain of calls
+        (`_take`), where no task of the run would: a deadline or a cancellation from
+        outside is seen at that checkpoint, and the chain goes on from here.
+        """
+        while True:
+            nxt = self._take()
+            if nxt is self._trio_turn:
+                await trio.lowlevel.checkpoint()
+                continue
+            if nxt is None:  # stopped, or no work left, with no task running
+                self._finished = True
+                return
+            self._main_parked = True
+            self._resume(nxt)
+            await wait_task_rescheduled(self._abort_main)
+            if self._finished:
+                return
+            await trio.lowlevel.checkpoint()
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any, delay: float = 0.0, priority: int = 0) -> None:
         """Start ``fn(*args)`` as a new task, due ``delay`` seconds from now.
@@ -346,6 +375,7 @@ class Kernel:
         """
         calling = self._calling
         assert calling is not None, "then_at() is for calls made by the kernel (call_soon)"
+        assert math.isfinite(when), f"bad time {when!r}"
         when_us = round(when * MICROS)
         priority, seq = calling.priority, next(self._seq)
         if when_us > self.now_us:  # `_push`, written out: a load source's every arrival comes here
@@ -528,10 +558,17 @@ class Kernel:
 
     def _take(self) -> _Entry | None:
         """The next task to run, making every call due before it (`call_soon`); None
-        when the run is over. A call that raises ends the run with its exception."""
+        when the run is over. A call that raises ends the run with its exception.
+
+        After `CALLS_PER_TURN` calls in a row with no task between them it returns
+        ``_trio_turn``, the run's own task, which gives trio a turn and goes on: calls
+        alone (a load no trigger listens to) would otherwise never let a deadline or a
+        cancellation from outside through.
+        """
         while True:
             entry = self._next()
             if entry is None or entry.call is None:
+                self._calls = 0
                 return entry
             fn, args = entry.call
             self._calling = entry
@@ -542,6 +579,10 @@ class Kernel:
                 return None
             finally:
                 self._calling = None
+            self._calls += 1
+            if self._calls >= CALLS_PER_TURN:
+                self._calls = 0
+                return self._trio_turn
 
     def _resume(self, entry: _Entry | None) -> None:
         """Give the baton to ``entry``'s task (the caller is about to park or exit)."""
@@ -553,6 +594,8 @@ class Kernel:
             entry.start = None
             self._nursery.start_soon(self._bootstrap, entry, fn, args, name="sim task")  # runs on arrival
         else:
+            if entry is self._trio_turn:
+                self._main_parked = False
             reschedule(entry.task)
 
     def _fail(self, exc: Exception) -> None:
@@ -560,8 +603,9 @@ class Kernel:
             self._error = exc
 
     def _finish(self) -> None:
-        if not self._finished:
-            self._finished = True
+        self._finished = True
+        if self._main_parked:  # not while it gives trio a turn (a cancellation then)
+            self._main_parked = False
             assert self._main is not None
             reschedule(self._main)
 
@@ -586,6 +630,7 @@ class Kernel:
 
     def _abort_main(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
         self._finished = True  # cancelled from outside (or Ctrl-C): no more hand-offs
+        self._main_parked = False
         return Abort.SUCCEEDED
 
     def _abort(self, raise_cancel: Callable[[], NoReturn]) -> Abort:

@@ -154,3 +154,30 @@ def test_the_log_sink_writes_what_the_records_say(scenario: Scenario, seed: int)
     trio.run(Simulation(scenario, seed=seed, sinks=[log, records]).run)
     expected = b"".join(activity.to_json().encode("utf-8") + b"\n" for activity in records.activities)
     assert stream.getvalue() == expected
+
+
+def test_subclasses_and_nested_containers_are_written_as_json_writes_them() -> None:
+    """Only exact str, int, bool, None, float, dict, list and tuple take the orjson path:
+    a subclass (an OrderedDict holding 1e-07, an IntEnum) is written by json."""
+    from collections import OrderedDict
+    from enum import IntEnum
+
+    class Level(IntEnum):
+        HIGH = 5
+
+    for details in ({"v": [OrderedDict(a=1e-7)]}, {"v": Level.HIGH}, {"v": (True, None, "x", 2**40)}):
+        expected = _JSON.encode(
+            {
+                "seq": 1,
+                "t": 2.5,
+                "person": "p",
+                "campaign": None,
+                "run": None,
+                "parent": None,
+                "step": None,
+                "kind": None,
+                "type": "t",
+                "details": details,
+            }
+        ).encode("utf-8")
+        assert encode_line(1, 2.5, "p", None, None, None, None, None, "t", details) == expected

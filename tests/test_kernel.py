@@ -9,7 +9,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper
+from sim.kernel import CALLS_PER_TURN, FifoStrategy, Kernel, RandomStrategy, Sleeper
 
 
 async def test_sleep_advances_virtual_time_not_wall_time() -> None:
@@ -499,3 +499,106 @@ def test_any_sum_of_grid_delays_lands_on_its_exact_microsecond(delays: list[int]
 
     trio.run(kernel.run, chain)
     assert seen == [(sum(delays), sum(delays) / 1_000_000)]
+
+
+# --- calls: work the kernel does between tasks (load sources), no trio task of their own
+
+
+async def test_a_call_is_a_candidate_at_choice_points_like_a_task() -> None:
+    """A call due with a task at the same instant is one of the candidates: the strategy
+    picks among them, and a chain of calls keeps one identity (`then_at`)."""
+    order: list[str] = []
+    for strategy, expected in ((FifoStrategy(), ["call 1", "task", "call 2"]), (RandomStrategy(3), None)):
+        kernel = Kernel(strategy=strategy, choices=[])
+        order.clear()
+
+        def second() -> None:
+            order.append("call 2")
+
+        def first() -> None:
+            order.append("call 1")
+            kernel.then_at(kernel.now, second)  # a choice point, even at the same instant
+
+        async def task() -> None:
+            order.append("task")
+
+        async def main() -> None:
+            kernel.call_soon(first, delay=1.0)
+            kernel.spawn(task, delay=1.0)
+
+        await kernel.run(main)
+        assert sorted(order) == ["call 1", "call 2", "task"]
+        assert order.index("call 1") < order.index("call 2")
+        if expected is not None:
+            assert order == expected
+        assert kernel.choices and all(count == 2 for count, _ in kernel.choices)
+
+
+async def test_a_call_may_wake_the_task_that_is_waiting_for_the_next() -> None:
+    kernel = Kernel()
+    sleeper = Sleeper()
+    seen: list[float] = []
+
+    def wake() -> None:
+        kernel.wake(sleeper)
+
+    async def main() -> None:
+        kernel.call_soon(wake, delay=2.0)
+        await kernel.sleep(10.0, sleeper=sleeper)
+        seen.append(kernel.now)
+
+    await kernel.run(main)
+    assert seen == [2.0]
+
+
+async def test_a_call_that_raises_ends_the_run_with_its_error() -> None:
+    kernel = Kernel()
+
+    def broken() -> None:
+        raise ValueError("a broken source")
+
+    async def forever() -> None:
+        while True:
+            await kernel.sleep(1.0)
+
+    async def main() -> None:
+        kernel.spawn(forever)
+        kernel.call_soon(broken, delay=5.5)
+
+    with pytest.raises(ValueError, match="a broken source"):
+        await kernel.run(main)
+    assert kernel.now == 5.5
+
+
+async def test_a_chain_of_calls_alone_can_be_cancelled_from_outside() -> None:
+    """Calls run between tasks, with no trio checkpoint of their own: the kernel gives
+    trio a turn every CALLS_PER_TURN calls, so a deadline still ends the run."""
+    kernel = Kernel()
+    ticks: list[float] = []
+
+    def tick() -> None:
+        ticks.append(kernel.now)
+        kernel.then_at(kernel.now + 1.0, tick)
+
+    async def main() -> None:
+        kernel.call_soon(tick)
+
+    with trio.move_on_after(0.2) as scope:
+        await kernel.run(main)
+    assert scope.cancelled_caught
+    assert len(ticks) > CALLS_PER_TURN  # it ran, and gave trio turns on the way
+
+
+async def test_calls_left_at_the_end_of_the_window_are_dropped() -> None:
+    kernel = Kernel(until=3.0)
+    ran: list[float] = []
+
+    def note() -> None:
+        ran.append(kernel.now)
+
+    async def main() -> None:
+        for delay in (1.0, 2.0, 3.0, 4.0):
+            kernel.call_soon(note, delay=delay)
+
+    await kernel.run(main)
+    assert ran == [1.0, 2.0] and kernel.cut_short

@@ -779,3 +779,35 @@ def test_the_report_in_docs_races_md_is_what_sim_run_prints(capsys: pytest.Captu
     assert main(["run", str(EXAMPLES / "racing-triggers-one-fill.toml"), "--races"]) == 0
     out = capsys.readouterr().out
     assert out[out.index("Races:") :] == shown
+
+
+# --- items nothing writes: counted, not kept ----------------------------------------
+
+
+def test_writable_items_are_every_item_the_design_or_its_load_can_write() -> None:
+    from sim.races import writable_items
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    webhook = load_scenario(examples / "webhook-writeback.toml")
+    assert writable_items(webhook) == frozenset(
+        {
+            "person",
+            "segment",  # the webhooks' response mapping (R16)
+            "owner",  # Change Data Value
+            *(f"qualification:{name}" for name in webhook.campaigns),
+        }
+    )
+    racing = writable_items(load_scenario(examples / "racing-triggers.toml"))
+    assert racing is not None and {"country", "score"} <= racing  # a form field, a score
+    replayed = load_scenario(examples / "form-fills.toml")  # a CSV replay: any column
+    assert replayed.replays and writable_items(replayed) is None
+
+
+def test_a_read_of_an_item_nothing_writes_is_counted_and_not_kept() -> None:
+    detector = RaceDetector(writable=frozenset({"score"}), running=lambda: "outside trio")
+    clock = detector.source("the load")
+    site = Site(campaign="C", what="choice (R13)")
+    detector.access(clock, "ann", "country", "read", site, time=0.0)
+    assert detector.accesses == 1 and not detector._history  # nothing could race with it
+    detector.access(clock, "ann", "score", "read", site, time=0.0)
+    assert detector.accesses == 2 and ("ann", "score") in detector._history
