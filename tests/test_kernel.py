@@ -9,7 +9,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.kernel import CALLS_PER_TURN, FifoStrategy, Kernel, RandomStrategy, Sleeper
+from sim.kernel import CALLS_PER_TURN, FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
 
 
 async def test_sleep_advances_virtual_time_not_wall_time() -> None:
@@ -504,34 +504,42 @@ def test_any_sum_of_grid_delays_lands_on_its_exact_microsecond(delays: list[int]
 # --- calls: work the kernel does between tasks (load sources), no trio task of their own
 
 
+async def _two_calls_and_a_task(strategy: Strategy) -> tuple[list[str], list[tuple[int, int]]]:
+    """A chain of two calls and a task, all due at 1 s: the order they ran, the choices."""
+    kernel = Kernel(strategy=strategy, choices=[])
+    order: list[str] = []
+
+    def second() -> None:
+        order.append("call 2")
+
+    def first() -> None:
+        order.append("call 1")
+        kernel.then_at(kernel.now, second)  # a choice point, even at the same instant
+
+    async def task() -> None:
+        order.append("task")
+
+    async def main() -> None:
+        kernel.call_soon(first, delay=1.0)
+        kernel.spawn(task, delay=1.0)
+
+    await kernel.run(main)
+    return order, kernel.choices or []
+
+
 async def test_a_call_is_a_candidate_at_choice_points_like_a_task() -> None:
     """A call due with a task at the same instant is one of the candidates: the strategy
-    picks among them, and a chain of calls keeps one identity (`then_at`)."""
-    order: list[str] = []
-    for strategy, expected in ((FifoStrategy(), ["call 1", "task", "call 2"]), (RandomStrategy(3), None)):
-        kernel = Kernel(strategy=strategy, choices=[])
-        order.clear()
-
-        def second() -> None:
-            order.append("call 2")
-
-        def first() -> None:
-            order.append("call 1")
-            kernel.then_at(kernel.now, second)  # a choice point, even at the same instant
-
-        async def task() -> None:
-            order.append("task")
-
-        async def main() -> None:
-            kernel.call_soon(first, delay=1.0)
-            kernel.spawn(task, delay=1.0)
-
-        await kernel.run(main)
-        assert sorted(order) == ["call 1", "call 2", "task"]
-        assert order.index("call 1") < order.index("call 2")
-        if expected is not None:
-            assert order == expected
-        assert kernel.choices and all(count == 2 for count, _ in kernel.choices)
+    picks among them, and a chain of calls keeps its order (`then_at`)."""
+    order, choices = await _two_calls_and_a_task(FifoStrategy())
+    assert order == ["call 1", "task", "call 2"]  # oldest first: the task was due before call 2
+    assert choices == [(2, 0), (2, 0)]
+    seen = set()
+    for seed in range(20):
+        order, choices = await _two_calls_and_a_task(RandomStrategy(seed))
+        assert sorted(order) == ["call 1", "call 2", "task"] and order.index("call 1") < order.index("call 2")
+        assert all(count == 2 for count, _ in choices)
+        seen.add(tuple(order))
+    assert len(seen) == 3  # the task ran first, between and last
 
 
 async def test_a_call_may_wake_the_task_that_is_waiting_for_the_next() -> None:
