@@ -276,6 +276,8 @@ class Kernel:
     #: priority -> entries due now; ``_due`` counts them all.
     _ready: dict[int, _Bucket] = attrs.field(factory=dict, init=False)
     _due: int = attrs.field(default=0, init=False)
+    #: The entry due now when it is the only one (``_due`` is 1, no bucket holds it).
+    _single: _Entry | None = attrs.field(default=None, init=False)
     _seq: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
     _nursery: trio.Nursery | None = attrs.field(default=None, init=False)
     _main: Task | None = attrs.field(default=None, init=False)
@@ -479,13 +481,24 @@ class Kernel:
 
     def _push(self, entry: _Entry) -> None:
         if entry.time <= self.now_us:
-            bucket = self._ready.get(entry.priority)
-            if bucket is None:
-                bucket = self._ready[entry.priority] = _Bucket()
-            bucket.append(entry)
+            if not self._due:  # alone: no bucket (most often a task spawned or woken now)
+                self._single = entry
+                self._due = 1
+                return
+            single = self._single
+            if single is not None:  # no longer alone: to its bucket first, it is older
+                self._single = None
+                self._bucket(single.priority).append(single)
+            self._bucket(entry.priority).append(entry)
             self._due += 1
         else:
             heapq.heappush(self._heap, (entry.time, entry.priority, entry.seq, entry))
+
+    def _bucket(self, priority: int) -> _Bucket:
+        bucket = self._ready.get(priority)
+        if bucket is None:
+            bucket = self._ready[priority] = _Bucket()
+        return bucket
 
     def _next(self) -> _Entry | None:
         """Pop the entry to run next, advancing time; None when the run is over.
@@ -532,6 +545,11 @@ class Kernel:
                 entry = heapq.heappop(heap)[3]
                 if not entry.cancelled:
                     self._push(entry)  # heap order is (priority, seq) order
+        single = self._single
+        if single is not None:  # the one entry due: no choice
+            self._single = None
+            self._due = 0
+            return single
         ready = self._ready
         if len(ready) == 1:
             bucket = next(iter(ready.values()))
@@ -618,9 +636,11 @@ class Kernel:
         """
         self._finished = True
         parked = [entry for _, _, _, entry in self._heap]
+        if self._single is not None:
+            parked.append(self._single)
         for bucket in self._ready.values():
             parked.extend(entry for entry in bucket.items if entry is not None)
-        self._heap, self._ready, self._due = [], {}, 0
+        self._heap, self._ready, self._due, self._single = [], {}, 0, None
         for entry in parked:
             # Only a task still parked on this very entry: trio clears custom_sleep_data
             # when it resumes a task itself (a cancellation).
