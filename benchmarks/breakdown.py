@@ -8,10 +8,16 @@ service draws). It prints, per person:
    run loop: a hand-off), tasks spawned, flow steps, activities, log bytes;
 2. what those operations cost on this machine, measured here in the same process: a
    hand-off between two trio tasks, a spawn + first run + exit, a call to ``epoll``;
-3. the wall time per person of: trio's floor (2 x 1), sim's kernel alone (a trio task per
-   person, the load as kernel calls: simpy_compare's kernel case), sim without a log, and
-   sim with its JSON Lines log; and the differences: the kernel's own bookkeeping, the
-   engine's (campaigns, triggers, queue, activities), the log's.
+3. the wall time per person of: SimPy (one process per person); plain coroutines resumed
+   from a heap with no trio at all (a prototype of a kernel that resumes runs itself);
+   trio's floor, the counted operations times their cost (a spawn includes its task's
+   first step, so the hand-offs are the task steps less the spawns); sim's kernel alone
+   (a trio task per person, the load as kernel calls: simpy_compare's kernel case); sim
+   without a log; sim with its JSON Lines log; and the differences: the kernel's own
+   bookkeeping, the engine's (campaigns, triggers, queue, activities), the log's;
+4. the engine's µs per activity over its kernel and the log's per line, the ratios of
+   each case to SimPy, and the budget: what sim could spend per person, over its kernel
+   and per activity, for sim / SimPy to reach issue 12's 0.35.
 
 So the next person can see the floor and the distance to it.
 

@@ -20,7 +20,7 @@ its CSV, making the N people, simulating, writing the log and metrics) and its p
 resident memory (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``: the only child).
 Targets (issue 12): 120 s wall and 2 GB.
 
-    .venv/bin/python benchmarks/million.py --people 100000    # first: ~1 min, extrapolates to 1M
+    .venv/bin/python benchmarks/million.py --people 100000    # first: ~20 s, extrapolates to 1M
     .venv/bin/python benchmarks/million.py                    # 1,000,000 people: several minutes
     .venv/bin/python benchmarks/million.py --no-log           # the same without --log
 

@@ -29,11 +29,11 @@ people (in FIFO a person's wait depends only on those who came before).
     .venv/bin/python benchmarks/simpy_compare.py --profile           # cProfile top 15 of the sim case
 
 Columns: people simulated, best-of-``--repeat`` wall seconds of the simulation alone
-(the timed section excludes interpreter start and imports), people per wall second,
-peak RSS of the process, mean wait, and the relative difference of that mean wait from
-SimPy's (over the same people). Then the ratios of people per second, with issue 12's
-targets: sim / SimPy (>= 0.35), sim+log / sim (>= 0.85: what the log costs), kernel /
-SimPy (>= 0.45), and sim / MockClock. On a shared machine only these ratios mean
+(the timed section excludes interpreter start and imports), every round's wall seconds,
+people per wall second, peak RSS of the process, mean wait, and the relative difference
+of that mean wait from SimPy's (over the same people). Then the ratios of people per
+second, with issue 12's targets: sim / SimPy (>= 0.35), sim+log / SimPy, sim+log / sim
+(>= 0.85: what the log costs), sim / MockClock, and kernel / SimPy (>= 0.45). On a shared machine only these ratios mean
 anything, not the absolute rates.
 """
 

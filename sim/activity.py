@@ -208,7 +208,9 @@ class JsonLinesSink:
     """Streams one JSON object per line to a file (or standard output for ``-``).
 
     Lines are buffered and written whole, so an interrupted run leaves only complete
-    lines behind. ``stream`` may be text or binary; a file `open` makes is binary, and
+    lines behind. Make one with `open` from a path; given a stream, the sink closes it
+    at the end unless ``owns_stream`` is False (pass False for a stream you go on using,
+    such as standard output). ``stream`` may be text or binary; a file `open` makes is binary, and
     gets the encoded lines as they are. The engine hands it an activity's fields
     (`write_fields`), so no `Activity` record is made for the log.
     """
@@ -220,6 +222,11 @@ class JsonLinesSink:
     _binary: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        if isinstance(self.stream, (str, Path)):
+            raise TypeError(
+                f"JsonLinesSink takes an open stream, not the path {str(self.stream)!r}: "
+                "use JsonLinesSink.open(path) to open a file (or '-' for standard output)"
+            )
         # Text streams (files opened "w", StringIO, standard output) have an encoding.
         self._binary = not isinstance(self.stream, io.TextIOBase) and not hasattr(self.stream, "encoding")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -181,3 +183,9 @@ def test_subclasses_and_nested_containers_are_written_as_json_writes_them() -> N
             }
         ).encode("utf-8")
         assert encode_line(1, 2.5, "p", None, None, None, None, None, "t", details) == expected
+
+
+def test_a_path_given_for_a_stream_is_refused_at_once_with_the_way_to_open_it(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"use JsonLinesSink.open\(path\)"):
+        JsonLinesSink(tmp_path / "log.jsonl")  # type: ignore[arg-type]
+    assert not (tmp_path / "log.jsonl").exists()
