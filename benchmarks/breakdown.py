@@ -17,12 +17,15 @@ service draws). It prints, per person:
    bookkeeping, the engine's (campaigns, triggers, queue, activities), the log's;
 4. the engine's µs per activity over its kernel and the log's per line, the ratios of
    each case to SimPy, and the budget: what sim could spend per person, over its kernel
-   and per activity, for sim / SimPy to reach issue 12's 0.35.
+   and per activity, for sim / SimPy to reach issue 12's 0.35;
+5. the same accounting for million.py's flow (``--million-people``, 30,000 by default):
+   trio operations and activities per person, trio's floor, the wall time per person
+   without and with the log, and the 120 µs a person that 1,000,000 people in 120 s allow.
 
 So the next person can see the floor and the distance to it.
 
     .venv/bin/python benchmarks/breakdown.py                  # 100,000 people, best of 3
-    .venv/bin/python benchmarks/breakdown.py --people 20000 --repeat 1
+    .venv/bin/python benchmarks/breakdown.py --people 20000 --repeat 1 --million-people 10000
 
 Timings are best-of-``--repeat`` in this one process: compare the rows with each other.
 """
@@ -42,9 +45,10 @@ from typing import Any
 import simpy_compare as mmc
 import trio
 import trio.lowlevel
-from _harness import table
+from _harness import mean_service, table
 
 from sim.activity import JsonLinesSink
+from sim.scenario import parse_scenario
 from sim.simulation import Simulation
 
 
@@ -200,10 +204,72 @@ def coroutine_floor(times: Any, service: list[float], workers: int) -> float:
     return best(3, run)
 
 
+def million_flow(people: int, repeat: int, costs: dict[str, float]) -> None:
+    """The same accounting for million.py's flow (five steps and an executable of two,
+    each with a service time, under a backlog), at ``people`` people: what a person
+    costs in trio operations and activities, and the wall time per person with and
+    without the log, against the 120 µs a person that 1,000,000 people in 120 s allow."""
+    import million
+
+    from sim.scenario import load_scenario
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        text = million.SCENARIO.format(duration=1, people=1, workers=million.WORKERS, campaign=million.CAMPAIGN)
+        probe = parse_scenario(text.replace('[[load]]\ncsv = "arrivals.csv"\n', ""))
+        capacity = million.WORKERS / mean_service(probe, [million.CAMPAIGN])
+        last = million.write_arrivals(folder / "arrivals.csv", people, capacity, 1)
+        path = folder / "million.toml"
+        path.write_text(
+            million.SCENARIO.format(
+                duration=round(last * 1.1, 3), people=people, workers=million.WORKERS, campaign=million.CAMPAIGN
+            ),
+            encoding="utf-8",
+        )
+        scenario = load_scenario(path)
+        counter = _Counter()
+        simulation = Simulation(scenario)
+        trio.run(simulation.run, instruments=[counter])
+        summary = simulation.summary()
+        activities = sum(summary.activities.values()) / people
+        log = folder / "log.jsonl"
+        print(f"million.py's flow, {people:,} people; timing (best of {repeat}) ...", file=sys.stderr)
+        walls = {
+            "sim": best(repeat, lambda: Simulation(scenario).run_sync()),
+            "sim+log": best(repeat, lambda: Simulation(scenario, sinks=[JsonLinesSink.open(log)]).run_sync()),
+        }
+        log_bytes = log.stat().st_size / people
+    steps, spawns = counter.steps / people, counter.spawned / people
+    floor = (steps - spawns) * costs["hand-off"] + spawns * costs["spawn"]
+    us = {name: wall / people * 1e6 for name, wall in walls.items()}
+    print(f"\nmillion.py's flow, {people:,} people (the simulation alone, not loading or the process):")
+    print(
+        f"per person: {steps:.2f} trio task steps ({spawns:.2f} spawned), {summary.steps / people:.2f} flow steps, "
+        f"{activities:.2f} activities, {log_bytes:,.0f} log bytes"
+    )
+    rows = [
+        ("trio's floor: hand-offs and spawns", f"{floor:.1f}", ""),
+        ("sim, no log", f"{us['sim']:.1f}", f"kernel and engine over the floor: {us['sim'] - floor:+.1f}"),
+        ("sim with the JSON Lines log", f"{us['sim+log']:.1f}", f"the log: {us['sim+log'] - us['sim']:+.1f}"),
+        ("1,000,000 people in 120 s", "120.0", f"to cut: {us['sim+log'] - 120:+.1f}"),
+    ]
+    print(table(("case", "µs per person", "difference"), rows))
+    print(
+        f"kernel and engine: {(us['sim'] - floor) / activities:.1f} µs per activity over trio's floor; "
+        f"the log {(us['sim+log'] - us['sim']) / activities:.2f} µs per line"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=100_000, help="arrivals of the M/M/8 queue (100,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per case; the best counts (3)")
+    parser.add_argument(
+        "--million-people",
+        type=int,
+        default=30_000,
+        help="people of million.py's flow, the second part (30,000; 0: skip)",
+    )
     args = parser.parse_args()
     parsed = mmc.scenario(args.people, 8, 0.9, 1)
     times = mmc.arrivals(parsed)
@@ -282,6 +348,8 @@ def main() -> None:
         f"for sim / SimPy >= 0.35 sim may spend {simpy / 0.35:.1f} µs per person: {budget:.1f} µs over its kernel, "
         f"{budget / per['activities']:.2f} µs per activity (it spends {per_activity:.1f})"
     )
+    if args.million_people:
+        million_flow(args.million_people, args.repeat, costs)
 
 
 if __name__ == "__main__":
