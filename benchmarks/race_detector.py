@@ -7,7 +7,10 @@
    random schedules hit it about once in 2^8.
 2. **Cost.** `sim run --strategy fifo` with and without `--races`, each in a fresh
    process, on the default scenario scaled up (people and load times ``--factor``):
-   wall seconds and peak memory, and the ratio of the two runs.
+   wall seconds and peak memory, and the ratio of the two runs. Then per access: what
+   detection costs, how much of it is the detector's own `access` (its calls recorded in
+   one run and replayed into a fresh detector) and how much the engine's bookkeeping
+   around it, against what ``--races`` within 1.5x of the plain run would allow.
 
     .venv/bin/python benchmarks/race_detector.py
     .venv/bin/python benchmarks/race_detector.py --factor 20
@@ -22,6 +25,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _harness import SIM, run_child, table
 from scale import scaled
@@ -142,6 +146,47 @@ def cost(factor: int) -> None:
     )
     print(f"--races / plain: wall {detected.wall / plain.wall:.2f}, peak memory {detected.peak_mb / plain.peak_mb:.2f}")
     print(races)
+    per_access(text, plain.wall, detected.wall)
+
+
+def per_access(text: str, plain: float, detected: float) -> None:
+    """Where detection's time goes, per access: the detector's own `access` (its calls
+    recorded in one run and replayed into a fresh detector, timed) and the engine's
+    bookkeeping around it (the rest), against what ``--races`` within 1.5x would allow."""
+    from sim.races import RaceDetector
+    from sim.simulation import _fewer_collections
+
+    calls: list[tuple[Any, ...]] = []
+    record = RaceDetector.access
+
+    def recording(self: RaceDetector, clock: Any, *args: Any, time: float, value: Any = None) -> None:
+        calls.append((clock, *args, time, value))
+        record(self, clock, *args, time=time, value=value)
+
+    scenario = parse_scenario(text, source="x.toml")
+    simulation = Simulation(scenario, strategy="fifo", detect_races=True)
+    RaceDetector.access = recording  # type: ignore[method-assign]
+    try:
+        simulation.run_sync()
+    finally:
+        RaceDetector.access = record  # type: ignore[method-assign]
+    writable = simulation.race_detector.writable
+    for clock, *_ in calls:
+        clock.task = None  # the replay runs outside trio: one stand-in task for every thread
+    replay = RaceDetector(writable=writable, running=lambda: "replay")
+    with _fewer_collections():  # the collector as a run has it
+        started = time.perf_counter()
+        for clock, person, item, op, site, at, value in calls:
+            replay.access(clock, person, item, op, site, time=at, value=value)
+        alone = (time.perf_counter() - started) / len(calls) * 1e6
+    extra = (detected - plain) / len(calls) * 1e6
+    allowed = 0.5 * plain / len(calls) * 1e6
+    people = len(simulation.engine.people)
+    print(
+        f"per access ({len(calls):,} accesses, {len(calls) / people:.1f} a person): detection costs {extra:.1f} µs, "
+        f"{alone:.1f} in the detector and {extra - alone:.1f} in the engine's bookkeeping around it; "
+        f"within 1.5x of the plain run it may cost {allowed:.1f} µs"
+    )
 
 
 def main() -> None:
