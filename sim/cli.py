@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import trio
 
@@ -199,6 +200,30 @@ def build_parser() -> argparse.ArgumentParser:
         "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
     )
     return parser
+
+
+def command() -> NoReturn:
+    """The ``sim`` command and ``python -m sim``: `main`, then the process ends at once.
+
+    When `main` returns, every output is written and closed (files committed, workers
+    ended); what is left is the heap, which the interpreter would free object by object
+    on the way out: 0.7 s after a ``--races`` run of 10,000 people, seconds after a run of
+    a million. Standard output and error are flushed first, and a failure to write them
+    is reported as it would have been.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass  # the reader went away (`sim run | head`): as the user wanted
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot write the output: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        code = code or EXIT_BAD_INPUT
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -360,3 +360,24 @@ def test_a_command_puts_the_sigterm_handler_it_found_back(tmp_path: Path) -> Non
     before = signal.getsignal(signal.SIGTERM)
     assert main(["check", str(write(tmp_path, SMALL))]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_command_exits_at_once_with_every_output_written(tmp_path: Path) -> None:
+    """`sim.cli.command` ends the process without the interpreter's teardown: the exit
+    code is main's, standard output is flushed, files are complete."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(EXAMPLES / "racing-triggers.toml"), "--log", str(log), "--races"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{EXAMPLES / 'racing-triggers.toml'}: seed") and "Races: 1 pair" in done.stdout
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(line)["seq"] == number for number, line in enumerate(lines, 1))
+    missing = subprocess.run([sys.executable, "-m", "sim", "check", str(tmp_path / "nope.toml")], check=False)
+    assert missing.returncode == 2
