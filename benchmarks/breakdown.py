@@ -33,19 +33,16 @@ Timings are best-of-``--repeat`` in this one process: compare the rows with each
 from __future__ import annotations
 
 import argparse
-import gc
 import select
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import simpy_compare as mmc
 import trio
 import trio.lowlevel
-from _harness import mean_service, table
+from _harness import best, mean_service, table
 
 from sim.activity import JsonLinesSink
 from sim.scenario import parse_scenario
@@ -64,17 +61,6 @@ class _Counter(trio.abc.Instrument):
 
     def task_spawned(self, task: trio.lowlevel.Task) -> None:
         self.spawned += 1
-
-
-def best(repeat: int, fn: Callable[[], Any]) -> float:
-    """The best wall seconds of ``repeat`` calls of ``fn``, the collector quiet."""
-    walls = []
-    for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - started)
-    return min(walls)
 
 
 def handoff_us(rounds: int = 200_000) -> float:

@@ -24,14 +24,12 @@ This script
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import io
 import json
 import math
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,7 @@ from typing import Any
 import attrs
 import simpy_compare as mmc
 import trio
-from _harness import mean_service, table
+from _harness import best, mean_service, table
 
 from sim.activity import JsonLinesSink
 from sim.kernel import Kernel, Sleeper, _Entry
@@ -189,16 +187,6 @@ def check_golden() -> tuple[int, int]:
             digest = hashlib.sha256(stream.getvalue().encode("utf-8")).hexdigest()
             same += digest == golden[_key(path, label)]
     return same, len(EXAMPLES) * len(CASES)
-
-
-def best(repeat: int, fn: Callable[[], Any]) -> float:
-    walls = []
-    for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
-        fn()
-        walls.append(time.perf_counter() - started)
-    return min(walls)
 
 
 def main() -> None:
