@@ -42,10 +42,9 @@ from typing import Any
 import simpy_compare as mmc
 import trio
 import trio.lowlevel
-from _harness import best, mean_service, table
+from _harness import best, table
 
 from sim.activity import JsonLinesSink
-from sim.scenario import parse_scenario
 from sim.simulation import Simulation
 
 
@@ -201,17 +200,7 @@ def million_flow(people: int, repeat: int, costs: dict[str, float]) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        text = million.SCENARIO.format(duration=1, people=1, workers=million.WORKERS, campaign=million.CAMPAIGN)
-        probe = parse_scenario(text.replace('[[load]]\ncsv = "arrivals.csv"\n', ""))
-        capacity = million.WORKERS / mean_service(probe, [million.CAMPAIGN])
-        last = million.write_arrivals(folder / "arrivals.csv", people, capacity, 1)
-        path = folder / "million.toml"
-        path.write_text(
-            million.SCENARIO.format(
-                duration=round(last * 1.1, 3), people=people, workers=million.WORKERS, campaign=million.CAMPAIGN
-            ),
-            encoding="utf-8",
-        )
+        path, *_ = million.write_scenario(folder, people, 1)
         scenario = load_scenario(path)
         counter = _Counter()
         simulation = Simulation(scenario)

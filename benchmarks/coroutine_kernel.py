@@ -37,11 +37,11 @@ from typing import Any
 import attrs
 import simpy_compare as mmc
 import trio
-from _harness import best, mean_service, table
+from _harness import best, table
 
 from sim.activity import JsonLinesSink
 from sim.kernel import Kernel, Sleeper, _Entry
-from sim.scenario import load_scenario, parse_scenario
+from sim.scenario import load_scenario
 from sim.simulation import Simulation
 from sim.units import MICROS, micros
 
@@ -117,12 +117,7 @@ class CoroutineKernel(Kernel):
             raise self._error
 
     def _close_parked(self) -> None:
-        parked = [entry for _, _, _, entry in self._heap]
-        if self._single is not None:
-            parked.append(self._single)
-        for bucket in self._ready.values():
-            parked.extend(entry for entry in bucket.items if entry is not None)
-        for entry in parked:
+        for entry in self._parked():
             if entry.task is not None and not entry.cancelled:
                 entry.task.coro.close()  # type: ignore[attr-defined]
 
@@ -223,20 +218,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        text = million.SCENARIO.format(duration=1, people=1, workers=million.WORKERS, campaign=million.CAMPAIGN)
-        probe = parse_scenario(text.replace('[[load]]\ncsv = "arrivals.csv"\n', ""))
-        capacity = million.WORKERS / mean_service(probe, [million.CAMPAIGN])
-        last = million.write_arrivals(folder / "arrivals.csv", args.million_people, capacity, 1)
-        path = folder / "million.toml"
-        path.write_text(
-            million.SCENARIO.format(
-                duration=round(last * 1.1, 3),
-                people=args.million_people,
-                workers=million.WORKERS,
-                campaign=million.CAMPAIGN,
-            ),
-            encoding="utf-8",
-        )
+        path, *_ = million.write_scenario(folder, args.million_people, 1)
         scenario = load_scenario(path)
         log = folder / "log.jsonl"
         walls = {

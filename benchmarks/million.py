@@ -135,6 +135,21 @@ def write_arrivals(path: Path, people: int, capacity: float, seed: int) -> float
     return at
 
 
+def write_scenario(folder: Path, people: int, seed: int) -> tuple[Path, float, float, float]:
+    """Write the flow's scenario and its ``people`` arrivals (arrivals.csv) in ``folder``:
+    (the scenario file, worker seconds per person, the last arrival, the window)."""
+    text = SCENARIO.format(duration=1, people=1, workers=WORKERS, campaign=CAMPAIGN)
+    probe = parse_scenario(text.replace('[[load]]\ncsv = "arrivals.csv"\n', ""))  # no CSV yet
+    per_person = mean_service(probe, [CAMPAIGN])
+    last = write_arrivals(folder / "arrivals.csv", people, WORKERS / per_person, seed)
+    duration = round(last * 1.1, 3)
+    path = folder / "million.toml"
+    path.write_text(
+        SCENARIO.format(duration=duration, people=people, workers=WORKERS, campaign=CAMPAIGN), encoding="utf-8"
+    )
+    return path, per_person, last, duration
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=MILLION, help="distinct people, one form fill each (1,000,000)")
@@ -146,17 +161,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        scenario = folder / "million.toml"
-        text = SCENARIO.format(duration=1, people=1, workers=WORKERS, campaign=CAMPAIGN)
-        probe = parse_scenario(text.replace('[[load]]\ncsv = "arrivals.csv"\n', ""))  # no CSV yet
-        per_person = mean_service(probe, [CAMPAIGN])
-        capacity = WORKERS / per_person
         print(f"generating {args.people:,} arrivals ...", file=sys.stderr, flush=True)
-        last = write_arrivals(folder / "arrivals.csv", args.people, capacity, args.seed)
-        duration = round(last * 1.1, 3)
-        scenario.write_text(
-            SCENARIO.format(duration=duration, people=args.people, workers=WORKERS, campaign=CAMPAIGN), encoding="utf-8"
-        )
+        scenario, per_person, last, duration = write_scenario(folder, args.people, args.seed)
+        capacity = WORKERS / per_person
         print(
             f"{CAMPAIGN}: {per_person:.3f} s of worker time per person, {WORKERS} workers -> capacity "
             f"{capacity:.1f}/s; {args.people:,} people over {last / 3600:.2f} h, window {duration / 3600:.2f} h"

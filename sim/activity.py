@@ -243,11 +243,7 @@ class JsonLinesSink:
 
     def write_fields(self, fields: dict[str, Any]) -> None:
         """`write` from an activity's fields, as `Activity.to_json` writes them."""
-        line = encode_fields(fields)
-        pending = self._pending
-        pending.append(line)
-        if len(pending) >= self.buffer_lines:
-            self.flush()
+        self._add(encode_fields(fields))
 
     def _add(self, line: bytes) -> None:
         pending = self._pending

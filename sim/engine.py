@@ -469,7 +469,7 @@ class Engine:
         entry = Waiting(
             item=(run, cause, via),
             campaign=campaign.name,
-            priority=self._priority_at(campaign, run.admitted),
+            priority=priority_at(campaign, run.admitted, flow=self.priorities[campaign.name]),
             since=run.admitted,
         )
         if queue.enter(entry, self.kernel.now):
@@ -478,12 +478,6 @@ class Engine:
             run.thread.waiting = entry
             self.emit("run_queued", person, run, cause=cause, via=via, priority=entry.priority)
         return run
-
-    def _priority_at(self, campaign: Campaign, now: float) -> Priority:
-        """`sim.queue.priority_at`, with the flow's own class made once per campaign."""
-        if campaign.priority is not None and now >= campaign.priority_from:
-            return campaign.priority
-        return self.priorities[campaign.name]
 
     def _start(self, entry: Waiting) -> None:
         """``entry`` got a worker: start its run as a task, or wake it after its Wait."""
@@ -514,7 +508,7 @@ class Engine:
         entry = Waiting(
             item=thread,
             campaign=campaign.name,
-            priority=self._priority_at(campaign, self.kernel.now),
+            priority=priority_at(campaign, self.kernel.now, flow=self.priorities[campaign.name]),
             since=self.kernel.now,
             resume=thread.sleeper,
         )
@@ -745,13 +739,13 @@ class Engine:
         return clock
 
     def _touch(self, person: Person, item: str, op: Op, site: Site, value: Value = None) -> None:
-        races, clock = self.races, self._clock
-        assert races is not None and clock is not None, "an access outside any thread"
-        races.access(clock, person.id, item, op, site, time=self.kernel.now, value=value)
+        races = self.races
+        assert races is not None
+        races.access(self._acting(), person.id, item, op, site, time=self.kernel.now, value=value)
 
     def _read_filters(self, filters: Sequence[model.Filter], person: Person, site: Site) -> None:
-        races, clock = self.races, self._clock
-        assert races is not None and clock is not None, "an access outside any thread"
+        races, clock = self.races, self._acting()
+        assert races is not None
         # The items a smart list reads, worked out once per list. By id: the lists belong
         # to the scenario, which outlives the run, and hashing their filters costs more.
         items = self._filter_items.get(id(filters))

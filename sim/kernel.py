@@ -635,11 +635,7 @@ class Kernel:
         ``_finished`` and return at once.
         """
         self._finished = True
-        parked = [entry for _, _, _, entry in self._heap]
-        if self._single is not None:
-            parked.append(self._single)
-        for bucket in self._ready.values():
-            parked.extend(entry for entry in bucket.items if entry is not None)
+        parked = self._parked()
         self._heap, self._ready, self._due, self._single = [], {}, 0, None
         for entry in parked:
             # Only a task still parked on this very entry: trio clears custom_sleep_data
@@ -647,6 +643,15 @@ class Kernel:
             if entry.task is not None and entry.task.custom_sleep_data is entry:
                 reschedule(entry.task, outcome.Error(_Shutdown()))
                 entry.task = None
+
+    def _parked(self) -> list[_Entry]:
+        """Every entry still waiting its turn: in the heap, alone, or in a bucket."""
+        parked = [entry for _, _, _, entry in self._heap]
+        if self._single is not None:
+            parked.append(self._single)
+        for bucket in self._ready.values():
+            parked.extend(entry for entry in bucket.items if entry is not None)
+        return parked
 
     def _abort_main(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
         self._finished = True  # cancelled from outside (or Ctrl-C): no more hand-offs

@@ -56,12 +56,13 @@ def flow_priority(campaign: Campaign) -> Priority:
     return "low"
 
 
-def priority_at(campaign: Campaign, now: float) -> Priority:
+def priority_at(campaign: Campaign, now: float, *, flow: Priority | None = None) -> Priority:
     """The class of a run of ``campaign`` queued at ``now``: an override applies to runs
-    queued at or after it takes effect, not to those already waiting (R21)."""
+    queued at or after it takes effect, not to those already waiting (R21). ``flow`` is
+    `flow_priority` of the campaign when the caller has it already."""
     if campaign.priority is not None and now >= campaign.priority_from:
         return campaign.priority
-    return flow_priority(campaign)
+    return flow if flow is not None else flow_priority(campaign)
 
 
 def make_sampler(spec: ServiceTime, rng: random.Random) -> Callable[[], float]:
