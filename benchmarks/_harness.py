@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from sim.report import format_seconds as seconds  # noqa: F401 (used by the scripts)
+from sim.observe.report import format_seconds as seconds  # noqa: F401 (used by the scripts)
 
 #: How the benchmarks start ``sim run``: the interpreter that runs them, so the venv's sim.
 SIM = (sys.executable, "-m", "sim")

@@ -44,8 +44,8 @@ import trio
 import trio.lowlevel
 from _harness import best, table
 
-from sim.activity import JsonLinesSink
-from sim.simulation import Simulation
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import JsonLinesSink
 
 
 class _Counter(trio.abc.Instrument):

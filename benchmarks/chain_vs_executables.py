@@ -190,7 +190,7 @@ def end_to_end(log: Path) -> tuple[list[float], int]:
 
 
 def rank(ordered: list[float], p: float) -> float:
-    """Nearest-rank percentile, as sim.metrics computes them."""
+    """Nearest-rank percentile, as sim.observe.metrics computes them."""
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)] if ordered else 0.0
 
 

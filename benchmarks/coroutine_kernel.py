@@ -7,7 +7,7 @@ coroutine itself (``coroutine.send``), in one trio task, so that a hand-off is a
 call. Runs would no longer be trio tasks (the product's shape today: a requested run is a
 trio task of its own), so this is a prototype to measure, not the product.
 
-`CoroutineKernel` is `sim.kernel.Kernel` with the task mechanics replaced: the same heap,
+`CoroutineKernel` is `sim.run.kernel.Kernel` with the task mechanics replaced: the same heap,
 buckets, strategies, choice points, calls and wakes; a "task" is a coroutine and a handle.
 This script
 
@@ -39,11 +39,11 @@ import simpy_compare as mmc
 import trio
 from _harness import best, table
 
-from sim.activity import JsonLinesSink
-from sim.kernel import Kernel, Sleeper, _Entry
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import JsonLinesSink
+from sim.run.kernel import Kernel, Sleeper, _Entry
 from sim.scenario import load_scenario
-from sim.simulation import Simulation
-from sim.units import MICROS, micros
+from sim.scenario.units import MICROS, micros
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -238,7 +238,7 @@ def main() -> None:
         )
     )
 
-    from sim.explore import plan_of
+    from sim.verify.explore import plan_of
 
     full = load_scenario(ROOT / "examples" / "racing-triggers.toml")
     keep = {f"p{i}" for i in range(1, 101)}

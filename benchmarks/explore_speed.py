@@ -1,7 +1,7 @@
 """Schedules explored per second: `sim explore`'s search, with 1 and 2 processes.
 
 The scenario is examples/racing-triggers.toml cut to its first 100 people (100 form
-fills, two racing trigger campaigns each). Each case times `sim.explore.explore` with
+fills, two racing trigger campaigns each). Each case times `sim.verify.explore.explore` with
 ``witnesses=0``: running and grouping the schedules, not shrinking witnesses (shrinking
 replays the scenario up to 200 times per class and depends on how many classes there
 are). The schedules are the same for every number of processes, and so is the result
@@ -27,10 +27,10 @@ import attrs
 import trio
 from _harness import table
 
-from sim.explore import explore, run_schedule
-from sim.model import Scenario
+from sim.observe.simulation import Simulation
 from sim.scenario import load_scenario
-from sim.simulation import Simulation
+from sim.scenario.model import Scenario
+from sim.verify.explore import explore, run_schedule
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "racing-triggers.toml"
 
@@ -65,7 +65,7 @@ def floor(scenario: Scenario) -> None:
     hand-offs and spawns alone would allow: the floor under a trio task per run."""
     from breakdown import _Counter, handoff_us, spawn_us
 
-    from sim.explore import plan_of
+    from sim.verify.explore import plan_of
 
     counter = _Counter()
     simulation = Simulation(scenario, strategy="random", strategy_seed=0, plan=plan_of(scenario), measure=False)

@@ -52,7 +52,7 @@ from pathlib import Path
 import attrs
 
 from sim import cli
-from sim.strategies import EXTREME_NUMBERS, HUGE_DURATION, duration_spans, number_spans
+from sim.verify.strategies import EXTREME_NUMBERS, HUGE_DURATION, duration_spans, number_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -120,7 +120,7 @@ def generated_cases(count: int, seed: int) -> Iterator[Case]:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from sim.dump import dump_scenario
+    from sim.scenario.dump import dump_scenario
     from sim.testing import scenarios
 
     texts: list[str] = []

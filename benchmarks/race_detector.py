@@ -31,7 +31,7 @@ from _harness import SIM, run_child, table
 from scale import scaled
 
 from sim import Scenario, Simulation, load_scenario, parse_scenario
-from sim.explore import finished_outcome
+from sim.verify.explore import finished_outcome
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -153,8 +153,8 @@ def per_access(text: str, plain: float, detected: float) -> None:
     """Where detection's time goes, per access: the detector's own `access` (its calls
     recorded in one run and replayed into a fresh detector, timed) and the engine's
     bookkeeping around it (the rest), against what ``--races`` within 1.5x would allow."""
-    from sim.races import RaceDetector
-    from sim.simulation import _fewer_collections
+    from sim.observe.races import RaceDetector
+    from sim.observe.simulation import _fewer_collections
 
     calls: list[tuple[Any, ...]] = []
     record = RaceDetector.access

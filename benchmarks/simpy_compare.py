@@ -15,7 +15,7 @@ process of its own:
   ``trio.CapacityLimiter(c)`` and a task per person (slow: run on fewer people).
 
 All four get the same arrival times: generated once, here, with
-``sim.load.arrival_times`` for the scenario's own ``[[load]]`` (which the sim cases
+``sim.run.load.arrival_times`` for the scenario's own ``[[load]]`` (which the sim cases
 regenerate internally, and check), and the same service draws: the i-th person to reach
 a worker gets the i-th draw of sim's service-time stream (``random.Random("sim.service:
 SEED")``, as the engine draws them in the order steps start). In a FIFO queue the i-th
@@ -103,14 +103,14 @@ def load_of(parsed: Any) -> Any:
 
 
 def arrivals(parsed: Any) -> array.array[float]:
-    from sim.load import arrival_times
+    from sim.run.load import arrival_times
 
     return array.array("d", arrival_times(load_of(parsed), seed=parsed.seed, index=0, end=parsed.duration))
 
 
 def service_draws(parsed: Any, count: int) -> list[float]:
     """The first ``count`` service times sim's engine draws, in the order steps start."""
-    from sim.queue import make_sampler
+    from sim.run.queue import make_sampler
 
     rng = random.Random(f"sim.service:{parsed.seed}")
     draw = make_sampler(parsed.queue.service["interesting_moment"], rng)
@@ -121,8 +121,8 @@ def service_draws(parsed: Any, count: int) -> list[float]:
 
 
 def case_sim(parsed: Any, times: array.array[float], log: Path | None) -> dict[str, Any]:
-    from sim.activity import JsonLinesSink
-    from sim.simulation import Simulation
+    from sim.observe.simulation import Simulation
+    from sim.observe.sinks import JsonLinesSink
 
     if arrivals(parsed) != times:
         raise SystemExit("sim's own arrival times differ from the ones given to the other engines")
@@ -202,7 +202,7 @@ def case_kernel(times: array.array[float], service: list[float], workers: int) -
 
     import trio
 
-    from sim.kernel import Kernel
+    from sim.run.kernel import Kernel
 
     kernel = Kernel()
     waits = [0.0] * len(times)
@@ -268,7 +268,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def profile(args: argparse.Namespace) -> None:
-    from sim.simulation import Simulation
+    from sim.observe.simulation import Simulation
 
     parsed = scenario(args.people, args.workers, args.rho, args.seed)
     profiler = cProfile.Profile()

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sim.activity import Activity, ActivitySink, FieldSink, JsonLinesSink, MemorySink
-from sim.dump import dump_scenario
-from sim.explore import Exploration, OutcomeClass, explore
-from sim.guarantees import Violation, check_guarantees
-from sim.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
-from sim.metrics import CampaignMetrics, Metrics, Percentiles, QueueMetrics, Series
-from sim.model import (
+from sim import _moved
+from sim.observe.metrics import CampaignMetrics, Metrics, Percentiles, QueueMetrics, Series
+from sim.observe.races import Access, Race, RaceDetector, Site
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import JsonLinesSink, MemorySink
+from sim.observe.summary import CampaignTally, Summary
+from sim.observe.trace import TraceSink
+from sim.run.activity import Activity, ActivitySink, FieldSink
+from sim.run.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
+from sim.run.schedule import ReplayStrategy, ScheduleError
+from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.scenario.dump import dump_scenario
+from sim.scenario.model import (
     Campaign,
     Choice,
     FieldFilter,
@@ -34,12 +40,10 @@ from sim.model import (
     Step,
     Trigger,
 )
-from sim.races import Access, Race, RaceDetector, Site
-from sim.scenario import ScenarioError, load_scenario, parse_scenario
-from sim.schedule import ReplayStrategy, ScheduleError
-from sim.simulation import Simulation
-from sim.summary import CampaignTally, Summary
-from sim.trace import TraceSink
+from sim.verify.explore import Exploration, OutcomeClass, explore
+from sim.verify.guarantees import Violation, check_guarantees
+
+_moved.install()  # sim.model, sim.kernel, ...: the paths before the layout by stage
 
 __all__ = [
     "Access",

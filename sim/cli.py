@@ -1,7 +1,7 @@
 """The ``sim`` command: ``sim run``, ``sim explore`` and ``sim check``.
 
 Exit codes: 0 done, 2 bad input (with a message, never a traceback), 130
-after Ctrl-C and 143 after SIGTERM (a partial summary first, `sim.signals`), 1 races found
+after Ctrl-C and 143 after SIGTERM (a partial summary first, `sim.observe.signals`), 1 races found
 with --fail-on-race.
 """
 
@@ -21,26 +21,29 @@ from typing import NoReturn
 
 import trio
 
-from sim import __version__, signals
-from sim.activity import ActivitySink, JsonLinesSink
-from sim.estimate import MemoryGuard, available_memory, estimate_memory
-from sim.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
-from sim.model import Problem, Scenario
-from sim.output import AtomicFile, StandardOutput, open_output, output_problem
-from sim.progress import ProgressSink
-from sim.report import format_check, format_exploration, format_metrics, format_races, format_summary
+from sim import __version__
+from sim.observe import signals
+from sim.observe.output import AtomicFile, StandardOutput, open_output, output_problem
+from sim.observe.progress import ProgressSink
+from sim.observe.report import format_check, format_metrics, format_races, format_summary
+from sim.observe.signals import stop_signals, stopped_exit_code
+from sim.observe.simulation import STRATEGIES, Simulation
+from sim.observe.sinks import JsonLinesSink
+from sim.observe.summary import Summary
+from sim.observe.trace import TraceSink
+from sim.run.activity import ActivitySink
+from sim.run.schedule import ScheduleError, parse_schedule
 from sim.scenario import MAX_FILE_BYTES, ScenarioError, decode_scenario, load_scenario, parse_scenario
-from sim.schedule import ScheduleError, parse_schedule
-from sim.signals import stop_signals, stopped_exit_code
-from sim.simulation import STRATEGIES, Simulation
-from sim.summary import Summary
-from sim.trace import TraceSink
-from sim.workers import WorkerDied
+from sim.scenario.estimate import MemoryGuard, available_memory, estimate_memory
+from sim.scenario.model import Problem, Scenario
+from sim.verify.exploration_report import format_exploration
+from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
+from sim.verify.workers import WorkerDied
 
 #: The scenario ``sim run`` uses when given no file.
 DEFAULT_SCENARIO = "lead-lifecycle.toml"
 
-#: Exit codes; a signal's (130, 143) are sim.signals'.
+#: Exit codes; a signal's (130, 143) are sim.observe.signals'.
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 

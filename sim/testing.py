@@ -26,19 +26,20 @@ from typing import TYPE_CHECKING, NoReturn
 
 import attrs
 
-from sim.activity import Activity, MemorySink
-from sim.dump import dump_scenario
-from sim.guarantees import Violation, check_guarantees, format_activity
-from sim.model import Scenario
-from sim.people import Person
-from sim.races import Race
-from sim.report import format_races
+from sim.observe.races import Race
+from sim.observe.report import format_races
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import MemorySink
+from sim.observe.summary import Summary
+from sim.run.activity import Activity
 from sim.scenario import parse_scenario
-from sim.simulation import Simulation
-from sim.summary import Summary
+from sim.scenario.dump import dump_scenario
+from sim.scenario.model import Scenario
+from sim.scenario.people import Person
+from sim.verify.guarantees import Violation, check_guarantees, format_activity
 
 if TYPE_CHECKING:  # imported on first use: running and asserting work without hypothesis
-    from sim.strategies import (
+    from sim.verify.strategies import (
         Design,
         campaigns,
         flows,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # imported on first use: running and asserting work without h
         triggers,
     )
 
-#: The Hypothesis strategies, from sim.strategies (needs the ``test`` extra).
+#: The Hypothesis strategies, from sim.verify.strategies (needs the ``test`` extra).
 _STRATEGIES = (
     *("Design", "campaigns", "flows", "mutated_files", "people", "qualifications", "queues", "scenarios", "seeds"),
     *("service_times", "steps", "triggers"),
@@ -62,7 +63,7 @@ _STRATEGIES = (
 
 def __getattr__(name: str) -> object:
     if name in _STRATEGIES:
-        from sim import strategies
+        from sim.verify import strategies
 
         return getattr(strategies, name)
     raise AttributeError(f"module 'sim.testing' has no attribute {name!r}")

@@ -12,9 +12,10 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.activity import Activity, JsonLinesSink, MemorySink, encode_line
-from sim.model import Scenario
-from sim.simulation import Simulation
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import JsonLinesSink, MemorySink
+from sim.run.activity import Activity, encode_line
+from sim.scenario.model import Scenario
 from sim.testing import scenarios, seeds
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.activity import Activity
 from sim.cli import default_scenario_path, main
+from sim.run.activity import Activity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -314,7 +314,7 @@ def test_explore_runs_no_more_processes_than_cores_or_schedules(capsys: pytest.C
 def test_out_of_memory_in_a_run_is_exit_2_with_a_message_and_whole_log_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sim.engine import Engine
+    from sim.run.engine import Engine
 
     steps = 0
     run_step = Engine.run_step

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sim.conditions import field_holds, holds, same_value, trigger_matches
-from sim.model import FieldFilter, ListFilter, Program, ProgramStatusFilter, Trigger, Value
-from sim.people import Person
+from sim.run.conditions import field_holds, holds, trigger_matches
+from sim.scenario.model import FieldFilter, ListFilter, Program, ProgramStatusFilter, Trigger, Value, same_value
+from sim.scenario.people import Person
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim import model
-from sim.activity import Activity, MemorySink
-from sim.dump import dump_scenario
-from sim.scenario import load_scenario, parse_scenario
-from sim.simulation import Simulation
-from sim.units import MAX_SECONDS
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import MemorySink
+from sim.run.activity import Activity
+from sim.scenario import load_scenario, model, parse_scenario
+from sim.scenario.dump import dump_scenario
+from sim.scenario.units import MAX_SECONDS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -686,7 +686,7 @@ def test_durations(seconds: float, written: str) -> None:
     assert_same_content(scenario)
 
 
-#: Any duration a scenario can hold: whole microseconds up to 100 years (sim.units).
+#: Any duration a scenario can hold: whole microseconds up to 100 years (sim.scenario.units).
 GRID_DURATIONS = st.integers(min_value=0, max_value=MAX_SECONDS * 1_000_000).map(lambda us: us / 1_000_000)
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from sim.activity import RUN_ENDINGS, RUN_STARTED, Activity
+from sim.run.activity import RUN_ENDINGS, RUN_STARTED, Activity
+from sim.run.tally import BudgetReport
 from sim.scenario import load_scenario, parse_scenario
-from sim.summary import BudgetReport
 from sim.testing import run_text, run_with_summary, trace
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "lead-lifecycle.toml"

@@ -1,4 +1,4 @@
-"""Estimates before a run (sim.estimate): a population that cannot fit is refused with what
+"""Estimates before a run (sim.scenario.estimate): a population that cannot fit is refused with what
 it needs; work that cannot finish in reasonable time is announced."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from sim import estimate
 from sim.cli import main
-from sim.estimate import estimate_memory, estimate_work, memory_problem, work_warning
-from sim.scenario import load_scenario, parse_scenario
+from sim.scenario import estimate, load_scenario, parse_scenario
+from sim.scenario.estimate import estimate_memory, estimate_work, memory_problem, work_warning
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "examples" / "lead-lifecycle.toml"

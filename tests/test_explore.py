@@ -8,9 +8,9 @@ import attrs
 import pytest
 
 from sim.cli import main
-from sim.explore import ExploreProgress, Stop, explore, replay
+from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.scenario import load_scenario
-from sim.schedule import ScheduleError, format_schedule, parse_schedule
+from sim.verify.explore import ExploreProgress, Stop, explore, replay
 
 ROOT = Path(__file__).resolve().parent.parent
 RACE = ROOT / "examples" / "racing-triggers-one-fill.toml"
@@ -97,7 +97,7 @@ def test_the_result_is_the_same_for_any_number_of_jobs() -> None:
 def test_classes_beyond_the_first_few_are_counted_not_shrunk() -> None:
     """With many independent races nearly every schedule is a class of its own: the
     first `witnesses` classes are shrunk and compared, the rest summed up on one line."""
-    from sim.report import format_exploration
+    from sim.verify.exploration_report import format_exploration
 
     full = load_scenario(ROOT / "examples" / "racing-triggers.toml")
     keep = {f"p{i}" for i in range(1, 9)}
@@ -153,7 +153,7 @@ def test_the_request_chain_and_webhook_races_are_found_and_their_witnesses_repla
 def test_a_stopped_exploration_keeps_what_it_explored_and_says_so() -> None:
     """A signal stops exploring (should_stop): the schedules run so far make the classes,
     the report starts with INTERRUPTED, and the top classes still get a witness."""
-    from sim.report import format_exploration
+    from sim.verify.exploration_report import format_exploration
 
     scenario = load_scenario(RACE)
     stop = Stop()
@@ -174,7 +174,7 @@ def test_a_stopped_exploration_keeps_what_it_explored_and_says_so() -> None:
 def test_shrinking_reports_progress_and_a_budget_it_ran_out_of() -> None:
     """Shrinking is never silent: each replay is reported; a witness the budget did not
     let shrink to the end says so, with the replays it took."""
-    from sim.report import format_exploration
+    from sim.verify.exploration_report import format_exploration
 
     full = load_scenario(ROOT / "examples" / "racing-triggers.toml")
     keep = {f"p{i}" for i in range(1, 9)}

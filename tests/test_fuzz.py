@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim.cli
-from sim.activity import Activity
-from sim.dump import dump_scenario
-from sim.model import Scenario
-from sim.simulation import Simulation
+from sim.observe.simulation import Simulation
+from sim.run.activity import Activity
+from sim.scenario.dump import dump_scenario
+from sim.scenario.model import Scenario
 from sim.testing import mutated_files, scenarios
 
 ROOT = Path(__file__).resolve().parent.parent

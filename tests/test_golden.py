@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from sim.activity import JsonLinesSink
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import JsonLinesSink
 from sim.scenario import load_scenario
-from sim.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

@@ -2,7 +2,7 @@
 
 Two halves:
 - Property tests: Hypothesis draws a valid design (`sim.testing.scenarios`) and a seed,
-  the simulator runs it, and one check of `sim.guarantees` must find nothing. Each test
+  the simulator runs it, and one check of `sim.verify.guarantees` must find nothing. Each test
   is one numbered guarantee of docs/guarantees.md.
 - Teeth: a check that cannot fail proves nothing, so each one is shown a log that breaks
   its guarantee (a hand-made edit of an exact log) and must say so; and an engine broken
@@ -25,11 +25,23 @@ from hypothesis import HealthCheck, Phase, event, find, given, note, settings, t
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from sim import model
-from sim.activity import Activity
-from sim.dump import dump_scenario
-from sim.engine import At, Engine, Run
-from sim.guarantees import (
+from sim.run.activity import Activity
+from sim.run.engine import At, Engine, Run
+from sim.scenario import model, parse_scenario
+from sim.scenario.dump import dump_scenario
+from sim.scenario.model import (
+    Campaign,
+    CampaignKind,
+    ExternalActivity,
+    PersonSpec,
+    Qualification,
+    Scenario,
+    Step,
+    Trigger,
+    Value,
+)
+from sim.testing import SimulationResult, assert_guarantees, campaigns, scenarios, seeds, simulate, steps, triggers
+from sim.verify.guarantees import (
     Log,
     Violation,
     check_batches,
@@ -44,20 +56,7 @@ from sim.guarantees import (
     check_time,
     check_trigger_causality,
 )
-from sim.model import (
-    Campaign,
-    CampaignKind,
-    ExternalActivity,
-    PersonSpec,
-    Qualification,
-    Scenario,
-    Step,
-    Trigger,
-    Value,
-)
-from sim.scenario import parse_scenario
-from sim.strategies import FIELDS, FORMS, LISTS, PROGRAM, Design, step_kinds
-from sim.testing import SimulationResult, assert_guarantees, campaigns, scenarios, seeds, simulate, steps, triggers
+from sim.verify.strategies import FIELDS, FORMS, LISTS, PROGRAM, Design, step_kinds
 
 BASE = (Path(__file__).parent / "data" / "guarantees.toml").read_text(encoding="utf-8")
 

@@ -16,15 +16,15 @@ import attrs
 import pytest
 from hypothesis import given
 
-from sim.activity import Activity
-from sim.dump import dump_activities_csv, dump_scenario
-from sim.guarantees import Log, check_conservation, check_guarantees
-from sim.load import arrival_times, new_arrivals
-from sim.model import Generator, Replay, Scenario
-from sim.report import format_summary
+from sim.observe.report import format_summary
+from sim.run.activity import Activity
+from sim.run.load import arrival_times, new_arrivals
 from sim.scenario import load_scenario, parse_scenario
-from sim.strategies import scenarios, seeds
+from sim.scenario.dump import dump_activities_csv, dump_scenario
+from sim.scenario.model import Generator, Replay, Scenario
 from sim.testing import run_scenario, run_text, simulate
+from sim.verify.guarantees import Log, check_conservation, check_guarantees
+from sim.verify.strategies import scenarios, seeds
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.metrics import Metrics, Percentiles, TimeWeighted, percentiles
+from sim.observe.metrics import Metrics, Percentiles, TimeWeighted, percentiles
+from sim.observe.simulation import Simulation
 from sim.scenario import parse_scenario
-from sim.simulation import Simulation
 
 # --- TimeWeighted ------------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ def test_cli_metrics_file_is_the_json_of_the_metrics(tmp_path: Path, capsys: pyt
 def test_a_run_without_metrics_logs_the_same_and_says_it_kept_none() -> None:
     """Exploration turns the metrics' bookkeeping off (`measure=False`): it must change
     nothing the run does, and asking for the metrics then is an error, not zeros."""
-    from sim.activity import MemorySink
+    from sim.observe.sinks import MemorySink
     from sim.scenario import load_scenario
 
     scenario = load_scenario(Path(__file__).resolve().parent / "data" / "queue-routing.toml")

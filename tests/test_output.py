@@ -1,4 +1,4 @@
-"""Output files (sim.output): never over an input, written whole, at most one on stdout."""
+"""Output files (sim.observe.output): never over an input, written whole, at most one on stdout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.output import AtomicFile, output_problem
+from sim.observe.output import AtomicFile, output_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = """
@@ -153,7 +153,7 @@ def test_a_run_near_its_memory_limit_stops_with_a_summary_and_exit_2(
 ) -> None:
     """The guard looks every few thousand activities: near a limit the run stops at its
     next task switch, prints what it did, writes whole files, and says why it stopped."""
-    import sim.estimate
+    import sim.scenario.estimate
 
     checks = []
 
@@ -161,7 +161,7 @@ def test_a_run_near_its_memory_limit_stops_with_a_summary_and_exit_2(
         checks.append(1)
         return "the address-space limit (ulimit -v: 1.0 GB)" if len(checks) == 2 else None
 
-    monkeypatch.setattr(sim.estimate, "memory_pressure", pressure)
+    monkeypatch.setattr(sim.scenario.estimate, "memory_pressure", pressure)
     metrics = tmp_path / "m.json"
     assert main(["run", str(ROOT / "examples" / "lead-lifecycle.toml"), "--metrics", str(metrics)]) == 2
     out, err = capsys.readouterr()
@@ -188,8 +188,8 @@ def test_a_trace_ends_a_million_open_runs_without_holding_them_in_memory() -> No
     not run out while it closes its files."""
     import io as io_module
 
-    from sim.activity import Activity
-    from sim.trace import TraceSink
+    from sim.observe.trace import TraceSink
+    from sim.run.activity import Activity
 
     writes: list[int] = []
 

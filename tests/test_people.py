@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sim.people import make_people
 from sim.scenario import parse_scenario
+from sim.scenario.people import make_people
 
 TEXT = """
 lists = ["Hot"]
@@ -53,7 +53,7 @@ def test_a_large_population_reports_its_progress_and_its_end() -> None:
     shows a line while a million people are made and clears it after."""
     import attrs
 
-    from sim.people import PROGRESS_EVERY
+    from sim.scenario.people import PROGRESS_EVERY
 
     scenario = attrs.evolve(parse_scenario(TEXT.format(seed=1)), population=2 * PROGRESS_EVERY + 5)
     told: list[tuple[int, int]] = []

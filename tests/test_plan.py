@@ -9,11 +9,11 @@ import attrs
 import pytest
 from hypothesis import given, settings
 
-from sim.activity import JsonLinesSink
-from sim.model import Scenario
-from sim.plan import Plan
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import JsonLinesSink
+from sim.run.plan import Plan
 from sim.scenario import load_scenario
-from sim.simulation import Simulation
+from sim.scenario.model import Scenario
 from sim.testing import scenarios, seeds
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.toml"))

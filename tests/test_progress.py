@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import io
 
-from sim.activity import Activity
-from sim.progress import ProgressSink
+from sim.observe.progress import ProgressSink
+from sim.run.activity import Activity
 
 
 def _activity(seq: int, time: float) -> Activity:

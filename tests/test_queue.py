@@ -25,11 +25,11 @@ import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
 
-from sim import model
-from sim.activity import Activity, MemorySink
-from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler
-from sim.scenario import ScenarioError, load_scenario, parse_scenario
-from sim.simulation import Simulation
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import MemorySink
+from sim.run.activity import Activity
+from sim.run.queue import CampaignQueue, Waiting, flow_priority, make_sampler
+from sim.scenario import ScenarioError, load_scenario, model, parse_scenario
 from sim.testing import (
     SimulationResult,
     assert_deterministic,
@@ -716,7 +716,7 @@ def test_r22_the_queue_table_of_the_docs() -> None:
 
 
 def draws(spec: model.ServiceTime, n: int, seed: int = 1) -> list[float]:
-    """``n`` service times drawn by sim.queue.make_sampler from a fixed seed."""
+    """``n`` service times drawn by sim.run.queue.make_sampler from a fixed seed."""
     draw = make_sampler(spec, random.Random(seed))
     return [draw() for _ in range(n)]
 

@@ -1,4 +1,4 @@
-"""The happens-before race detector (`sim.races`, `sim run --races`, docs/races.md).
+"""The happens-before race detector (`sim.observe.races`, `sim run --races`, docs/races.md).
 
 Exact races for small designs, one per kind of access; the examples; and two properties:
 detection never changes a run, and every race exploration shows is one the detector
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, Phase, assume, find, given, note, settings
 
 from sim import MemorySink, Race, RaceDetector, Scenario, Simulation, Site, load_scenario, parse_scenario
 from sim.cli import main
-from sim.explore import finished_outcome
 from sim.testing import assert_no_races, find_races, scenarios
+from sim.verify.explore import finished_outcome
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -785,7 +785,7 @@ def test_the_report_in_docs_races_md_is_what_sim_run_prints(capsys: pytest.Captu
 
 
 def test_writable_items_are_every_item_the_design_or_its_load_can_write() -> None:
-    from sim.races import writable_items
+    from sim.observe.races import writable_items
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     webhook = load_scenario(examples / "webhook-writeback.toml")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.report import format_check, format_summary
+from sim.observe.report import format_check, format_summary
 from sim.scenario import parse_scenario
 from sim.testing import run_with_summary
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sim import model
-from sim.load import external_activities
-from sim.model import (
+from sim.run.load import external_activities
+from sim.scenario import ScenarioError, load_scenario, model, parse_scenario
+from sim.scenario.model import (
     AddToList,
     CallWebhook,
     ChangeDataValue,
@@ -35,7 +35,6 @@ from sim.model import (
     Trigger,
     Wait,
 )
-from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
+from sim.run.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
 
 
 def test_a_schedule_string_is_its_deviations_from_the_oldest_first_order() -> None:

@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM (sim.signals): the first stops a run with a partial summary and every
+"""SIGINT and SIGTERM (sim.observe.signals): the first stops a run with a partial summary and every
 file whole, a second stops at once; `sim explore --jobs 2` leaves no process behind.
 
 Each test starts `sim` as a process of its own, waits until it is busy, signals it, and

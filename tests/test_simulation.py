@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sim.observe.simulation import Simulation, make_strategy
 from sim.scenario import load_scenario, parse_scenario
-from sim.simulation import Simulation, make_strategy
 from sim.testing import run_with_summary
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

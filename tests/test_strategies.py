@@ -20,11 +20,10 @@ from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from sim import model
-from sim.dump import dump_scenario
-from sim.model import Action, Campaign, ExternalActivity, Scenario, Step
-from sim.scenario import parse_scenario
-from sim.strategies import (
+from sim.scenario import model, parse_scenario
+from sim.scenario.dump import dump_scenario
+from sim.scenario.model import Action, Campaign, ExternalActivity, Scenario, Step
+from sim.verify.strategies import (
     FIELDS,
     LISTS,
     PROGRAM,

@@ -21,12 +21,11 @@ import attrs
 import pytest
 from hypothesis.strategies import SearchStrategy
 
-import sim.strategies
 import sim.testing
-from sim.activity import Activity
-from sim.guarantees import check_guarantees, format_activity
-from sim.model import Scenario
+import sim.verify.strategies
+from sim.run.activity import Activity
 from sim.scenario import load_scenario, parse_scenario
+from sim.scenario.model import Scenario
 from sim.testing import (
     SimulationResult,
     assert_deterministic,
@@ -39,12 +38,13 @@ from sim.testing import (
     simulate,
     trace,
 )
+from sim.verify.guarantees import check_guarantees, format_activity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RACING = load_scenario(EXAMPLES / "racing-triggers.toml")
 FIXED = load_scenario(EXAMPLES / "racing-triggers-fixed.toml")
 
-#: One activity as messages show it (`sim.guarantees.format_activity`).
+#: One activity as messages show it (`sim.verify.guarantees.format_activity`).
 ACTIVITY_LINE = re.compile(r"#\d+ t=\S+ \S+")
 #: The tail `assert_guarantees` and `assert_deterministic` add: the scenario as a file.
 SCENARIO_TAIL = re.compile(
@@ -730,7 +730,7 @@ def test_trace_filters_by_person_and_leaves_run_lifecycle_out() -> None:
 
 
 def test_every_exported_name_exists_and_imports() -> None:
-    """``from sim.testing import *`` gives exactly ``__all__``; the strategies are sim.strategies'."""
+    """``from sim.testing import *`` gives exactly ``__all__``; the strategies are sim.verify.strategies'."""
     assert set(sim.testing.__all__) == {
         "Design",
         "Origin",
@@ -762,7 +762,7 @@ def test_every_exported_name_exists_and_imports() -> None:
     exec("from sim.testing import *", namespace)
     assert set(namespace) - {"__builtins__"} == set(sim.testing.__all__)
     for name in sim.testing._STRATEGIES:
-        assert namespace[name] is getattr(sim.strategies, name)
+        assert namespace[name] is getattr(sim.verify.strategies, name)
     for name in ("scenarios", "seeds", "qualifications", "triggers", "people", "queues", "service_times"):
         assert isinstance(namespace[name](), SearchStrategy)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.units import format_duration, parse_duration, parse_rate
+from sim.scenario.units import format_duration, parse_duration, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 
 def test_durations_are_rounded_to_the_microsecond_and_at_most_100_years() -> None:
-    from sim.units import MAX_SECONDS
+    from sim.scenario.units import MAX_SECONDS
 
     assert parse_duration("1.5ms") == 0.0015  # 1.5 * 0.001 is 0.0015000000000000000312 in floats
     assert parse_duration(0.1 + 0.2) == 0.3
@@ -68,7 +68,7 @@ def test_durations_are_rounded_to_the_microsecond_and_at_most_100_years() -> Non
 
 
 def test_show_cuts_what_is_too_long_to_read() -> None:
-    from sim.units import show
+    from sim.scenario.units import show
 
     assert show(10**309) == "100000000000...(310 digits)"
     assert show(-(10**5000)) == "-an integer of about 5,000 digits"

@@ -1,4 +1,4 @@
-"""Worker processes (sim.workers): results in item order, progress, errors, and a worker
+"""Worker processes (sim.verify.workers): results in item order, progress, errors, and a worker
 that dies is reported at once, never waited on."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from sim import workers
-from sim.workers import WorkerDied, open_workers
+from sim.verify import workers
+from sim.verify.workers import WorkerDied, open_workers
 
 
 def _scaled(item: int) -> tuple[int, int]:

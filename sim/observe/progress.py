@@ -7,8 +7,8 @@ from typing import TextIO
 
 import attrs
 
-from sim.activity import Activity
-from sim.units import format_duration
+from sim.run.activity import Activity
+from sim.scenario.units import format_duration
 
 
 @attrs.define(eq=False)

@@ -8,7 +8,7 @@ How Marketo's two ways of calling a campaign map onto trio (docs/marketo.md):
   every child (and grandchild) step finishes before the parent's next step.
 
 Every run, whatever launched it (trigger, request, batch), enters through `Engine.admit`.
-With a campaign queue (R19-R22, `sim.queue`), a run waits there as data until a worker
+With a campaign queue (R19-R22, `sim.run.queue`), a run waits there as data until a worker
 is free, each step holds the worker for its service time, and a Wait gives it back.
 Between steps each run passes a kernel checkpoint, a choice point where any other run due
 at the same instant may go first: that is where the schedule, and so races, live.
@@ -26,19 +26,19 @@ from typing import Any, cast
 
 import attrs
 
-from sim import model
-from sim.activity import Activity, ActivitySink, FieldSink
-from sim.conditions import all_hold, same_value, trigger_matches
-from sim.kernel import Kernel, Sleeper
-from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
-from sim.metrics import Metrics, QueueStats, RunStats, UnmeasuredQueue, summarize_metrics
-from sim.model import Campaign, Priority, Scenario, Step, Value
-from sim.people import Person, make_people, new_person_fields
-from sim.plan import Plan
-from sim.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
-from sim.races import Clock, Op, RaceDetector, Site, writable_items
-from sim.summary import BudgetReport, Tally
-from sim.units import MICROS, micros
+from sim.observe.metrics import Metrics, QueueStats, RunStats, UnmeasuredQueue, summarize_metrics
+from sim.observe.races import Clock, Op, RaceDetector, Site, writable_items
+from sim.run.activity import Activity, ActivitySink, FieldSink
+from sim.run.conditions import all_hold, trigger_matches
+from sim.run.kernel import Kernel, Sleeper
+from sim.run.load import arrival_times, external_activities, new_arrivals, schedule_times
+from sim.run.plan import Plan
+from sim.run.queue import CampaignQueue, Waiting, flow_priority, make_sampler, priority_at
+from sim.run.tally import BudgetReport, Tally
+from sim.scenario import model
+from sim.scenario.model import Campaign, Priority, Scenario, Step, Value, same_value
+from sim.scenario.people import Person, make_people, new_person_fields
+from sim.scenario.units import MICROS, micros
 
 #: The (1-based step index, step kind) that produced an activity; None outside a flow.
 At = tuple[int, str] | None
@@ -94,7 +94,7 @@ class Thread:
     holding: bool = False
     #: The top run's queue entry while it waits for its first worker.
     waiting: Waiting | None = None
-    #: The thread's vector clock, when races are detected (`sim.races`).
+    #: The thread's vector clock, when races are detected (`sim.observe.races`).
     clock: Clock | None = None
 
 
@@ -200,7 +200,7 @@ class Engine:
     #: Keep the bookkeeping of `metrics` (queue length over time, waits, latencies).
     #: Off, it costs nothing and `metrics` is unavailable: for exploration.
     measure: bool = True
-    #: The scenario's people, timed activities and arrivals made already (`sim.plan`):
+    #: The scenario's people, timed activities and arrivals made already (`sim.run.plan`):
     #: for many runs of one scenario. None: made here, and streamed as the run goes.
     plan: Plan | None = None
 
@@ -717,7 +717,7 @@ class Engine:
         if thread.queue is not None:
             await self._acquire(run)
 
-    # -- race detection (sim.races): what each step reads and writes
+    # -- race detection (sim.observe.races): what each step reads and writes
 
     def _resumed(self, clock: Clock | None) -> None:
         """The thread of ``clock`` runs again, after a point where others could go
@@ -1069,7 +1069,7 @@ class _Arrivals:
     """One ``[[load]]`` generator's arrivals.
 
     A stream of its own per generator for who arrives and what they write: it does not
-    depend on the schedule (the times come from sim.load, a stream of their own; so do
+    depend on the schedule (the times come from sim.run.load, a stream of their own; so do
     which arrivals are new people, whose fields come from a third stream).
     """
 
@@ -1144,7 +1144,7 @@ class _BatchSchedule:
 
 
 def _item_of(flt: model.Filter) -> str:
-    """The item of a person's state a filter reads, named as `sim.explore` names it."""
+    """The item of a person's state a filter reads, named as `sim.verify.explore` names it."""
     if isinstance(flt, model.FieldFilter):
         return flt.field
     if isinstance(flt, model.ListFilter):

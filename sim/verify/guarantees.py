@@ -22,14 +22,14 @@ from typing import Any
 
 import attrs
 
-from sim import model
-from sim.activity import RUN_ENDINGS, RUN_QUEUED, RUN_STARTED, Activity
-from sim.conditions import all_hold, trigger_matches
-from sim.load import arrival_times, external_activities, new_arrivals, schedule_times
-from sim.model import Campaign, Scenario
-from sim.people import Person, is_generated_id, make_people
-from sim.summary import Summary
-from sim.units import later, micros
+from sim.observe.summary import Summary
+from sim.run.activity import RUN_ENDINGS, RUN_QUEUED, RUN_STARTED, Activity
+from sim.run.conditions import all_hold, trigger_matches
+from sim.run.load import arrival_times, external_activities, new_arrivals, schedule_times
+from sim.scenario import model
+from sim.scenario.model import Campaign, Scenario
+from sim.scenario.people import Person, is_generated_id, make_people
+from sim.scenario.units import later, micros
 
 #: Run endings that also end every run of the same task (R11, the step budget).
 _ABRUPT = ("run_removed", "run_stopped")

@@ -1,4 +1,4 @@
-"""Scenario files: TOML -> checked `sim.model.Scenario`, or every problem at once.
+"""Scenario files: TOML -> checked `sim.scenario.model.Scenario`, or every problem at once.
 
 Loading and the definition checks (R2-R4, R8, R9, R16, R18, unknown names, bad values)
 live together so that each problem is reported with where the user wrote it: the file,
@@ -26,10 +26,10 @@ from typing import Any, TextIO, TypeVar
 
 import attrs
 
-from sim import model
-from sim.estimate import memory_problem, work_warning
-from sim.load import ARRIVALS
-from sim.model import (
+from sim.scenario import model
+from sim.scenario.estimate import memory_problem, work_warning
+from sim.scenario.model import (
+    ARRIVALS,
     Action,
     Campaign,
     Choice,
@@ -38,8 +38,8 @@ from sim.model import (
     Step,
     Value,
 )
-from sim.people import is_generated_id
-from sim.units import format_duration, parse_duration, parse_rate, show
+from sim.scenario.people import is_generated_id
+from sim.scenario.units import format_duration, parse_duration, parse_rate, show
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ T = TypeVar("T")
 MAX_FILE_BYTES = 16 * 2**20
 
 #: More people than any machine holds (they would need terabytes). Below it, whether a
-#: population fits is measured against this machine's memory (`sim.estimate`).
+#: population fits is measured against this machine's memory (`sim.scenario.estimate`).
 MAX_PEOPLE = 1_000_000_000
 
 #: Virtual times are kept on a microsecond grid, so no load may be denser than this.

@@ -20,6 +20,9 @@ Value = str | int | float | bool | None
 
 CampaignKind = Literal["trigger", "batch", "executable"]
 
+#: How a generator spaces its activities (``[[load]] arrivals``).
+ARRIVALS = ("constant", "poisson")
+
 #: Comparison operators of a field filter, as written in scenario files.
 FIELD_OPERATORS = (
     "is",
@@ -510,10 +513,23 @@ class Scenario:
     activities: tuple[ExternalActivity, ...] = ()
     generators: tuple[Generator, ...] = ()
     #: ``[[load]]`` tables with ``csv``, in file order; their rows and ``activities``
-    #: arrive merged by time (`sim.load.external_activities`).
+    #: arrive merged by time (`sim.run.load.external_activities`).
     replays: tuple[Replay, ...] = ()
     #: The campaign queue; None: unlimited workers and steps that take no time, the
     #: model for ordering questions.
     queue: Queue | None = None
     #: Valid but almost surely unintended (an activity after the end, an unused executable).
     warnings: tuple[Problem, ...] = ()
+
+
+def same_value(a: Value, b: Value) -> bool:
+    """Equality as a filter sees it: case-blind for strings, 5 == 5.0 for numbers."""
+    if type(a) is str and type(b) is str:  # the common case, first: no bool to rule out
+        return a == b or a.casefold() == b.casefold()
+    if isinstance(a, bool) is not isinstance(b, bool):
+        return False  # True is not 1 in a smart list
+    return _folded(a) == _folded(b)
+
+
+def _folded(value: Value) -> Value:
+    return value.casefold() if isinstance(value, str) else value

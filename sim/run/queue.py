@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from sim.metrics import QueueStats
-from sim.model import Campaign, Priority, ServiceTime
+from sim.observe.metrics import QueueStats
+from sim.scenario.model import Campaign, Priority, ServiceTime
 
 #: Priority class -> its rank in the queue (lower goes first).
 RANK: Mapping[str, int] = {"high": 0, "medium": 1, "low": 2}

@@ -44,8 +44,8 @@ from typing import IO, Any
 
 import attrs
 
-from sim.activity import RUN_ENDINGS, RUN_QUEUED, RUN_STARTED, Activity
-from sim.output import TextOutput, open_output
+from sim.observe.output import TextOutput, open_output
+from sim.run.activity import RUN_ENDINGS, RUN_QUEUED, RUN_STARTED, Activity
 
 # ensure_ascii=False: the file is UTF-8, and "Zürich" reads better than "Z\u00fcrich".
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -104,7 +104,7 @@ class TraceSink:
     @classmethod
     def open(cls, path: str) -> TraceSink:
         """Start the JSON array for ``path`` (``-``: standard output). The file appears, or
-        replaces the one there, only when the sink is closed: whole (`sim.output`)."""
+        replaces the one there, only when the sink is closed: whole (`sim.observe.output`)."""
         return cls(stream=open_output(path))
 
     def __attrs_post_init__(self) -> None:

@@ -3,7 +3,7 @@
 Every run has the same people, load and service times; only the kernel's choices among
 tasks due at the same instant differ. When the outcomes differ, the design races
 (docs/marketo.md, "Races practitioners meet"). For each outcome class `explore` keeps a
-witness: a schedule string (`sim.schedule`) that `sim run FILE --schedule STRING`
+witness: a schedule string (`sim.run.schedule`) that `sim run FILE --schedule STRING`
 replays to exactly that outcome, shrunk to the fewest deviations from the default order
 that still give it.
 """
@@ -17,13 +17,14 @@ from typing import Any
 
 import attrs
 
-from sim import workers
-from sim.activity import Activity, MemorySink
-from sim.model import Scenario, Value
-from sim.people import Person
-from sim.plan import Plan
-from sim.schedule import ScheduleError, format_schedule, parse_schedule
-from sim.simulation import Simulation
+from sim.observe.simulation import Simulation
+from sim.observe.sinks import MemorySink
+from sim.run.activity import Activity
+from sim.run.plan import Plan
+from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
+from sim.scenario.model import Scenario, Value
+from sim.scenario.people import Person
+from sim.verify import workers
 
 #: Activities that write a person's field, and so may write a value that differs.
 _WRITES = ("change_data_value", "change_score")
@@ -88,7 +89,7 @@ _plan: Plan | None = None
 
 
 def plan_of(scenario: Scenario) -> Plan:
-    """The `sim.plan.Plan` of ``scenario``, made once per process and scenario: every
+    """The `sim.run.plan.Plan` of ``scenario``, made once per process and scenario: every
     schedule of an exploration starts from the same people, activities and arrivals."""
     global _plan
     if _plan is None or _plan.scenario is not scenario:
@@ -293,7 +294,7 @@ def explore(
     ``jobs`` > 1 spreads the schedules and the shrinking over that many processes (at
     most one per core and per schedule). The result is the same for any ``jobs``:
     results are gathered in seed order. ``strategy`` "pct" uses PCT of ``pct_depth``
-    (`sim.kernel.PCTStrategy`), its change points drawn among as many choice points as
+    (`sim.run.kernel.PCTStrategy`), its change points drawn among as many choice points as
     the default order meets. On a ``stop`` request (a signal) the worker processes are
     ended and the schedules explored so far make the result (`Stop`).
     """
@@ -448,7 +449,7 @@ def finished_outcome(simulation: Simulation) -> Outcome:
     return outcome_of(simulation.engine.people, [name for name, tally in campaigns.items() if tally.started])
 
 
-# -- running schedules, here or in worker processes (sim.workers) ----------------------------
+# -- running schedules, here or in worker processes (sim.verify.workers) ----------------------------
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,6 @@
 """Scenario -> scenario file: the inverse of `sim.scenario.parse_scenario`.
 
-Hypothesis strategies build `sim.model.Scenario` objects; a failing property's shrunk
+Hypothesis strategies build `sim.scenario.model.Scenario` objects; a failing property's shrunk
 counterexample is only useful as a file `sim run FILE` can run, and reading the dumped text
 back with `parse_scenario` proves that a generated scenario passes every definition check.
 So the output is the documented format (docs/scenarios.md) as a person would write it:
@@ -17,9 +17,9 @@ from typing import Any
 
 import tomli_w
 
-from sim import model
-from sim.model import Action, Campaign, Filter, Scenario, Step, Value
-from sim.units import format_duration, parse_duration, parse_rate
+from sim.scenario import model
+from sim.scenario.model import Action, Campaign, Filter, Scenario, Step, Value
+from sim.scenario.units import format_duration, parse_duration, parse_rate
 
 #: A TOML table under construction.
 Table = dict[str, Any]

@@ -22,8 +22,8 @@ from typing import overload
 import attrs
 from hypothesis import strategies as st
 
-from sim import model
-from sim.model import (
+from sim.scenario import model
+from sim.scenario.model import (
     Action,
     Campaign,
     CampaignKind,

@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator, Sequence
 import attrs
 import trio
 
-from sim.activity import ActivitySink
-from sim.engine import Engine
-from sim.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
-from sim.metrics import Metrics
-from sim.model import Scenario
-from sim.plan import Plan
-from sim.races import Race, RaceDetector
-from sim.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
-from sim.summary import Summary
+from sim.observe.metrics import Metrics
+from sim.observe.races import Race, RaceDetector
+from sim.observe.summary import Summary, summarize
+from sim.run.activity import ActivitySink
+from sim.run.engine import Engine
+from sim.run.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
+from sim.run.plan import Plan
+from sim.run.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
+from sim.scenario.model import Scenario
 
 #: Strategy names accepted by `Simulation` and ``sim run --strategy``.
 STRATEGIES = ("random", "fifo")
@@ -55,7 +55,7 @@ def make_strategy(name: str, seed: int, *, depth: int = 3, steps: int = 100) -> 
 class Simulation:
     """Runs ``scenario`` once. The same scenario, seed and strategy give the same log.
 
-    ``seed`` overrides the scenario's own. ``schedule`` (a string of `sim.schedule`)
+    ``seed`` overrides the scenario's own. ``schedule`` (a string of `sim.run.schedule`)
     replays that schedule instead of ``strategy``; ``record`` keeps this run's schedule
     in `Kernel.choices` (see `schedule_string`). Use `run` inside trio, `run_sync` outside.
     """
@@ -74,9 +74,9 @@ class Simulation:
     pct_steps: int = 100
     #: Record every access to people's state and find the races (`races`, docs/races.md).
     detect_races: bool = False
-    #: Told (made, total) while a large population is made (`sim.people.make_people`).
+    #: Told (made, total) while a large population is made (`sim.scenario.people.make_people`).
     progress: Callable[[int, int], None] | None = None
-    #: The scenario's schedule-independent part made already (`sim.plan.Plan.of`), for
+    #: The scenario's schedule-independent part made already (`sim.run.plan.Plan.of`), for
     #: many runs of one scenario; it must be of this very scenario (no ``seed`` override).
     plan: Plan | None = None
     #: Keep the bookkeeping of `metrics`; False for runs whose metrics nobody reads
@@ -163,7 +163,8 @@ class Simulation:
 
     def summary(self) -> Summary:
         kernel = self.kernel
-        return self.engine.tally.summarize(
+        return summarize(
+            self.engine.tally,
             self.scenario,
             self.engine.people,
             strategy=self.strategy,

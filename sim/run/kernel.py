@@ -33,7 +33,7 @@ import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
-from sim.units import MICROS, micros
+from sim.scenario.units import MICROS, micros
 
 #: Calls (`Kernel.call_soon`) the kernel makes in a row before it gives trio a turn.
 CALLS_PER_TURN = 4096

@@ -4,7 +4,7 @@ A generator's arrival times are a pure function of the generator, the run's seed
 generator's position among the generators; which arrivals come from new people
 (`new_arrivals`) too; a batch's run times of its schedule; the timed activities are
 ``[[activities]]`` and the CSV rows merged by time (`external_activities`). The engine
-and the checks of `sim.guarantees` both call these, so the checks know exactly which
+and the checks of `sim.verify.guarantees` both call these, so the checks know exactly which
 arrivals, new people and batch runs a log must hold.
 """
 
@@ -17,13 +17,10 @@ import random
 from collections.abc import Iterator
 from operator import attrgetter
 
-from sim.model import ExternalActivity, Generator, Scenario, Schedule
+from sim.scenario.model import ExternalActivity, Generator, Scenario, Schedule
 
 #: Seconds in the hours of a daily profile.
 HOUR = 3600.0
-
-#: How a generator spaces its activities (``[[load]] arrivals``).
-ARRIVALS = ("constant", "poisson")
 
 
 def arrival_times(generator: Generator, *, seed: int, index: int, end: float) -> Iterator[float]:

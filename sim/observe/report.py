@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sim.explore import Exploration
-from sim.metrics import Metrics, Percentiles
-from sim.model import Scenario, Value
-from sim.races import Access, Race
-from sim.summary import Summary
-from sim.units import format_duration
+from sim.observe.metrics import Metrics, Percentiles
+from sim.observe.races import Access, Race
+from sim.observe.summary import Summary
+from sim.scenario.model import Scenario, Value
+from sim.scenario.units import format_duration
 
 
-def _n(value: int) -> str:
+def format_number(value: int) -> str:
     return f"{value:,}"
 
 
-def _value(value: Value) -> str:
+def format_value(value: Value) -> str:
     if value is None or value == "":
         return "(empty)"
     if isinstance(value, str):
@@ -50,51 +49,51 @@ def format_summary(summary: Summary, *, wall_seconds: float | None = None, peak_
         cost = f", wall {wall_seconds:.2f}s"
     if peak_mb is not None:
         cost += f", peak memory {peak_mb:,.0f} MB"
-    people = _count(summary.people, "person", "people")
+    people = count_of(summary.people, "person", "people")
     created = summary.activities.get("person_created", 0)
     if created:  # form fills by unknown visitors made them during the run
-        people += f" ({_n(created)} created by form fills)"
+        people += f" ({format_number(created)} created by form fills)"
     out.append(f"{simulated}, {people}{cost}")
     out.append("")
     header = ("Campaign", "started", "completed", "skipped", "removed", "stopped", "in progress", "steps")
     rows = [
         (
             name,
-            _n(t.started),
-            _n(t.completed),
-            _n(t.skipped),
-            _n(t.removed),
-            _n(t.stopped),
-            _n(t.in_progress),
-            _n(t.steps),
+            format_number(t.started),
+            format_number(t.completed),
+            format_number(t.skipped),
+            format_number(t.removed),
+            format_number(t.stopped),
+            format_number(t.in_progress),
+            format_number(t.steps),
         )
         for name, t in summary.campaigns.items()
     ]
     out.extend(_table(header, rows, indent=""))
     out.append("")
-    out.append(f"Steps executed: {_n(summary.steps)}")
+    out.append(f"Steps executed: {format_number(summary.steps)}")
     total = sum(summary.activities.values())
-    out.append(f"Activities: {_n(total)}")
-    out.extend(_table(("type", "count"), ((k, _n(v)) for k, v in summary.activities.items())))
+    out.append(f"Activities: {format_number(total)}")
+    out.extend(_table(("type", "count"), ((k, format_number(v)) for k, v in summary.activities.items())))
     if summary.fields or summary.lists or summary.statuses:
         out.append("")
         out.append("Final values the flows changed (value: people):")
         for field, counts in summary.fields.items():
             out.append(f"  {field}: " + _distribution(counts, summary.people))
         for name, members in summary.lists.items():
-            out.append(f'  list "{name}": {_n(members)} members')
+            out.append(f'  list "{name}": {format_number(members)} members')
         for program, statuses in summary.statuses.items():
-            out.append(f'  program "{program}": ' + ", ".join(f'"{s}" {_n(c)}' for s, c in statuses))
+            out.append(f'  program "{program}": ' + ", ".join(f'"{s}" {format_number(c)}' for s, c in statuses))
     if summary.budget_exhausted:
         out.append("")
         out.append(
-            f"Step budget exhausted ({_n(summary.step_budget)} steps per person) for "
-            f"{_count(len(summary.budget_exhausted), 'person', 'people')}; their runs were stopped:"
+            f"Step budget exhausted ({format_number(summary.step_budget)} steps per person) for "
+            f"{count_of(len(summary.budget_exhausted), 'person', 'people')}; their runs were stopped:"
         )
         for report in summary.budget_exhausted[:10]:
             out.append(f'  {report.person}: at {format_duration(report.time)} in campaign "{report.campaign}"')
         if len(summary.budget_exhausted) > 10:
-            out.append(f"  ... and {_n(len(summary.budget_exhausted) - 10)} more")
+            out.append(f"  ... and {format_number(len(summary.budget_exhausted) - 10)} more")
         out.append(
             '  Most often a campaign whose own activity triggers it again (qualification "every time") '
             "cascades forever: narrow its trigger or filters. If the steps are real work (a heavy load on "
@@ -143,10 +142,10 @@ def format_metrics(metrics: Metrics) -> str:
         rows.append(
             (
                 q.name,
-                _n(q.workers),
+                format_number(q.workers),
                 f"{q.utilization:.0%}",
                 f"{q.mean_length:,.1f}",
-                _n(q.max_length),
+                format_number(q.max_length),
                 *_spread(q.wait),
                 left,
             )
@@ -172,11 +171,11 @@ def format_metrics(metrics: Metrics) -> str:
         (
             c.name,
             c.priority,
-            _n(c.started),
+            format_number(c.started),
             f"{c.throughput:,.0f}",
             *_spread(c.wait),
             *_spread(c.latency),
-            _n(c.queued_at_end),
+            format_number(c.queued_at_end),
         )
         for c in metrics.campaigns.values()
     ]
@@ -194,10 +193,10 @@ def format_metrics(metrics: Metrics) -> str:
 
 
 def _distribution(counts: Sequence[tuple[Value, int]], people: int, top: int = 8) -> str:
-    shown = [f"{_value(v)}: {_n(c)} ({100 * c / people:.1f}%)" for v, c in counts[:top]]
+    shown = [f"{format_value(v)}: {format_number(c)} ({100 * c / people:.1f}%)" for v, c in counts[:top]]
     rest = counts[top:]
     if rest:
-        shown.append(f"{len(rest)} other values: {_n(sum(c for _, c in rest))}")
+        shown.append(f"{len(rest)} other values: {format_number(sum(c for _, c in rest))}")
     numbers = [(v, c) for v, c in counts if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(numbers) > 1:
         weight = sum(c for _, c in numbers)
@@ -216,113 +215,22 @@ def format_check(scenario: Scenario) -> str:
     described = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none"
     steps = sum(len(c.flow) for c in scenario.campaigns.values())
     people = scenario.population + len(scenario.people)
-    timed = _count(
+    timed = count_of(
         len(scenario.activities) + sum(len(replay) for replay in scenario.replays), "timed activity", "timed activities"
     )
     if scenario.replays:
-        timed += f" ({_count(len(scenario.replays), 'CSV file')})"
+        timed += f" ({count_of(len(scenario.replays), 'CSV file')})"
     return (
-        f"{scenario.source}: ok: {_count(len(scenario.campaigns), 'campaign')} ({described}), "
-        f"{_count(steps, 'step')}, {_count(people, 'person', 'people')}, "
+        f"{scenario.source}: ok: {count_of(len(scenario.campaigns), 'campaign')} ({described}), "
+        f"{count_of(steps, 'step')}, {count_of(people, 'person', 'people')}, "
         f"{timed}, "
-        f"{_count(len(scenario.generators), 'generator')}, "
+        f"{count_of(len(scenario.generators), 'generator')}, "
         f"{format_duration(scenario.duration)} simulated"
     )
 
 
-def _count(number: int, one: str, many: str = "") -> str:
-    return f"{_n(number)} {one if number == 1 else (many or one + 's')}"
-
-
-def format_exploration(
-    exploration: Exploration,
-    *,
-    file: str,
-    explore_seconds: float | None = None,
-    shrink_seconds: float | None = None,
-) -> str:
-    """``sim explore``: each outcome class, how often, how it differs, and its witness.
-
-    ``explore_seconds`` is the time spent running the schedules (the schedules/s figure
-    counts that alone), ``shrink_seconds`` the time spent shrinking witnesses."""
-    classes = exploration.classes
-    runs = exploration.runs
-    cost = ""
-    if explore_seconds and runs:
-        cost = f" in {explore_seconds:.2f}s ({runs / explore_seconds:,.1f} schedules/s)"
-    if shrink_seconds and classes:
-        shrinking = any(found.replays for found in classes)
-        cost += f", witnesses {'found and shrunk' if shrinking else 'found'} in {shrink_seconds:.2f}s"
-    out = []
-    if exploration.interrupted and runs < exploration.planned:
-        out.append(
-            f"INTERRUPTED after {_n(runs)} of {_count(exploration.planned, 'schedule')} (partial results: "
-            "the classes below are those of the schedules explored)"
-        )
-    elif exploration.interrupted:
-        out.append(
-            f"INTERRUPTED while finding witnesses: all {_count(runs, 'schedule')} explored, the witnesses "
-            "below not shrunk further"
-        )
-    first, last = exploration.seed, exploration.seed + runs - 1
-    dash = " to " if first < 0 else "-"  # "seeds -1 to 3", not "seeds -1-3"
-    seeds = f"seeds {first}{dash}{last}" if runs else "no schedule explored"
-    out.append(
-        f"{exploration.source}: {_count(runs, 'schedule')} ({exploration.strategy}, {seeds})"
-        f"{cost}: "
-        f"{_count(len(classes), 'outcome class', 'outcome classes')}"
-    )
-    if len(classes) == 1:
-        out.append("Every schedule gave the same outcome: no race found (more --runs look harder).")
-    detailed = [found for found in classes if found.detailed]
-    for number, found in enumerate(detailed, 1):
-        out.append("")
-        share = f"{found.runs / runs:.0%}"
-        witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
-        shrunk = ""
-        if not found.minimal:
-            shrunk = f" (not minimal after {_count(found.replays, 'replay')}: " + (
-                "shrinking was stopped)"
-                if found.replays < exploration.shrink_replays
-                else "the shrinking budget; --shrink-replays N allows more)"
-            )
-        out.append(f"Class {number}: {_count(found.runs, 'schedule')} ({share}); witness: {witness}{shrunk}")
-        if number == 1:
-            if len(classes) > 1:
-                out.append("  the most common outcome; the other classes say how they differ from it")
-            continue
-        for difference in found.differences[:20]:
-            writer = difference.writer
-            wrote = (
-                f'written by "{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
-                if writer is not None
-                else "not written by a flow"
-            )
-            out.append(
-                f"  {difference.person} {difference.what}: {_value(difference.value)} "
-                f"(class 1: {_value(difference.common)}), {wrote}"
-            )
-        if len(found.differences) > 20:
-            out.append(f"  ... and {_n(len(found.differences) - 20)} more differences")
-        assert found.outcome is not None and classes[0].outcome is not None  # detailed classes keep theirs
-        mine, theirs = set(found.outcome.campaigns), set(classes[0].outcome.campaigns)
-        for name in sorted(mine - theirs):
-            out.append(f'  campaign "{name}" ran (not in class 1)')
-        for name in sorted(theirs - mine):
-            out.append(f'  campaign "{name}" did not run (it did in class 1)')
-    rest = classes[len(detailed) :]
-    if rest:
-        out.append("")
-        out.append(
-            f"... and {_count(len(rest), 'more outcome class', 'more outcome classes')} "
-            f"({_count(sum(found.runs for found in rest), 'schedule')}), not shrunk or compared: "
-            "explore a smaller design to see each race on its own"
-        )
-    if len(classes) > 1:
-        out.append("")
-        out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
-        out.append(f"See which accesses race, in one run: sim run {file} --races")
-    return "\n".join(out)
+def count_of(number: int, one: str, many: str = "") -> str:
+    return f"{format_number(number)} {one if number == 1 else (many or one + 's')}"
 
 
 def describe_item(item: str) -> str:
@@ -347,7 +255,7 @@ def _did(access: Access, item: str) -> str:
     kind, _, name = item.partition(":")
     shown = (not name or kind == "program") and access.op in ("write", "update", "raise")
     if shown:
-        return f"{'write' if access.op == 'update' else access.op} {_value(access.value)}"
+        return f"{'write' if access.op == 'update' else access.op} {format_value(access.value)}"
     return access.op
 
 
@@ -355,10 +263,10 @@ def format_races(races: Sequence[Race], *, accesses: int) -> str:
     """``sim run --races``: every pair of conflicting accesses nothing orders, deduplicated
     across people (docs/races.md). Races at the same instant in full, then those only time
     kept apart, a line each, the closest calls first."""
-    checked = f"{_n(accesses)} accesses to people's state checked"
+    checked = f"{format_number(accesses)} accesses to people's state checked"
     if not races:
         return f"No races: {checked}; every pair of conflicting accesses is ordered."
-    out = [f"Races: {_count(len(races), 'pair', 'pairs')} of conflicting accesses that nothing orders ({checked})"]
+    out = [f"Races: {count_of(len(races), 'pair', 'pairs')} of conflicting accesses that nothing orders ({checked})"]
     now = [race for race in races if race.same_instant]
     later = sorted((race for race in races if not race.same_instant), key=lambda race: race.gap)
     if now:
@@ -410,7 +318,7 @@ def _advice(races: Sequence[Race]) -> list[str]:
 
 def _people(race: Race) -> str:
     shown = ", ".join(race.people[:5]) + (", ..." if len(race.people) > 5 else "")
-    return f"{_count(len(race.people), 'person', 'people')} ({shown})"
+    return f"{count_of(len(race.people), 'person', 'people')} ({shown})"
 
 
 def _time(seconds: float) -> str:

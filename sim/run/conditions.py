@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sim.model import FieldFilter, Filter, ListFilter, Program, ProgramStatusFilter, Trigger, Value
-from sim.people import Person
+from sim.scenario.model import FieldFilter, Filter, ListFilter, Program, ProgramStatusFilter, Trigger, Value, same_value
+from sim.scenario.people import Person
 
 
 def _fold(value: Value) -> Value:
@@ -29,15 +29,6 @@ def _number(value: Value) -> float | None:
         return float(value)
     except ValueError:
         return None
-
-
-def same_value(a: Value, b: Value) -> bool:
-    """Equality as a filter sees it: case-blind for strings, 5 == 5.0 for numbers."""
-    if type(a) is str and type(b) is str:  # the common case, first: no bool to rule out
-        return a == b or a.casefold() == b.casefold()
-    if isinstance(a, bool) is not isinstance(b, bool):
-        return False  # True is not 1 in a smart list
-    return _fold(a) == _fold(b)
 
 
 def field_holds(flt: FieldFilter, value: Value) -> bool:

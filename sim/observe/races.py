@@ -36,8 +36,8 @@ from typing import Literal
 import attrs
 from trio.lowlevel import current_task
 
-from sim import model
-from sim.model import Scenario, Value
+from sim.scenario import model
+from sim.scenario.model import Scenario, Value
 
 #: What an access does to its item. ``add`` (a score increment) commutes with ``add``,
 #: ``raise`` (a program status change, forward only) with ``raise``; ``write`` commutes
@@ -175,7 +175,7 @@ class _Found:
 class RaceDetector:
     """Vector clocks for every thread, and each person's accesses per item.
 
-    The engine (`sim.engine`) calls `source` for each source of the load and
+    The engine (`sim.run.engine`) calls `source` for each source of the load and
     `resume_source` each time it acts, `fork` where one thread orders itself before a
     new one (and `Clock.resume` where a thread goes on), `access` for every read and
     write, and `passed` and `created` for batch passes and people form fills create.

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import attrs
 
-from sim.model import FieldSpec, Scenario, Value
+from sim.scenario.model import FieldSpec, Scenario, Value
 
 
 @attrs.define(eq=False)

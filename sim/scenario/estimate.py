@@ -29,11 +29,10 @@ from pathlib import Path
 
 import attrs
 
-from sim import model
-from sim.conditions import same_value
-from sim.model import Campaign, Scenario
-from sim.people import make_people
-from sim.units import show
+from sim.scenario import model
+from sim.scenario.model import Campaign, Scenario, same_value
+from sim.scenario.people import make_people
+from sim.scenario.units import show
 
 #: Bytes each person costs besides their own record: the people index, qualification records.
 PER_PERSON = 300

@@ -1,0 +1,95 @@
+"""The module paths of sim 0.1 before the package was laid out by stage (docs/architecture.md).
+
+``import sim.model`` and ``from sim.kernel import Kernel`` still work for one release: the
+old name is a thin module that forwards every attribute to the new home and warns once,
+with a `DeprecationWarning` naming the new path. New code imports from the public API
+(``from sim import Simulation``) or from the new paths. The old modules are made here, by
+an import hook, rather than as 25 files: the tree shows only the new layout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+import warnings
+from collections.abc import Sequence
+
+#: Old module -> the modules its names now live in, searched in order.
+MOVED: dict[str, tuple[str, ...]] = {
+    "sim.model": ("sim.scenario.model",),
+    "sim.units": ("sim.scenario.units",),
+    "sim.people": ("sim.scenario.people",),
+    "sim.estimate": ("sim.scenario.estimate",),
+    "sim.dump": ("sim.scenario.dump",),
+    "sim.kernel": ("sim.run.kernel",),
+    "sim.engine": ("sim.run.engine",),
+    "sim.queue": ("sim.run.queue",),
+    "sim.conditions": ("sim.run.conditions", "sim.scenario.model"),
+    "sim.load": ("sim.run.load",),
+    "sim.plan": ("sim.run.plan",),
+    "sim.schedule": ("sim.run.schedule",),
+    "sim.activity": ("sim.run.activity", "sim.observe.sinks"),
+    "sim.output": ("sim.observe.output",),
+    "sim.metrics": ("sim.observe.metrics",),
+    "sim.trace": ("sim.observe.trace",),
+    "sim.progress": ("sim.observe.progress",),
+    "sim.races": ("sim.observe.races",),
+    "sim.simulation": ("sim.observe.simulation",),
+    "sim.signals": ("sim.observe.signals",),
+    "sim.summary": ("sim.observe.summary", "sim.run.tally"),
+    "sim.report": ("sim.observe.report", "sim.verify.exploration_report"),
+    "sim.guarantees": ("sim.verify.guarantees",),
+    "sim.explore": ("sim.verify.explore",),
+    "sim.workers": ("sim.verify.workers",),
+    "sim.strategies": ("sim.verify.strategies",),
+}
+
+
+class _Forwarding(types.ModuleType):
+    """An old module: each attribute is looked up in the new modules, in order."""
+
+    def __init__(self, name: str, homes: Sequence[str]) -> None:
+        super().__init__(name, f"Moved to {' and '.join(homes)} (sim 0.2); this path goes in the next release.")
+        self._homes = tuple(importlib.import_module(home) for home in homes)
+
+    def __getattr__(self, name: str) -> object:
+        for home in self._homes:
+            try:
+                return getattr(home, name)
+            except AttributeError:
+                continue
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({name for home in self._homes for name in dir(home)})
+
+
+class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in MOVED:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        homes = MOVED[spec.name]
+        warnings.warn(
+            f"{spec.name} has moved to {' and '.join(homes)}; import it from there (or from sim) "
+            "- the old path goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _Forwarding(spec.name, homes)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        pass
+
+
+def install() -> None:
+    """Let the old paths import (once per process)."""
+    if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        sys.meta_path.append(_Finder())

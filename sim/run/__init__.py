@@ -1,0 +1,1 @@
+"""Stage 2, run: the kernel (virtual time, choice points) and the campaign engine on it."""

@@ -1,0 +1,1 @@
+"""Stage 4, verify: properties over logs and over many schedules of one scenario."""

@@ -1,0 +1,97 @@
+"""The text of `sim explore`: an `Exploration`'s outcome classes and their witnesses."""
+
+from __future__ import annotations
+
+from sim.observe.report import count_of, format_number, format_value
+from sim.verify.explore import Exploration
+
+
+def format_exploration(
+    exploration: Exploration,
+    *,
+    file: str,
+    explore_seconds: float | None = None,
+    shrink_seconds: float | None = None,
+) -> str:
+    """``sim explore``: each outcome class, how often, how it differs, and its witness.
+
+    ``explore_seconds`` is the time spent running the schedules (the schedules/s figure
+    counts that alone), ``shrink_seconds`` the time spent shrinking witnesses."""
+    classes = exploration.classes
+    runs = exploration.runs
+    cost = ""
+    if explore_seconds and runs:
+        cost = f" in {explore_seconds:.2f}s ({runs / explore_seconds:,.1f} schedules/s)"
+    if shrink_seconds and classes:
+        shrinking = any(found.replays for found in classes)
+        cost += f", witnesses {'found and shrunk' if shrinking else 'found'} in {shrink_seconds:.2f}s"
+    out = []
+    if exploration.interrupted and runs < exploration.planned:
+        out.append(
+            f"INTERRUPTED after {format_number(runs)} of {count_of(exploration.planned, 'schedule')} (partial results: "
+            "the classes below are those of the schedules explored)"
+        )
+    elif exploration.interrupted:
+        out.append(
+            f"INTERRUPTED while finding witnesses: all {count_of(runs, 'schedule')} explored, the witnesses "
+            "below not shrunk further"
+        )
+    first, last = exploration.seed, exploration.seed + runs - 1
+    dash = " to " if first < 0 else "-"  # "seeds -1 to 3", not "seeds -1-3"
+    seeds = f"seeds {first}{dash}{last}" if runs else "no schedule explored"
+    out.append(
+        f"{exploration.source}: {count_of(runs, 'schedule')} ({exploration.strategy}, {seeds})"
+        f"{cost}: "
+        f"{count_of(len(classes), 'outcome class', 'outcome classes')}"
+    )
+    if len(classes) == 1:
+        out.append("Every schedule gave the same outcome: no race found (more --runs look harder).")
+    detailed = [found for found in classes if found.detailed]
+    for number, found in enumerate(detailed, 1):
+        out.append("")
+        share = f"{found.runs / runs:.0%}"
+        witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
+        shrunk = ""
+        if not found.minimal:
+            shrunk = f" (not minimal after {count_of(found.replays, 'replay')}: " + (
+                "shrinking was stopped)"
+                if found.replays < exploration.shrink_replays
+                else "the shrinking budget; --shrink-replays N allows more)"
+            )
+        out.append(f"Class {number}: {count_of(found.runs, 'schedule')} ({share}); witness: {witness}{shrunk}")
+        if number == 1:
+            if len(classes) > 1:
+                out.append("  the most common outcome; the other classes say how they differ from it")
+            continue
+        for difference in found.differences[:20]:
+            writer = difference.writer
+            wrote = (
+                f'written by "{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
+                if writer is not None
+                else "not written by a flow"
+            )
+            out.append(
+                f"  {difference.person} {difference.what}: {format_value(difference.value)} "
+                f"(class 1: {format_value(difference.common)}), {wrote}"
+            )
+        if len(found.differences) > 20:
+            out.append(f"  ... and {format_number(len(found.differences) - 20)} more differences")
+        assert found.outcome is not None and classes[0].outcome is not None  # detailed classes keep theirs
+        mine, theirs = set(found.outcome.campaigns), set(classes[0].outcome.campaigns)
+        for name in sorted(mine - theirs):
+            out.append(f'  campaign "{name}" ran (not in class 1)')
+        for name in sorted(theirs - mine):
+            out.append(f'  campaign "{name}" did not run (it did in class 1)')
+    rest = classes[len(detailed) :]
+    if rest:
+        out.append("")
+        out.append(
+            f"... and {count_of(len(rest), 'more outcome class', 'more outcome classes')} "
+            f"({count_of(sum(found.runs for found in rest), 'schedule')}), not shrunk or compared: "
+            "explore a smaller design to see each race on its own"
+        )
+    if len(classes) > 1:
+        out.append("")
+        out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
+        out.append(f"See which accesses race, in one run: sim run {file} --races")
+    return "\n".join(out)
