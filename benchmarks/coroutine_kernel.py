@@ -161,9 +161,9 @@ def simulation(scenario: Any, coroutines: bool, **options: Any) -> Simulation:
     if coroutines:
         old = made.kernel
         kernel = CoroutineKernel(strategy=old.strategy, until=old.until, choices=old.choices)
-        made.kernel = made.engine.kernel = kernel
-        if made.engine.races is not None:
-            made.engine.races.running = kernel.running
+        made.kernel = made.engine.kernel = made.engine.admission.kernel = kernel
+        if made.detect_races:
+            made.race_detector.running = kernel.running
     return made
 
 

@@ -25,8 +25,10 @@ from hypothesis import HealthCheck, Phase, event, find, given, note, settings, t
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from sim.run import steps as engine_steps
 from sim.run.activity import Activity
-from sim.run.engine import At, Engine, Run
+from sim.run.engine import Engine
+from sim.run.runs import At, Run
 from sim.scenario import model, parse_scenario
 from sim.scenario.dump import dump_scenario
 from sim.scenario.model import (
@@ -664,18 +666,20 @@ def test_replay_catches_an_end_state_the_log_does_not_explain(base: SimulationRe
 # --- teeth: a broken engine is caught, with a small shrunk design -------------------
 
 
-async def detached_execute(self: Engine, parent: Run, action: model.ExecuteCampaign, at: At) -> None:
+async def detached_execute(engine: Engine, parent: Run, action: model.ExecuteCampaign, at: At) -> None:
     """BROKEN ON PURPOSE: Execute Campaign admits the child as a task of its own, as if
     it were requested, and the parent goes straight on (the opposite of R6)."""
-    child = self.scenario.campaigns[action.campaign]
-    self.emit("execute_campaign", parent.person, parent, at, campaign=child.name, qualified=True)
-    self.admit(child, parent.person, parent_id=parent.id, cause=None, via="execute_campaign", tokens=parent.tokens)
+    child = engine.scenario.campaigns[action.campaign]
+    engine.emit("execute_campaign", parent.person, parent, at, campaign=child.name, qualified=True)
+    engine.admission.admit(
+        child, parent.person, parent_id=parent.id, cause=None, via="execute_campaign", tokens=parent.tokens
+    )
 
 
 def test_contiguity_catches_an_executable_run_as_a_task_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """Property 2 has teeth: break R6 in the engine and Hypothesis finds a design that
     shows it, shrunk to one Execute Campaign step."""
-    monkeypatch.setattr(Engine, "_execute", detached_execute)
+    monkeypatch.setitem(engine_steps.WAITING_ACTIONS, model.ExecuteCampaign, detached_execute)
     scenario, seed = find(
         st.tuples(scenarios(executable_campaigns=(1, 3)), seeds()),
         lambda case: bool(violations_of(check_executable_contiguity, simulate(case[0], seed=case[1]))),

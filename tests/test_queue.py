@@ -973,7 +973,8 @@ def test_generated_designs_keep_every_guarantee_and_sane_metrics_under_the_queue
     metrics = simulation.metrics()
     for stats in (queue.stats for queue in engine.queues.values()):
         assert all(w >= 0 for values in stats.waits.values() for w in values)
-    assert all(x >= 0 for values in engine.run_stats.latency.values() for x in values)
+    assert simulation.measurement is not None
+    assert all(x >= 0 for values in simulation.measurement.runs.latency.values() for x in values)
     assert set(metrics.queues) == {"trigger", "batch"}
     for name, queue in metrics.queues.items():
         assert 0.0 <= queue.utilization <= 1.0 + 1e-12
@@ -1372,7 +1373,7 @@ class HoldingWatch:
     engine: Any
 
     def write(self, activity: Activity) -> None:
-        threads = {run.thread for runs in self.engine._live.values() for run in runs}
+        threads = {run.thread for runs in self.engine.live.values() for run in runs}
         holding = sum(thread.holding for thread in threads)
         assert holding == sum(queue.busy for queue in self.engine.queues.values()), activity
 

@@ -17,10 +17,17 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import attr
 import attrs
+
+from sim.run.engine import Engine
+from sim.run.observer import Observer
+from sim.run.queue import QueueWatch, priority_at
+from sim.run.runs import Run
 
 #: Points in a queue-length series.
 SERIES_POINTS = 200
@@ -128,7 +135,7 @@ def percentiles(samples: Iterable[float]) -> Percentiles:
     )
 
 
-class QueueStats:
+class QueueStats(QueueWatch):
     """What one campaign queue did: its length and busy workers over time, and waits."""
 
     def __init__(self, name: str, workers: int, start: float, end: float) -> None:
@@ -148,19 +155,6 @@ class QueueStats:
     def waited(self, campaign: str, priority: str, wait: float) -> None:
         _sample(self.waits, campaign, wait)
         _sample(self.priority_waits, priority, wait)
-
-
-class UnmeasuredQueue(QueueStats):
-    """`QueueStats` that keep nothing: for runs whose metrics nobody reads (exploration)."""
-
-    def length_changed(self, now: float, length: int) -> None:
-        pass
-
-    def busy_changed(self, now: float, busy: int) -> None:
-        pass
-
-    def waited(self, campaign: str, priority: str, wait: float) -> None:
-        pass
 
 
 def _sample(samples: dict[str, array[float]], key: str, value: float) -> None:
@@ -330,3 +324,50 @@ def summarize_metrics(
         throughput=sum(completed.get(name, 0) for name in priorities) / hours,  # no executables (R6)
         steps_per_hour=steps / hours,
     )
+
+
+@attrs.define(eq=False)
+class Measurement(Observer):
+    """The metrics of a run as an `Observer` (`sim.run.observer`): each campaign queue's
+    length, load and waits (`QueueStats`), every run's latency (`RunStats`), and at the
+    end the `Metrics` record. A run without one keeps none of it (exploration)."""
+
+    runs: RunStats = attrs.field(factory=RunStats)
+    _engine: Engine | None = attrs.field(default=None, init=False)
+
+    def attach(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def watch_queue(self, name: str, workers: int, end: float) -> QueueStats:
+        return QueueStats(name, workers, 0.0, end)
+
+    def run_ended(self, run: Run, priority: str, latency: float) -> None:
+        runs = self.runs
+        _sample(runs.latency, run.campaign.name, latency)
+        _sample(runs.priority_latency, priority, latency)
+
+    def metrics(self, duration: float) -> Metrics:
+        """Queue, wait and latency metrics of the run so far, over ``duration`` seconds."""
+        engine = self._engine
+        assert engine is not None, "the Measurement is not attached to an engine"
+        lifecycle = engine.tally.lifecycle
+        queues = engine.queues.values()
+        queued: Counter[str] = Counter()
+        for queue in queues:
+            queued.update(queue.waiting_by_campaign())
+        return summarize_metrics(
+            duration=duration,
+            queues=[(cast(QueueStats, q.stats), q.waiting_by_priority(), q.busy, q.oldest()) for q in queues],
+            runs=self.runs,
+            started={name: counts["started"] for name, counts in lifecycle.items()},
+            completed={name: counts["completed"] for name, counts in lifecycle.items()},
+            # Executables run inside their parent's run (R6): no wait or latency of their
+            # own. The class shown is the one at the end, an override included (R21).
+            priorities={
+                name: priority_at(campaign, duration)
+                for name, campaign in engine.scenario.campaigns.items()
+                if campaign.kind != "executable"
+            },
+            steps=sum(engine.tally.steps.values()),
+            queued=queued,
+        )

@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator, Sequence
 import attrs
 import trio
 
-from sim.observe.metrics import Metrics
+from sim.observe.metrics import Measurement, Metrics
+from sim.observe.race_watch import RaceWatch
 from sim.observe.races import Race, RaceDetector
 from sim.observe.summary import Summary, summarize
 from sim.run.activity import ActivitySink
 from sim.run.engine import Engine
 from sim.run.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
+from sim.run.observer import Observer
 from sim.run.plan import Plan
 from sim.run.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
 from sim.scenario.model import Scenario
@@ -84,6 +86,9 @@ class Simulation:
     measure: bool = True
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
+    #: The observer of the run's metrics (`measure`), None without.
+    measurement: Measurement | None = attrs.field(default=None, init=False)
+    _race_watch: RaceWatch | None = attrs.field(default=None, init=False)
     _replay: ReplayStrategy | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -97,15 +102,20 @@ class Simulation:
             seed = self.scenario.seed if self.strategy_seed is None else self.strategy_seed
             strategy = make_strategy(self.strategy, seed, depth=self.pct_depth, steps=self.pct_steps)
         self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
-        detector = RaceDetector() if self.detect_races else None
+        observers: list[Observer] = []
+        if self.measure:
+            self.measurement = Measurement()
+            observers.append(self.measurement)
+        if self.detect_races:
+            self._race_watch = RaceWatch()
+            observers.append(self._race_watch)
         self.engine = Engine(
             scenario=self.scenario,
             kernel=self.kernel,
             sinks=self.sinks,
-            races=detector,
+            observers=observers,
             progress=self.progress,
             plan=self.plan,
-            measure=self.measure,
         )
 
     def schedule_string(self) -> str:
@@ -116,9 +126,9 @@ class Simulation:
     @property
     def race_detector(self) -> RaceDetector:
         """The run's race detector: its races and how many accesses it checked."""
-        detector = self.engine.races
-        assert detector is not None, "make the Simulation with detect_races=True"
-        return detector
+        watch = self._race_watch
+        assert watch is not None, "make the Simulation with detect_races=True"
+        return watch.detector
 
     def races(self) -> tuple[Race, ...]:
         """The races the run's accesses show (needs ``detect_races``)."""
@@ -154,7 +164,9 @@ class Simulation:
 
     def metrics(self) -> Metrics:
         """Queue length, waits, latency, throughput and utilization (docs/queue.md)."""
-        return self.engine.metrics(self._virtual_time())
+        if self.measurement is None:
+            raise RuntimeError("this run kept no metrics: make it with measure=True")
+        return self.measurement.metrics(self._virtual_time())
 
     def _virtual_time(self) -> float:
         # Time runs to the scenario's end unless the run was interrupted.

@@ -21,7 +21,6 @@ from typing import Any
 
 import attrs
 
-from sim.observe.metrics import QueueStats
 from sim.scenario.model import Campaign, Priority, ServiceTime
 
 #: Priority class -> its rank in the queue (lower goes first).
@@ -96,13 +95,26 @@ class Waiting:
     granted: bool = False
 
 
+class QueueWatch:
+    """Told what one campaign queue does (R19-R22). This one keeps nothing."""
+
+    def length_changed(self, now: float, length: int) -> None:
+        """Runs waiting for a worker changed to ``length``."""
+
+    def busy_changed(self, now: float, busy: int) -> None:
+        """Workers serving a run changed to ``busy``."""
+
+    def waited(self, campaign: str, priority: str, wait: float) -> None:
+        """A run of ``campaign`` got a worker after ``wait`` seconds in the queue."""
+
+
 @attrs.define(eq=False)
 class CampaignQueue:
     """One queue and its workers (R20, R22). ``stats`` follows its length and load."""
 
     name: str
     workers: int
-    stats: QueueStats
+    stats: QueueWatch
     busy: int = 0
     #: (rank, seq, entry): highest class first, then first in, first out (R20).
     _heap: list[tuple[int, int, Waiting]] = attrs.field(factory=list, init=False)

@@ -1,0 +1,154 @@
+"""What the engine tells whoever watches a run: the one interface for observers.
+
+An observer sees a run as it happens, without changing it: `sim.observe.metrics`
+measures the queues and latencies, `sim.observe.race_watch` turns what runs read and
+write into accesses for the happens-before race detector. The engine calls each hook at
+a fixed point (named in its docstring) and never asks what is attached, so a new kind of
+observation is a new `Observer`, not a branch in the engine. Every hook here does
+nothing: an observer overrides the ones it needs, and a run nobody watches pays one call.
+
+Activities are not observed here: a sink (`sim.run.activity.ActivitySink`) takes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from sim.run.queue import QueueWatch
+from sim.run.runs import At, Run
+from sim.scenario.model import Action, CallWebhook, Campaign, Filter, Step, Value
+from sim.scenario.people import Person
+
+if TYPE_CHECKING:
+    from sim.run.engine import Engine
+
+
+@attrs.define(eq=False)
+class WebhookCall:
+    """A Call Webhook step's response, due on its own after the webhook's latency (R16)."""
+
+    run: Run
+    action: CallWebhook
+    at: At
+
+
+class Observer:
+    """Hooks the engine calls as a run goes; each does nothing unless overridden."""
+
+    # -- the run as a whole
+
+    def attach(self, engine: Engine) -> None:
+        """The engine is made (its people, queues and triggers too); nothing has run."""
+
+    def watch_queue(self, name: str, workers: int, end: float) -> QueueWatch:
+        """What follows the campaign queue ``name`` (made while the engine is)."""
+        return QueueWatch()
+
+    def run_ended(self, run: Run, priority: str, latency: float) -> None:
+        """A top run's task ended, ``latency`` seconds after its admission."""
+
+    # -- threads: what goes on after what (the kernel's choice points are between them)
+
+    def admitted(self, run: Run, via: str, cause: int | None) -> None:
+        """``run`` was admitted as a thread of its own, by the thread acting now."""
+
+    def goes_on(self, run: Run) -> None:
+        """``run``'s thread goes on after a point where others could go first."""
+
+    def load_source(self, source: object, name: str) -> None:
+        """``source`` (timed activities, a generator, a batch schedule) is made."""
+
+    def source_acts(self, source: object) -> None:
+        """``source`` acts now: its next activity, arrival or batch pass."""
+
+    def webhook_called(self, call: WebhookCall) -> None:
+        """A Call Webhook step sent ``call``; its response will land on its own."""
+
+    def webhook_landed(self, call: WebhookCall) -> None:
+        """``call``'s response lands now, before anything it logs or writes."""
+
+    # -- reads and writes of people's state
+
+    def smart_list(self, person: Person, filters: Sequence[Filter], *, campaign: str, what: str, at: At = None) -> None:
+        """``filters`` are evaluated for ``person``: a trigger's smart list, an
+        executable's, or a choice of the step ``at``; ``what`` says which, with its rule."""
+
+    def qualification(self, campaign: Campaign, person: Person) -> None:
+        """``campaign``'s qualification rule (R18) is checked and recorded for ``person``."""
+
+    def step_action(self, run: Run, index: int, step: Step, action: Action) -> None:
+        """``run`` does ``action`` at its step ``index`` (its choice already read)."""
+
+    def field_written(
+        self, person: Person, field: str, value: Value, *, by: str, call: WebhookCall | None = None
+    ) -> None:
+        """A write from outside a flow step: a form field, an external change, or a
+        webhook's response mapping (``call``); ``by`` says which."""
+
+    def person_created(self, person: Person, via: str) -> None:
+        """A form fill by an unknown visitor created ``person``."""
+
+    def batch_passes(self, campaign: Campaign, source: object) -> None:
+        """The batch ``campaign`` (of schedule ``source``) goes through everyone now (R2)."""
+
+    def batch_reads(self, campaign: Campaign, person: Person) -> None:
+        """The batch's pass reads ``person`` and its smart list (R2)."""
+
+
+@attrs.define(eq=False)
+class ObserverGroup(Observer):
+    """Several observers as one: each hook goes to each, in order (the hooks are made
+    below, one per `Observer` hook)."""
+
+    observers: Sequence[Observer]
+
+    def watch_queue(self, name: str, workers: int, end: float) -> QueueWatch:
+        watches = [observer.watch_queue(name, workers, end) for observer in self.observers]
+        kept = [watch for watch in watches if type(watch) is not QueueWatch]
+        return kept[0] if len(kept) == 1 else QueueWatchGroup(kept)
+
+
+def _fan_out(hook: str) -> Callable[..., None]:
+    def each(self: ObserverGroup, *args: Any, **options: Any) -> None:
+        for observer in self.observers:
+            getattr(observer, hook)(*args, **options)
+
+    each.__name__ = hook
+    each.__doc__ = getattr(Observer, hook).__doc__
+    return each
+
+
+for _hook in vars(Observer):
+    if not _hook.startswith("_") and _hook != "watch_queue":
+        setattr(ObserverGroup, _hook, _fan_out(_hook))
+
+
+@attrs.define(eq=False)
+class QueueWatchGroup(QueueWatch):
+    """Several queue watches as one."""
+
+    watches: Sequence[QueueWatch]
+
+    def length_changed(self, now: float, length: int) -> None:
+        for watch in self.watches:
+            watch.length_changed(now, length)
+
+    def busy_changed(self, now: float, busy: int) -> None:
+        for watch in self.watches:
+            watch.busy_changed(now, busy)
+
+    def waited(self, campaign: str, priority: str, wait: float) -> None:
+        for watch in self.watches:
+            watch.waited(campaign, priority, wait)
+
+
+def observer_of(observers: Sequence[Observer]) -> Observer:
+    """``observers`` as one `Observer`: the one, a group, or one that does nothing."""
+    if not observers:
+        return Observer()
+    if len(observers) == 1:
+        return observers[0]
+    return ObserverGroup(tuple(observers))
