@@ -6,7 +6,8 @@ property tests in tests/test_guarantees.py assert over generated designs, and wh
 `sim.testing.assert_guarantees` runs on a log of your own. docs/guarantees.md states each
 one with its rule.
 
-One module per family of checks, over the indexed log (`log`) and its replay (`replay`):
+One module per family of checks, over the indexed log (`log`) and its replay (`replay`),
+which `check_guarantees` runs once and hands to every check:
 - `flow`: 1, step order (R12, R13);
 - `executables`: 2, executable contiguity (R6, R7, R8), and 2b, removal (R11);
 - `causality`: 3, request causality (R5), and 5, trigger causality (R1, R17);
@@ -18,24 +19,29 @@ One module per family of checks, over the indexed log (`log`) and its replay (`r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from sim.observe.summary import Summary
 from sim.run.activity import Activity
 from sim.scenario.model import Scenario
 from sim.scenario.people import Person
-from sim.verify.guarantees.admission import check_batches, check_qualification
-from sim.verify.guarantees.causality import check_request_causality, check_trigger_causality
-from sim.verify.guarantees.conservation import check_conservation
-from sim.verify.guarantees.executables import check_executable_contiguity, check_removal
-from sim.verify.guarantees.flow import check_step_order
+from sim.verify.guarantees.admission import BatchTicks, check_batches, check_qualification
+from sim.verify.guarantees.causality import Firings, check_request_causality, check_trigger_causality
+from sim.verify.guarantees.conservation import Writes, check_conservation
+from sim.verify.guarantees.executables import ChildFilters, check_executable_contiguity, check_removal
+from sim.verify.guarantees.flow import StepChoices, check_step_order
 from sim.verify.guarantees.log import Log, RunRecord, Violation, format_activity, is_write_back
-from sim.verify.guarantees.replay import check_replay, replay
+from sim.verify.guarantees.replay import Probe, Replay, check_replay, replay
 from sim.verify.guarantees.timing import check_time
 
 __all__ = [
     "CHECKS",
+    "PROBES",
+    "Check",
     "Log",
+    "Probe",
+    "Replay",
     "RunRecord",
     "Violation",
     "check_batches",
@@ -54,8 +60,20 @@ __all__ = [
     "replay",
 ]
 
+
+class Check(Protocol):
+    """One check: the violations of its guarantee in ``log``, in log order.
+
+    ``replayed`` is the replay `check_guarantees` shares among the checks (one pass over
+    the log for all of them); a check that reads person state and is called alone replays
+    the log itself. Checks that read no person state ignore it.
+    """
+
+    def __call__(self, log: Log, replayed: Replay | None = None) -> list[Violation]: ...
+
+
 #: Name -> check, in the numbering of docs/guarantees.md.
-CHECKS: Mapping[str, Callable[[Log], list[Violation]]] = {
+CHECKS: Mapping[str, Check] = {
     "step order": check_step_order,
     "executable contiguity": check_executable_contiguity,
     "removal": check_removal,
@@ -68,6 +86,9 @@ CHECKS: Mapping[str, Callable[[Log], list[Violation]]] = {
     "time": check_time,
 }
 
+#: What the checks learn from the replay: the one replay of `check_guarantees` feeds them all.
+PROBES: tuple[type[Probe], ...] = (StepChoices, ChildFilters, Firings, BatchTicks, Writes)
+
 
 def check_guarantees(
     scenario: Scenario,
@@ -76,6 +97,8 @@ def check_guarantees(
     summary: Summary | None = None,
     people: Mapping[str, Person] | None = None,
 ) -> list[Violation]:
-    """Every check over one log. ``scenario`` must be the one run, with the run's seed."""
+    """Every check over one log, which is replayed once for all of them. ``scenario`` must
+    be the one run, with the run's seed."""
     log = Log.of(scenario, activities, summary=summary, people=people)
-    return [violation for check in CHECKS.values() for violation in check(log)]
+    replayed = replay(log, [kind(log) for kind in PROBES])
+    return [violation for check in CHECKS.values() for violation in check(log, replayed)]

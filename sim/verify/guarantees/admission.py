@@ -19,10 +19,46 @@ from sim.scenario.model import Campaign
 from sim.scenario.people import Person
 from sim.scenario.units import micros
 from sim.verify.guarantees.log import Log, RunRecord, Violation, reporter
-from sim.verify.guarantees.replay import replay
+from sim.verify.guarantees.replay import Probe, Replay, probed
 
 
-def check_batches(log: Log) -> list[Violation]:
+class BatchTicks(Probe):
+    """R2: at each scheduled time of an active batch campaign, the people whose filters held
+    at each position of the log where the batch may have admitted them (until its first run)."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        scenario = log.scenario
+        index_of = {activity.seq: index for index, activity in enumerate(log.activities)}
+        times = [activity.time for activity in log.activities]
+        #: (campaign, time) -> the batch's runs admitted then (R22: run_queued is admission)
+        self.runs_at: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
+        for record in log.runs.values():
+            if record.via == "batch":
+                self.runs_at[record.campaign, record.first.time].append(record)
+        self.ticks: list[tuple[Campaign, float]] = []
+        for campaign in scenario.campaigns.values():
+            if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
+                self.ticks.extend((campaign, t) for t in schedule_times(campaign.schedule, scenario.duration))
+        self.windows: dict[int, list[tuple[Campaign, float]]] = defaultdict(list)
+        for campaign, t in self.ticks:
+            low, high = bisect.bisect_left(times, t), bisect.bisect_right(times, t)
+            records = self.runs_at.get((campaign.name, t), [])
+            if records:  # before the first of them started (or was queued, R22)
+                high = min(index_of[r.first.seq] for r in records)
+            for position in range(low, high + 1):
+                self.windows[position].append((campaign, t))
+        #: (campaign, time) -> the people whose filters held, at each position of its window
+        self.seen: dict[tuple[str, float], list[frozenset[str]]] = defaultdict(list)
+
+    def before(self, index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
+        programs = self.log.scenario.programs
+        for campaign, t in self.windows.get(index, ()):
+            held = frozenset(pid for pid, p in people.items() if all_hold(campaign.filters, p, programs))
+            self.seen[campaign.name, t].append(held)
+
+
+def check_batches(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """A batch campaign runs at its scheduled times only, and then exactly the people whose
     filters hold at that moment (R2), whether they start or are turned away (R18).
 
@@ -30,38 +66,13 @@ def check_batches(log: Log) -> list[Violation]:
     so some position at that time must give exactly the people it admitted.
     """
     bad = reporter("batch", "R2")
-    scenario = log.scenario
-    index_of = {activity.seq: index for index, activity in enumerate(log.activities)}
-    times = [activity.time for activity in log.activities]
-    runs_at: dict[tuple[str, float], list[RunRecord]] = defaultdict(list)
-    for record in log.runs.values():
-        if record.via == "batch":
-            runs_at[record.campaign, record.first.time].append(record)  # admission (R22: run_queued)
-    ticks: list[tuple[Campaign, float]] = []
-    for campaign in scenario.campaigns.values():
-        if campaign.kind == "batch" and campaign.active and campaign.schedule is not None:
-            ticks.extend((campaign, t) for t in schedule_times(campaign.schedule, scenario.duration))
+    batches = probed(log, replayed, BatchTicks)
+    runs_at, ticks, seen = batches.runs_at, batches.ticks, batches.seen
     out = [
         bad(f'"{name}" ran at t={t:g}, which its schedule does not have', records[0].first)
         for (name, t), records in runs_at.items()
         if (name, t) not in {(c.name, tick) for c, tick in ticks}
     ]
-    windows: dict[int, list[tuple[Campaign, float]]] = defaultdict(list)
-    for campaign, t in ticks:
-        low, high = bisect.bisect_left(times, t), bisect.bisect_right(times, t)
-        records = runs_at.get((campaign.name, t), [])
-        if records:  # before the first of them started (or was queued, R22)
-            high = min(index_of[r.first.seq] for r in records)
-        for position in range(low, high + 1):
-            windows[position].append((campaign, t))
-    seen: dict[tuple[str, float], list[frozenset[str]]] = defaultdict(list)
-
-    def before(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
-        for campaign, t in windows.get(index, ()):
-            held = frozenset(pid for pid, p in people.items() if all_hold(campaign.filters, p, scenario.programs))
-            seen[campaign.name, t].append(held)
-
-    replay(log, before=before)
     for campaign, t in ticks:
         admitted = frozenset(r.person for r in runs_at.get((campaign.name, t), []))
         if admitted not in seen[campaign.name, t]:
@@ -75,7 +86,7 @@ def check_batches(log: Log) -> list[Violation]:
 # -- 6. qualification (R18) ----------------------------------------------------------
 
 
-def check_qualification(log: Log) -> list[Violation]:
+def check_qualification(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """ "once": at most one run per person; "once every N": runs at least N apart; no
     person turned away without a run that justifies it."""
     bad = reporter("qualification", "R18")

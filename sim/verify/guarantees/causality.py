@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import attrs
+
 from sim.run.activity import Activity
 from sim.run.conditions import all_hold, trigger_matches
 from sim.scenario import model
 from sim.scenario.model import Campaign
 from sim.scenario.people import Person
 from sim.verify.guarantees.log import Log, Violation, reporter
-from sim.verify.guarantees.replay import replay
+from sim.verify.guarantees.replay import Probe, Replay, replay
 
 
-def check_request_causality(log: Log) -> list[Violation]:
+def check_request_causality(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """A requested run starts after the request that caused it; every request gets its run."""
     bad = reporter("request causality", "R5")
     out: list[Violation] = []
@@ -43,7 +45,31 @@ def check_request_causality(log: Log) -> list[Violation]:
     return out
 
 
-def check_trigger_causality(log: Log) -> list[Violation]:
+class Firings(Probe):
+    """R1, R17: each activity that matches an active trigger campaign's trigger, and
+    whether the campaign's filters held for its person just after it."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = defaultdict(list)
+        for campaign in log.scenario.campaigns.values():
+            if campaign.kind == "trigger" and campaign.active:
+                for trigger in campaign.triggers:
+                    self.listeners[trigger.activity].append((campaign, trigger))
+        #: (cause seq, campaign) -> did the filters hold when the trigger fired?
+        self.expected: dict[tuple[int, str], bool] = {}
+
+    def after(self, activity: Activity, person: Person) -> None:
+        expected = self.expected
+        for campaign, trigger in self.listeners.get(activity.type, ()):
+            if (activity.seq, campaign.name) in expected or not trigger_matches(trigger, activity.details):
+                continue
+            if activity.type == "request_campaign" and activity.details.get("campaign") != campaign.name:
+                continue
+            expected[activity.seq, campaign.name] = all_hold(campaign.filters, person, self.log.scenario.programs)
+
+
+def check_trigger_causality(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """A triggered run starts after the activity that fired it, when its filters held then.
 
     And the converse, so nothing is lost: every activity that matches an active trigger
@@ -51,25 +77,11 @@ def check_trigger_causality(log: Log) -> list[Violation]:
     one run (or one skipped run) of it (R1, R17).
     """
     bad = reporter("trigger causality", "R1, R17")
-    scenario = log.scenario
-    listeners: dict[str, list[tuple[Campaign, model.Trigger]]] = defaultdict(list)
-    for campaign in scenario.campaigns.values():
-        if campaign.kind == "trigger" and campaign.active:
-            for trigger in campaign.triggers:
-                listeners[trigger.activity].append((campaign, trigger))
-    out: list[Violation] = []
-    #: (cause seq, campaign) -> did the filters hold when the trigger fired?
-    expected: dict[tuple[int, str], bool] = {}
-
-    def observe(activity: Activity, person: Person) -> None:
-        for campaign, trigger in listeners.get(activity.type, ()):
-            if (activity.seq, campaign.name) in expected or not trigger_matches(trigger, activity.details):
-                continue
-            if activity.type == "request_campaign" and activity.details.get("campaign") != campaign.name:
-                continue
-            expected[activity.seq, campaign.name] = all_hold(campaign.filters, person, scenario.programs)
-
-    out.extend(replay(log, observe=observe, guarantee="trigger causality"))
+    if replayed is None:
+        replayed = replay(log, [Firings(log)])
+    expected = replayed.probe(Firings).expected
+    # The filters were judged on the replayed state: the replay's findings are this check's too.
+    out = [attrs.evolve(violation, guarantee="trigger causality") for violation in replayed.changes]
     for record in log.runs.values():
         if record.via not in model.TRIGGER_ACTIVITIES:
             continue

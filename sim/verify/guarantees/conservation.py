@@ -17,11 +17,11 @@ from sim.run.load import arrival_times, external_activities, new_arrivals
 from sim.scenario.people import Person, is_generated_id
 from sim.scenario.units import later
 from sim.verify.guarantees.log import Log, Report, Violation, is_write_back, reporter
-from sim.verify.guarantees.replay import replay
+from sim.verify.guarantees.replay import Probe, Replay, probed
 from sim.verify.guarantees.timing import parked_past_end, webhook_latencies
 
 
-def check_conservation(log: Log) -> list[Violation]:
+def check_conservation(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """Every run that starts ends once or is still waiting at the end (for a worker too,
     R22); every external
     activity of the scenario is in the log; the summary counts what the log holds."""
@@ -39,7 +39,7 @@ def check_conservation(log: Log) -> list[Violation]:
         if not queued and not parked_past_end(log, last):
             out.append(bad("a run that never ended and is not waiting past the end", record.first, last))
     out.extend(_check_external(log, bad))
-    out.extend(_check_writes(log, bad))
+    out.extend(probed(log, replayed, Writes).violations())
     out.extend(_check_webhooks(log, bad))
     summary = log.summary
     if summary is not None:
@@ -114,59 +114,68 @@ def _check_external(log: Log, bad: Report) -> list[Violation]:
     return out
 
 
-def _check_writes(log: Log, bad: Report) -> list[Violation]:
+class Writes(Probe):
     """External field writes land: a timed change, and the fields a form fill writes.
 
     A write that changes nothing logs nothing, so each is checked on the replayed state:
     the field holds the written value at some point of its time (a timed change), or just
     before its ``fill_out_form`` (a form's fields; a generator's come from its values).
     """
-    scenario = log.scenario
-    times = [activity.time for activity in log.activities]
-    timed = [a for a in external_activities(scenario) if a.type in ("change_data_value", "fill_out_form")]
-    changes = [a for a in timed if a.type == "change_data_value" and a.at < scenario.duration]
-    windows: dict[int, list[int]] = defaultdict(list)  # position -> changes that may land there
-    for number, item in enumerate(changes):
-        for position in range(bisect.bisect_left(times, item.at), bisect.bisect_right(times, item.at) + 1):
-            windows[position].append(number)
-    landed: set[int] = set()
-    timed_fills: dict[tuple[float, str, str], list[Mapping[str, Any]]] = defaultdict(list)
-    for item in timed:
-        if item.type == "fill_out_form":
-            timed_fills[item.at, item.person, _key(item.attributes)].append(item.fields)
-    generated = [g for g in scenario.generators if g.type == "fill_out_form"]
-    out: list[Violation] = []
 
-    def before(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
-        for number in windows.get(index, ()):
-            item = changes[number]
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.bad = reporter("conservation", "R15, R16, R17")
+        scenario = log.scenario
+        times = [activity.time for activity in log.activities]
+        timed = [a for a in external_activities(scenario) if a.type in ("change_data_value", "fill_out_form")]
+        self.changes = [a for a in timed if a.type == "change_data_value" and a.at < scenario.duration]
+        #: position -> the changes that may land there
+        self.windows: dict[int, list[int]] = defaultdict(list)
+        for number, item in enumerate(self.changes):
+            for position in range(bisect.bisect_left(times, item.at), bisect.bisect_right(times, item.at) + 1):
+                self.windows[position].append(number)
+        self.landed: set[int] = set()
+        self.timed_fills: dict[tuple[float, str, str], list[Mapping[str, Any]]] = defaultdict(list)
+        for item in timed:
+            if item.type == "fill_out_form":
+                self.timed_fills[item.at, item.person, _key(item.attributes)].append(item.fields)
+        self.generated = [g for g in scenario.generators if g.type == "fill_out_form"]
+        self.found: list[Violation] = []
+
+    def before(self, index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
+        for number in self.windows.get(index, ()):
+            item = self.changes[number]
             if item.person not in people:
                 continue  # not created yet (a form fill at the same time creates them)
             value = people[item.person].fields.get(str(item.attributes["field"]))
             if value == item.attributes["value"] and type(value) is type(item.attributes["value"]):
-                landed.add(number)
+                self.landed.add(number)
         if activity is None or activity.run is not None or activity.type != "fill_out_form":
             return
         if activity.person not in people:
             return  # reported by the replay: an activity of an unknown person
         fields = people[activity.person].fields
-        written = timed_fills.get((activity.time, activity.person, _key(activity.details)), [])
+        written = self.timed_fills.get((activity.time, activity.person, _key(activity.details)), [])
         if any(all(fields.get(f) == v and type(fields.get(f)) is type(v) for f, v in w.items()) for w in written):
             return
-        drawn = [g for g in generated if _key(g.attributes) == _key(activity.details)]
+        drawn = [g for g in self.generated if _key(g.attributes) == _key(activity.details)]
         if any(all(fields.get(f) in values for f, values in g.fields.items()) for g in drawn):
             return
         if written or any(g.fields for g in drawn):
-            out.append(bad("a form fill's fields were not written before it", activity))
+            self.found.append(self.bad("a form fill's fields were not written before it", activity))
 
-    replay(log, before=before)
-    for number, item in enumerate(changes):
-        if number not in landed:
-            field, value = item.attributes["field"], item.attributes["value"]
-            out.append(
-                bad(f"the external change of {field} to {value!r} for {item.person} at t={item.at:g} never landed")
-            )
-    return out
+    def violations(self) -> list[Violation]:
+        """The form fills found unwritten during the replay, then the changes that never landed."""
+        out = list(self.found)
+        for number, item in enumerate(self.changes):
+            if number not in self.landed:
+                field, value = item.attributes["field"], item.attributes["value"]
+                out.append(
+                    self.bad(
+                        f"the external change of {field} to {value!r} for {item.person} at t={item.at:g} never landed"
+                    )
+                )
+        return out
 
 
 def _check_webhooks(log: Log, bad: Report) -> list[Violation]:

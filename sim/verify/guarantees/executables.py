@@ -14,13 +14,27 @@ from sim.run.activity import RUN_STARTED, Activity
 from sim.run.conditions import all_hold
 from sim.scenario.people import Person
 from sim.verify.guarantees.log import EXECUTED, Log, Report, RunRecord, Violation, reporter
-from sim.verify.guarantees.replay import replay
+from sim.verify.guarantees.replay import Probe, Replay, probed
 
 #: Run endings that also end every run of the same task (R11, the step budget).
 _ABRUPT = ("run_removed", "run_stopped")
 
 
-def check_executable_contiguity(log: Log) -> list[Violation]:
+class ChildFilters(Probe):
+    """R7: whether the child's filters held when each Execute Campaign step ran (its seq ->)."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.held: dict[int, bool] = {}
+
+    def after(self, activity: Activity, person: Person) -> None:
+        if activity.type == "execute_campaign":
+            child = self.log.campaign(str(activity.details.get("campaign")))
+            if child is not None:
+                self.held[activity.seq] = all_hold(child.filters, person, self.log.scenario.programs)
+
+
+def check_executable_contiguity(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """Between a parent's Execute Campaign step and its next step, only the child runs.
 
     In the task of the top run: right after an ``execute_campaign`` activity comes the
@@ -34,16 +48,7 @@ def check_executable_contiguity(log: Log) -> list[Violation]:
     for record in log.runs.values():
         if record.via == EXECUTED and record.depth > 3:
             out.append(bad(f"an executable nested {record.depth} levels deep (at most 3)", record.first))
-    # R7: whether the child's filters held when the Execute Campaign step ran
-    held: dict[int, bool] = {}
-
-    def observe(activity: Activity, person: Person) -> None:
-        if activity.type == "execute_campaign":
-            child = log.campaign(str(activity.details.get("campaign")))
-            if child is not None:
-                held[activity.seq] = all_hold(child.filters, person, log.scenario.programs)
-
-    replay(log, observe=observe)  # its own findings are check_replay's to report
+    held = probed(log, replayed, ChildFilters).held
     for task in log.tasks.values():
         for index, activity in enumerate(task):
             if activity.type == "execute_campaign":
@@ -125,7 +130,7 @@ def _check_call(log: Log, task: list[Activity], index: int, bad: Report) -> list
 # -- Remove from Flow (R11) --------------------------------------------------------------
 
 
-def check_removal(log: Log) -> list[Violation]:
+def check_removal(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """Remove from Flow ends exactly the runs it should, and they end at once (R11).
 
     Each run a ``remove_from_flow`` lists runs no step after it and ends with

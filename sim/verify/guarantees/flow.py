@@ -15,10 +15,10 @@ from sim.run.conditions import all_hold
 from sim.scenario import model
 from sim.scenario.people import Person
 from sim.verify.guarantees.log import Log, Report, RunRecord, Violation, is_write_back, reporter
-from sim.verify.guarantees.replay import replay
+from sim.verify.guarantees.replay import Probe, Replay, probed
 
 
-def check_step_order(log: Log) -> list[Violation]:
+def check_step_order(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """A run's activities follow its flow: started first, steps in order, one end, last."""
     bad = reporter("step order", "R12, R13")
     out = [bad("an activity of a run that never started", a) for a in log.orphans]
@@ -51,7 +51,7 @@ def check_step_order(log: Log) -> list[Violation]:
                 out.append(bad(f"step {step} ran after step {last}", activity))
             last = max(last, step)
         out.extend(_missing_steps(record, flow, last, bad))
-    out.extend(_check_choices(log))
+    out.extend(probed(log, replayed, StepChoices).found)
     return out
 
 
@@ -81,36 +81,41 @@ def _missing_steps(record: RunRecord, flow: Sequence[model.Step], last: int, bad
     return out
 
 
-def _check_choices(log: Log) -> list[Violation]:
+class StepChoices(Probe):
     """R13: the first activity of each step is what the step's choices pick, evaluated on
     the person's state at that moment (R12: a change is seen by the very next step)."""
-    bad = reporter("step order", "R12, R13")
-    out: list[Violation] = []
-    seen: set[tuple[int, int]] = set()
 
-    def check(index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
+    def __init__(self, log: Log) -> None:
+        super().__init__(log)
+        self.bad = reporter("step order", "R12, R13")
+        self.found: list[Violation] = []
+        self.seen: set[tuple[int, int]] = set()
+
+    def before(self, index: int, activity: Activity | None, people: Mapping[str, Person]) -> None:
         if activity is None or activity.run is None or activity.step is None or is_write_back(activity):
             return
-        if (activity.run, activity.step) in seen:
+        if (activity.run, activity.step) in self.seen:
             return
-        seen.add((activity.run, activity.step))
-        campaign = log.campaign(activity.campaign or "")
+        self.seen.add((activity.run, activity.step))
+        campaign = self.log.campaign(activity.campaign or "")
         person = people.get(activity.person)
         if campaign is None or person is None or not 1 <= activity.step <= len(campaign.flow):
             return  # reported by check_step_order
         step = campaign.flow[activity.step - 1]
         action = step.action
         for choice in step.choices:
-            if all_hold(choice.conditions, person, log.scenario.programs):
+            if all_hold(choice.conditions, person, self.log.scenario.programs):
                 action = choice.action
                 break
+        bad = self.bad
         if action is None:
-            out.append(bad(f"step {activity.step} logged {activity.type}, but its choices pick do nothing", activity))
+            self.found.append(
+                bad(f"step {activity.step} logged {activity.type}, but its choices pick do nothing", activity)
+            )
         elif not _logged_by(action, activity):
-            out.append(bad(f"step {activity.step} logged {activity.type}, but its choices pick {action!r}", activity))
-
-    replay(log, before=check)
-    return out
+            self.found.append(
+                bad(f"step {activity.step} logged {activity.type}, but its choices pick {action!r}", activity)
+            )
 
 
 def _logged_by(action: model.Action, activity: Activity) -> bool:

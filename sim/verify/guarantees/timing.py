@@ -13,9 +13,10 @@ from sim.run.activity import Activity
 from sim.scenario import model
 from sim.scenario.units import later
 from sim.verify.guarantees.log import Log, Violation, reporter
+from sim.verify.guarantees.replay import Replay
 
 
-def check_time(log: Log) -> list[Violation]:
+def check_time(log: Log, replayed: Replay | None = None) -> list[Violation]:
     """Time never goes back; a step takes no time; a wait lasts exactly its duration.
 
     Within one task, the activity after a ``wait`` comes exactly ``duration`` later (or
