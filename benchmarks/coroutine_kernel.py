@@ -41,7 +41,8 @@ from _harness import best, table
 
 from sim.observe.simulation import Simulation
 from sim.observe.sinks import JsonLinesSink
-from sim.run.kernel import Kernel, Sleeper, _Entry
+from sim.run.agenda import Entry as _Entry
+from sim.run.kernel import Kernel, Sleeper
 from sim.scenario import load_scenario
 from sim.scenario.units import MICROS, micros
 

@@ -20,8 +20,8 @@ from sim.observe.sinks import JsonLinesSink, MemorySink
 from sim.observe.summary import CampaignTally, Summary
 from sim.observe.trace import TraceSink
 from sim.run.activity import Activity, ActivitySink, FieldSink
-from sim.run.kernel import FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
-from sim.run.schedule import ReplayStrategy, ScheduleError
+from sim.run.kernel import Kernel, Sleeper
+from sim.run.schedule import FifoStrategy, RandomStrategy, ReplayStrategy, ScheduleError, Strategy
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.scenario.dump import dump_scenario
 from sim.scenario.model import (

@@ -24,7 +24,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "sim.people": ("sim.scenario.people",),
     "sim.estimate": ("sim.scenario.estimate",),
     "sim.dump": ("sim.scenario.dump",),
-    "sim.kernel": ("sim.run.kernel",),
+    "sim.kernel": ("sim.run.kernel", "sim.run.schedule", "sim.run.agenda"),
     "sim.engine": ("sim.run.engine",),
     "sim.queue": ("sim.run.queue",),
     "sim.conditions": ("sim.run.conditions", "sim.scenario.model"),

@@ -9,7 +9,8 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.run.kernel import CALLS_PER_TURN, FifoStrategy, Kernel, RandomStrategy, Sleeper, Strategy
+from sim.run.kernel import CALLS_PER_TURN, Kernel, Sleeper
+from sim.run.schedule import FifoStrategy, RandomStrategy, Strategy
 
 
 async def test_sleep_advances_virtual_time_not_wall_time() -> None:
@@ -232,7 +233,8 @@ def test_time_never_goes_backwards_and_every_wake_is_exact(delays: list[list[flo
 def test_bucket_pops_the_kth_oldest_like_a_plain_list(ops: list[int | None], scan: int) -> None:
     """The bucket behaves as a list: append the newest, pop the k-th oldest, whether it
     scans (small) or builds its Fenwick tree (past ``SCAN`` live entries) part way."""
-    from sim.run.kernel import _Bucket, _Entry
+    from sim.run.agenda import Bucket as _Bucket
+    from sim.run.agenda import Entry as _Entry
 
     class Bucket(_Bucket):
         __slots__ = ()
@@ -395,7 +397,7 @@ async def test_suspend_waits_for_wake_and_a_task_nobody_wakes_is_a_deadlock() ->
 def test_pct_runs_the_task_of_highest_priority_and_drops_it_at_change_points() -> None:
     """PCT (Burckhardt et al.): a random priority per task, first seen; the highest runs;
     at each of depth - 1 change points the chosen task drops below every other."""
-    from sim.run.kernel import PCTStrategy
+    from sim.run.schedule import PCTStrategy
 
     a, b, c = object(), object(), object()
     strategy = PCTStrategy(seed=1, depth=2, steps=3)
@@ -418,7 +420,7 @@ async def test_pct_follows_tasks_across_their_sleeps() -> None:
     one every time a task sleeps, so a task keeps its priority. At t=2 x's entry (made
     at 0) is older than y's (made at 1): oldest-first would run x, PCT runs y, the task
     it ran first at 0 (depth 1: no change points)."""
-    from sim.run.kernel import PCTStrategy
+    from sim.run.schedule import PCTStrategy
 
     kernel = Kernel(strategy=PCTStrategy(seed=1, depth=1, steps=10))
     seen: list[tuple[str, float]] = []

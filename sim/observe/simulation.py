@@ -15,10 +15,20 @@ from sim.observe.races import Race, RaceDetector
 from sim.observe.summary import Summary, summarize
 from sim.run.activity import ActivitySink
 from sim.run.engine import Engine
-from sim.run.kernel import FifoStrategy, Kernel, PCTStrategy, RandomStrategy, Strategy
+from sim.run.kernel import Kernel
 from sim.run.observer import Observer
 from sim.run.plan import Plan
-from sim.run.schedule import ReplayStrategy, ScheduleError, deviations_of, format_schedule, parse_schedule
+from sim.run.schedule import (
+    FifoStrategy,
+    PCTStrategy,
+    RandomStrategy,
+    ReplayStrategy,
+    ScheduleError,
+    Strategy,
+    deviations_of,
+    format_schedule,
+    parse_schedule,
+)
 from sim.scenario.model import Scenario
 
 #: Strategy names accepted by `Simulation` and ``sim run --strategy``.

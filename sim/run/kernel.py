@@ -21,234 +21,31 @@ Only trio's public ``trio.lowlevel`` API is used. The kernel knows nothing of ca
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
-import operator
-import random
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import attrs
 import outcome
 import trio
 from trio.lowlevel import Abort, Task, current_task, reschedule, wait_task_rescheduled
 
+from sim.run.agenda import Agenda, Entry
 from sim.scenario.units import MICROS, micros
 
 #: Calls (`Kernel.call_soon`) the kernel makes in a row before it gives trio a turn.
 CALLS_PER_TURN = 4096
 
 
-class Strategy(Protocol):
-    """Picks which of ``count`` equally-due tasks runs next (index 0 is the oldest)."""
-
-    def choose(self, count: int) -> int: ...
-
-
-@attrs.define(eq=False)
-class FifoStrategy:
-    """Always the oldest: the default order that schedule deviations are measured from."""
-
-    def choose(self, count: int) -> int:
-        return 0
-
-
-@attrs.define(eq=False)
-class RandomStrategy:
-    """A uniform choice from a random stream of its own, seeded by ``seed``."""
-
-    seed: int
-    _rng: random.Random = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        # A string seed is hashed with SHA-512, so it does not depend on PYTHONHASHSEED.
-        self._rng = random.Random(f"sim.schedule:{self.seed}")
-
-    def choose(self, count: int) -> int:
-        return self._rng.randrange(count)
-
-
-@attrs.define(eq=False)
-class PCTStrategy:
-    """Probabilistic Concurrency Testing (Burckhardt et al., ASPLOS 2010), on tasks.
-
-    Each task gets a random priority the first time it is a candidate (all above
-    ``depth``); at every choice point the candidate of highest priority runs. At
-    ``depth - 1`` change points, drawn among the first ``steps`` choice points, the task
-    chosen there drops to priority 1, 2, ... (below every first priority). A bug that
-    needs ``depth`` orderings to line up is found with probability at least
-    1 / (tasks x steps^(depth-1)) per run, which random choices do not promise.
-    """
-
-    seed: int
-    depth: int = 3
-    steps: int = 100
-    _rng: random.Random = attrs.field(init=False)
-    _priorities: dict[object, float] = attrs.field(factory=dict, init=False)
-    _changes: dict[int, int] = attrs.field(factory=dict, init=False)
-    _step: int = attrs.field(default=0, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        if self.depth < 1:
-            raise ValueError(f"PCT depth {self.depth!r}: give 1 or more")
-        self._rng = random.Random(f"sim.pct:{self.seed}")
-        points = self._rng.sample(range(1, max(self.steps, self.depth) + 1), self.depth - 1)
-        self._changes = {point: low for low, point in enumerate(points, 1)}
-
-    def choose(self, count: int) -> int:
-        raise AssertionError("the kernel gives PCTStrategy its candidates with choose_task")
-
-    def choose_task(self, owners: list[object]) -> int:
-        """The index of the candidate task of highest priority (owners oldest first)."""
-        self._step += 1
-        priorities = self._priorities
-        for owner in owners:  # first sight: a random priority above every change point's
-            if owner not in priorities:
-                priorities[owner] = self.depth + self._rng.random()
-        chosen = max(range(len(owners)), key=lambda i: priorities[owners[i]])
-        low = self._changes.get(self._step)
-        if low is not None:
-            priorities[owners[chosen]] = float(low)
-        return chosen
-
-
-class _Entry:
-    """A task due at ``time`` (µs; inf: when woken). ``task`` is None until a spawned task
-    first runs; until then ``start`` holds what it runs: the trio task is made only when it
-    is picked. A call (`Kernel.call_soon`) has ``call`` instead and never a task.
-
-    A plain slots class, not attrs: one is made per sleep, and the kernel's hot path
-    measured 0.6 µs less per person without attrs' keyword defaults.
-    """
-
-    __slots__ = ("call", "cancelled", "owner", "priority", "seq", "start", "task", "time")
-
-    def __init__(
-        self,
-        time: int | float,
-        priority: int,
-        seq: int,
-        task: Task | None = None,
-        owner: object = None,
-        start: tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]] | None = None,
-        call: tuple[Callable[..., None], tuple[Any, ...]] | None = None,
-    ) -> None:
-        self.time = time
-        self.priority = priority
-        self.seq = seq
-        self.task = task
-        self.cancelled = False
-        self.start = start
-        #: Which task this is, for strategies that follow tasks (PCT), and the identity
-        #: of a call chain; None for tasks otherwise.
-        self.owner = owner
-        self.call = call
-
-
-class _Bucket:
-    """The entries of one priority due now, oldest first, with removal by rank.
-
-    Entries arrive in ``seq`` order (the kernel's counter only grows), so the bucket is
-    an append-only list. The oldest is taken in O(1); the k-th oldest by a scan while the
-    bucket is small, and through a Fenwick tree of live slots, built the first time a
-    large bucket needs it, in O(log n): a batch that makes 100,000 runs due at one instant
-    would otherwise make every pick scan them all.
-    """
-
-    __slots__ = ("head", "items", "live", "tree")
-
-    #: Live entries beyond which a pick by rank builds the tree rather than scanning.
-    SCAN = 64
-
-    def __init__(self) -> None:
-        self.items: list[_Entry | None] = []
-        self.tree: list[int] | None = None  # 1-based Fenwick tree over live flags
-        self.head = 0  # index of the oldest live entry
-        self.live = 0
-
-    def append(self, entry: _Entry) -> None:
-        items = self.items
-        items.append(entry)
-        self.live += 1
-        tree = self.tree
-        if tree is not None:
-            position = len(items)
-            # tree[position] counts the live slots in (position - lowbit, position]: all
-            # of them are older and in place, so that is 1 + prefix(position - 1) - prefix(start).
-            start = position - (position & -position)
-            total = 1
-            i = position - 1
-            while i > start:
-                total += tree[i]
-                i -= i & -i
-            tree.append(total)
-
-    def _build(self) -> list[int]:
-        items = self.items
-        size = len(items)
-        tree = [0] * (size + 1)
-        for i in range(1, size + 1):
-            if items[i - 1] is not None:
-                tree[i] += 1
-            parent = i + (i & -i)
-            if parent <= size:
-                tree[parent] += tree[i]
-        self.tree = tree
-        return tree
-
-    def pop(self, rank: int) -> _Entry:
-        """Remove and return the live entry with ``rank`` older live entries before it."""
-        items, tree = self.items, self.tree
-        if rank == 0:
-            index = self.head
-        elif tree is None and self.live <= self.SCAN:
-            index = self.head
-            remaining = rank
-            while True:
-                if items[index] is not None:
-                    if not remaining:
-                        break
-                    remaining -= 1
-                index += 1
-        else:
-            if tree is None:
-                tree = self._build()
-            # Fenwick descent: the last position whose prefix count is <= rank.
-            position, remaining, step = 0, rank, 1 << (len(items).bit_length())
-            while step:
-                nxt = position + step
-                if nxt < len(tree) and tree[nxt] <= remaining:
-                    position = nxt
-                    remaining -= tree[nxt]
-                step >>= 1
-            index = position  # 0-based index of the (rank+1)-th live slot
-        entry = items[index]
-        assert entry is not None
-        items[index] = None
-        self.live -= 1
-        if self.live == 0:
-            self.items, self.tree, self.head = [], None, 0
-            return entry
-        if tree is not None:
-            i = index + 1
-            while i < len(tree):
-                tree[i] -= 1
-                i += i & -i
-        if index == self.head:
-            while items[self.head] is None:
-                self.head += 1
-        return entry
-
-
 @attrs.define(eq=False)
 class Sleeper:
     """A handle on one task's sleep, so another task can wake it early (`Kernel.wake`)."""
 
-    entry: _Entry | None = None
+    entry: Entry | None = None
 
 
 @attrs.define(eq=False)
-class Kernel:
+class Kernel(Agenda):
     """Runs simulation tasks one at a time in virtual time, over ``[0, until)`` seconds.
 
     Call `spawn`, `sleep`, `checkpoint` and `wake` only from simulation tasks (the
@@ -256,49 +53,17 @@ class Kernel:
     the microsecond; ``now_us`` is the exact time, ``now`` the same in seconds.
     """
 
-    strategy: Strategy = attrs.field(factory=FifoStrategy)
-    until: float = math.inf
-    #: When set, the index chosen at every choice point with more than one candidate,
-    #: as (candidates, chosen) pairs: the schedule of this run.
-    choices: list[tuple[int, int]] | None = None
-    #: The current virtual time in whole microseconds, and the same in seconds.
-    now_us: int = attrs.field(default=0, init=False)
-    now: float = attrs.field(default=0.0, init=False)
-    #: Set (e.g. from a SIGINT handler) to end the run at the next task switch.
-    stop_requested: bool = attrs.field(default=False, init=False)
-    #: True once the run ended by reaching ``until`` (or a stop request), not by running out of work.
-    cut_short: bool = attrs.field(default=False, init=False)
-    #: True when the run ended because of ``stop_requested`` (not set by a late request).
-    interrupted: bool = attrs.field(default=False, init=False)
-    #: ``until`` in µs (inf: no end).
-    _until: int | float = attrs.field(init=False)
-    _heap: list[tuple[int | float, int, int, _Entry]] = attrs.field(factory=list, init=False)
-    #: priority -> entries due now; ``_due`` counts them all.
-    _ready: dict[int, _Bucket] = attrs.field(factory=dict, init=False)
-    _due: int = attrs.field(default=0, init=False)
-    #: The entry due now when it is the only one (``_due`` is 1, no bucket holds it).
-    _single: _Entry | None = attrs.field(default=None, init=False)
-    _seq: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
     _nursery: trio.Nursery | None = attrs.field(default=None, init=False)
     _main: Task | None = attrs.field(default=None, init=False)
-    _finished: bool = attrs.field(default=False, init=False)
-    _error: BaseException | None = attrs.field(default=None, init=False)
     _alone: int = attrs.field(default=0, init=False)  # steps taken with no hand-off
-    #: For a strategy that follows tasks (``choose_task``): each running task's identity.
-    _owners: dict[Task, object] | None = attrs.field(default=None, init=False)
     #: The call being made now (`call_soon`), whose chain `then_at` continues.
-    _calling: _Entry | None = attrs.field(default=None, init=False)
+    _calling: Entry | None = attrs.field(default=None, init=False)
     #: Calls made since trio last had a turn, and the entry of the run's own task that
     #: `_take` hands over to when there were `CALLS_PER_TURN` of them.
     _calls: int = attrs.field(default=0, init=False)
-    _trio_turn: _Entry | None = attrs.field(default=None, init=False)
+    _trio_turn: Entry | None = attrs.field(default=None, init=False)
     #: Whether the run's own task waits in `_hand_over` (to be woken by a hand-off).
     _main_parked: bool = attrs.field(default=False, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._until = micros(self.until) if math.isfinite(self.until) else math.inf
-        if hasattr(self.strategy, "choose_task"):
-            self._owners = {}
 
     async def run(self, main: Callable[[], Awaitable[None]]) -> None:
         """Run ``main`` and every task it spawns until no work is left or time is up.
@@ -311,7 +76,7 @@ class Kernel:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._main = current_task()
-            self._trio_turn = _Entry(0, 0, -1, self._main)
+            self._trio_turn = Entry(0, 0, -1, self._main)
             self.spawn(main)
             await self._hand_over()
             self._shut_down()
@@ -352,7 +117,7 @@ class Kernel:
         # now would take a turn of trio's run loop to park itself first, and hold memory
         # while it waits its turn.
         owner = object() if self._owners is not None else None
-        self._push(_Entry(self.now_us + round(delay * MICROS), priority, next(self._seq), None, owner, (fn, args)))
+        self._push(Entry(self.now_us + round(delay * MICROS), priority, next(self._seq), None, owner, (fn, args)))
 
     def call_soon(self, fn: Callable[..., None], *args: Any, delay: float = 0.0, priority: int = 0) -> None:
         """Make the call ``fn(*args)`` due ``delay`` seconds from now, like a task that
@@ -366,7 +131,7 @@ class Kernel:
         assert self._nursery is not None, "call_soon() is for simulation tasks"
         assert math.isfinite(delay) and delay >= 0, f"bad delay {delay!r}"
         owner = object()  # the chain's identity: for `running`, and for PCT
-        self._push(_Entry(self.now_us + micros(delay), priority, next(self._seq), owner=owner, call=(fn, args)))
+        self._push(Entry(self.now_us + micros(delay), priority, next(self._seq), owner=owner, call=(fn, args)))
 
     def then_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
         """From inside a call: go on with ``fn(*args)`` at virtual time ``when`` (seconds,
@@ -381,10 +146,10 @@ class Kernel:
         when_us = round(when * MICROS)
         priority, seq = calling.priority, next(self._seq)
         if when_us > self.now_us:  # `_push`, written out: a load source's every arrival comes here
-            entry = _Entry(when_us, priority, seq, None, calling.owner, None, (fn, args))
+            entry = Entry(when_us, priority, seq, None, calling.owner, None, (fn, args))
             heapq.heappush(self._heap, (when_us, priority, seq, entry))
         else:
-            self._push(_Entry(self.now_us, priority, seq, None, calling.owner, None, (fn, args)))
+            self._push(Entry(self.now_us, priority, seq, None, calling.owner, None, (fn, args)))
 
     async def sleep(self, delay: float, *, sleeper: Sleeper | None = None, priority: int = 0) -> None:
         """Let ``delay`` seconds of virtual time pass for this task (0: a choice point)."""
@@ -419,7 +184,7 @@ class Kernel:
         task = current_task()
         owner = self._owners.get(task) if self._owners is not None else None
         now = self.now_us
-        entry = _Entry(when if when > now else now, priority, next(self._seq), task, owner)
+        entry = Entry(when if when > now else now, priority, next(self._seq), task, owner)
         if when > now:
             heapq.heappush(self._heap, (when, priority, entry.seq, entry))
         else:
@@ -471,7 +236,7 @@ class Kernel:
             return
         entry.cancelled = True
         task = entry.task
-        sleeper.entry = _Entry(self.now_us, entry.priority, next(self._seq), task, owner=entry.owner)
+        sleeper.entry = Entry(self.now_us, entry.priority, next(self._seq), task, owner=entry.owner)
         entry.task = None  # the dead entry stays in the heap; it must not keep the task alive
         if task is not None:
             task.custom_sleep_data = sleeper.entry
@@ -479,102 +244,7 @@ class Kernel:
 
     # -- internals: only ever one task runs these at a time
 
-    def _push(self, entry: _Entry) -> None:
-        if entry.time <= self.now_us:
-            if not self._due:  # alone: no bucket (most often a task spawned or woken now)
-                self._single = entry
-                self._due = 1
-                return
-            single = self._single
-            if single is not None:  # no longer alone: to its bucket first, it is older
-                self._single = None
-                self._bucket(single.priority).append(single)
-            self._bucket(entry.priority).append(entry)
-            self._due += 1
-        else:
-            heapq.heappush(self._heap, (entry.time, entry.priority, entry.seq, entry))
-
-    def _bucket(self, priority: int) -> _Bucket:
-        bucket = self._ready.get(priority)
-        if bucket is None:
-            bucket = self._ready[priority] = _Bucket()
-        return bucket
-
-    def _next(self) -> _Entry | None:
-        """Pop the entry to run next, advancing time; None when the run is over.
-
-        Never raises: a failing strategy is kept as the run's error and ends the run.
-        """
-        if self._finished:
-            return None
-        if self.stop_requested:
-            self.cut_short = self.interrupted = True
-            return None
-        if self.now_us >= self._until:
-            self.cut_short = True
-            return None
-        if not self._due:
-            heap = self._heap
-            while heap and heap[0][3].cancelled:
-                heapq.heappop(heap)
-            if not heap:
-                return None
-            time = heap[0][0]
-            if time < self._until:
-                # The common case: one entry alone at the next instant needs no bucket
-                # and no choice.
-                first = heapq.heappop(heap)[3]
-                while heap and heap[0][3].cancelled:
-                    heapq.heappop(heap)
-                if not heap or heap[0][0] != time:
-                    self.now_us = int(time)  # finite here: an int already
-                    self.now = time / MICROS
-                    return first
-                heapq.heappush(heap, (time, first.priority, first.seq, first))
-            if time == math.inf:
-                # Only suspended tasks are left and nothing can wake them: a task waits
-                # for something that never comes (a worker never given back). Say so.
-                self._fail(RuntimeError("every task left is suspended and nothing can wake them: a deadlock"))
-                return None
-            if time >= self._until:
-                self.cut_short = True
-                return None
-            self.now_us = int(time)  # finite here: an int already
-            self.now = time / MICROS  # the float nearest to the exact time: 0.3, not 0.30000000000000004
-            while heap and heap[0][0] == time:
-                entry = heapq.heappop(heap)[3]
-                if not entry.cancelled:
-                    self._push(entry)  # heap order is (priority, seq) order
-        single = self._single
-        if single is not None:  # the one entry due: no choice
-            self._single = None
-            self._due = 0
-            return single
-        ready = self._ready
-        if len(ready) == 1:
-            bucket = next(iter(ready.values()))
-        else:  # empty buckets stay in ready: the lowest priority with an entry due
-            bucket = ready[min(priority for priority, due in ready.items() if due.live)]
-        count = bucket.live
-        index = 0
-        if count > 1:
-            try:
-                if self._owners is not None:
-                    owners = [e.owner for e in bucket.items[bucket.head :] if e is not None]
-                    index = self.strategy.choose_task(owners)  # type: ignore[attr-defined]
-                else:
-                    index = self.strategy.choose(count)
-                index = _checked_choice(self.strategy, index, count)
-            except Exception as exc:
-                self._fail(exc)
-                return None
-            if self.choices is not None:
-                self.choices.append((count, index))
-        entry = bucket.pop(index)
-        self._due -= 1
-        return entry  # an empty bucket stays, for the next entry of its priority
-
-    def _take(self) -> _Entry | None:
+    def _take(self) -> Entry | None:
         """The next task to run, making every call due before it (`call_soon`); None
         when the run is over. A call that raises ends the run with its exception.
 
@@ -602,7 +272,7 @@ class Kernel:
                 self._calls = 0
                 return self._trio_turn
 
-    def _resume(self, entry: _Entry | None) -> None:
+    def _resume(self, entry: Entry | None) -> None:
         """Give the baton to ``entry``'s task (the caller is about to park or exit)."""
         if entry is None:
             self._finish()
@@ -615,10 +285,6 @@ class Kernel:
             if entry is self._trio_turn:
                 self._main_parked = False
             reschedule(entry.task)
-
-    def _fail(self, exc: Exception) -> None:
-        if self._error is None:
-            self._error = exc
 
     def _finish(self) -> None:
         self._finished = True
@@ -644,15 +310,6 @@ class Kernel:
                 reschedule(entry.task, outcome.Error(_Shutdown()))
                 entry.task = None
 
-    def _parked(self) -> list[_Entry]:
-        """Every entry still waiting its turn: in the heap, alone, or in a bucket."""
-        parked = [entry for _, _, _, entry in self._heap]
-        if self._single is not None:
-            parked.append(self._single)
-        for bucket in self._ready.values():
-            parked.extend(entry for entry in bucket.items if entry is not None)
-        return parked
-
     def _abort_main(self, raise_cancel: Callable[[], NoReturn]) -> Abort:
         self._finished = True  # cancelled from outside (or Ctrl-C): no more hand-offs
         self._main_parked = False
@@ -665,7 +322,7 @@ class Kernel:
         self._finish()
         return Abort.SUCCEEDED
 
-    async def _bootstrap(self, entry: _Entry, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+    async def _bootstrap(self, entry: Entry, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         if self._finished:
             return  # the run ended before this task was first due
         task = entry.task = current_task()
@@ -684,18 +341,6 @@ class Kernel:
             if owners is not None:
                 del owners[task]
         self._resume(self._take())
-
-
-def _checked_choice(strategy: Strategy, index: object, count: int) -> int:
-    """``index`` as an int in 0..count-1, or a ValueError naming the strategy."""
-    try:
-        chosen = -1 if isinstance(index, bool) else operator.index(index)  # type: ignore[arg-type]
-    except TypeError:
-        chosen = -1
-    if not 0 <= chosen < count:
-        name = type(strategy).__name__
-        raise ValueError(f"strategy {name} chose {index!r} of {count} candidates (0..{count - 1})")
-    return chosen
 
 
 class _Shutdown(BaseException):

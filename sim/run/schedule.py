@@ -10,8 +10,10 @@ and the oldest everywhere else". The empty string is the default order. ``sim ru
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import attrs
 
@@ -80,3 +82,76 @@ class ReplayStrategy:
     def points(self) -> int:
         """Choice points met so far."""
         return self._point
+
+
+class Strategy(Protocol):
+    """Picks which of ``count`` equally-due tasks runs next (index 0 is the oldest)."""
+
+    def choose(self, count: int) -> int: ...
+
+
+@attrs.define(eq=False)
+class FifoStrategy:
+    """Always the oldest: the default order that schedule deviations are measured from."""
+
+    def choose(self, count: int) -> int:
+        return 0
+
+
+@attrs.define(eq=False)
+class RandomStrategy:
+    """A uniform choice from a random stream of its own, seeded by ``seed``."""
+
+    seed: int
+    _rng: random.Random = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # A string seed is hashed with SHA-512, so it does not depend on PYTHONHASHSEED.
+        self._rng = random.Random(f"sim.schedule:{self.seed}")
+
+    def choose(self, count: int) -> int:
+        return self._rng.randrange(count)
+
+
+@attrs.define(eq=False)
+class PCTStrategy:
+    """Probabilistic Concurrency Testing (Burckhardt et al., ASPLOS 2010), on tasks.
+
+    Each task gets a random priority the first time it is a candidate (all above
+    ``depth``); at every choice point the candidate of highest priority runs. At
+    ``depth - 1`` change points, drawn among the first ``steps`` choice points, the task
+    chosen there drops to priority 1, 2, ... (below every first priority). A bug that
+    needs ``depth`` orderings to line up is found with probability at least
+    1 / (tasks x steps^(depth-1)) per run, which random choices do not promise.
+    """
+
+    seed: int
+    depth: int = 3
+    steps: int = 100
+    _rng: random.Random = attrs.field(init=False)
+    _priorities: dict[object, float] = attrs.field(factory=dict, init=False)
+    _changes: dict[int, int] = attrs.field(factory=dict, init=False)
+    _step: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.depth < 1:
+            raise ValueError(f"PCT depth {self.depth!r}: give 1 or more")
+        self._rng = random.Random(f"sim.pct:{self.seed}")
+        points = self._rng.sample(range(1, max(self.steps, self.depth) + 1), self.depth - 1)
+        self._changes = {point: low for low, point in enumerate(points, 1)}
+
+    def choose(self, count: int) -> int:
+        raise AssertionError("the kernel gives PCTStrategy its candidates with choose_task")
+
+    def choose_task(self, owners: list[object]) -> int:
+        """The index of the candidate task of highest priority (owners oldest first)."""
+        self._step += 1
+        priorities = self._priorities
+        for owner in owners:  # first sight: a random priority above every change point's
+            if owner not in priorities:
+                priorities[owner] = self.depth + self._rng.random()
+        chosen = max(range(len(owners)), key=lambda i: priorities[owners[i]])
+        low = self._changes.get(self._step)
+        if low is not None:
+            priorities[owners[chosen]] = float(low)
+        return chosen
