@@ -63,7 +63,13 @@ def _shown(path: Path) -> Path:
         return path
 
 
+#: Bounds of the options that size the memory or the work of ``sim explore``.
+MAX_PCT_DEPTH = 1_000
+MAX_SHRINK_REPLAYS = 100_000
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``sim`` parser: the top-level options, then each command's own subparser."""
     parser = argparse.ArgumentParser(
         prog="sim",
         description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
@@ -73,7 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_run_command(commands)
+    _add_explore_command(commands)
+    _add_check_command(commands)
+    return parser
 
+
+def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sim run``: the scenario and the order of its runs, then what the run writes and detects."""
     run = commands.add_parser(
         "run",
         help="simulate a scenario and print a summary",
@@ -83,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
         "early with a partial summary and whole output files (exit 130 or 143); a second one stops at once. No "
         "output may be the scenario, a CSV replay or another output.",
     )
+    _add_run_order_arguments(run)
+    _add_run_output_arguments(run)
+
+
+def _add_run_order_arguments(run: argparse.ArgumentParser) -> None:
+    """``sim run``'s scenario file and what orders its runs: a seed, a strategy or a schedule to replay."""
     run.add_argument(
         "file",
         nargs="?",
@@ -109,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
         '"3:1,17:2" (at choice point 3 take the 2nd-oldest task ...), as `sim explore` prints them; '
         "see docs/races.md",
     )
+
+
+def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
+    """``sim run``'s outputs (log, trace, metrics) and its race detection."""
     run.add_argument(
         "--log",
         metavar="PATH",
@@ -122,7 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
         "output): a track per person, a slice per run and step, arrows from each cause to the run it started; "
         "written whole, under a temporary name until complete; see docs/races.md",
     )
-
     run.add_argument(
         "--metrics",
         metavar="PATH",
@@ -140,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
 
+
+def _add_explore_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sim explore``: the scenario, how many schedules and how they are drawn, then how the work is done."""
     explore = commands.add_parser(
         "explore",
         help="run a scenario under many schedules and group the outcomes (races)",
@@ -171,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
     )
+    _add_explore_work_arguments(explore)
+
+
+def _add_explore_work_arguments(explore: argparse.ArgumentParser) -> None:
+    """``sim explore``'s options on the work itself: processes, shrinking budget, and the exit code for CI."""
     explore.add_argument(
         "--jobs",
         type=int,
@@ -191,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
     )
 
+
+def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``sim check``: one or more scenario files, checked without running."""
     check = commands.add_parser(
         "check",
         help="check scenario files without running them",
@@ -202,7 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
     )
-    return parser
 
 
 def command() -> NoReturn:
@@ -262,11 +294,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:  # e.g. standard output on a full disk
             print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
             return EXIT_BAD_INPUT
-
-
-#: Bounds of the options that size the memory or the work of ``sim explore``.
-MAX_PCT_DEPTH = 1_000
-MAX_SHRINK_REPLAYS = 100_000
 
 
 def _explore(args: argparse.Namespace) -> int:
