@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
+import attrs
 import trio
 
 from sim import __version__
@@ -297,52 +298,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _explore(args: argparse.Namespace) -> int:
-    for option, value, low, high in (
-        ("--runs", args.runs, 1, MAX_RUNS),
-        ("--jobs", args.jobs, 1, None),
-        ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),
-        ("--shrink-replays", args.shrink_replays, 0, MAX_SHRINK_REPLAYS),
-    ):
-        if value < low or (high is not None and value > high):
-            allowed = f"{low:,} or more" if high is None else f"{low:,} to {high:,}"
-            print(f"error: {option} {value:,}: give {allowed}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+    """``sim explore``: check the options, load the scenario, explore it and print its outcome classes."""
+    problem = _explore_option_problem(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         scenario = _load(args.file)
     except ScenarioError as exc:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
-    jobs = worker_count(args.jobs, args.runs)
-    fit = jobs
-    if jobs > 1:  # each worker holds the people of a run
-        fit = max(1, available_memory()[0] // estimate_memory(scenario).total)
-    if min(jobs, fit) < args.jobs:
-        jobs = min(jobs, fit)
-        memory = f"; memory for {fit}" if fit < args.jobs else ""
-        print(
-            f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
-            f"(cores here: {usable_cores()}; schedules: {args.runs:,}{memory})",
-            file=sys.stderr,
-        )
-    terminal = sys.stderr.isatty()
-    phases: dict[str, float] = {"explore": time.perf_counter()}
-
-    def progress(event: ExploreProgress) -> None:
-        if event.phase not in phases:
-            phases[event.phase] = time.perf_counter()
-        if not terminal:
-            return
-        if event.phase == "explore":
-            line = f"  exploring: {event.done:,} of {event.total:,} schedules"
-        else:
-            line = (
-                f"  shrinking witnesses: {event.done} of {event.total} done, {event.replays:,} replays "
-                f"(at most {args.shrink_replays:,} each)"
-            )
-        sys.stderr.write(f"\r\033[K{line}")
-        sys.stderr.flush()
-
+    jobs = _fit_jobs(args, scenario)
+    line = _ExploreProgressLine(terminal=sys.stderr.isatty(), shrink_replays=args.shrink_replays)
     stop = Stop()
     # Both signals only ask (a signal handler must not raise inside trio's machinery):
     # the first ends the workers and keeps what was explored, the second ends at once.
@@ -356,28 +324,91 @@ def _explore(args: argparse.Namespace) -> int:
                 strategy=args.strategy,
                 pct_depth=args.pct_depth,
                 shrink_replays=args.shrink_replays,
-                progress=progress,
+                progress=line.show,
                 stop=stop,
             )
     except WorkerDied as exc:
-        if terminal:
-            sys.stderr.write("\r\033[K")
+        line.clear()
         print(f"error: {exc}; the other workers were ended. Fewer --jobs need less memory", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ended = time.perf_counter()
-    if terminal:
-        sys.stderr.write("\r\033[K")
-    shrink_started = phases.get("shrink", ended)
+    explore_seconds, shrink_seconds = line.durations(ended=time.perf_counter())
+    line.clear()
     text = format_exploration(
-        exploration,
-        file=str(args.file),
-        explore_seconds=shrink_started - phases["explore"],
-        shrink_seconds=ended - shrink_started if "shrink" in phases else None,
+        exploration, file=str(args.file), explore_seconds=explore_seconds, shrink_seconds=shrink_seconds
     )
     print(text)
     if exploration.interrupted:
         return stopped_exit_code()
     return 1 if args.fail_on_race and exploration.races else EXIT_OK
+
+
+def _explore_option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``sim explore``'s numeric options, if anything: each sizes the work or the memory."""
+    for option, value, low, high in (
+        ("--runs", args.runs, 1, MAX_RUNS),
+        ("--jobs", args.jobs, 1, None),
+        ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),
+        ("--shrink-replays", args.shrink_replays, 0, MAX_SHRINK_REPLAYS),
+    ):
+        if value < low or (high is not None and value > high):
+            allowed = f"{low:,} or more" if high is None else f"{low:,} to {high:,}"
+            return f"{option} {value:,}: give {allowed}"
+    return None
+
+
+def _fit_jobs(args: argparse.Namespace, scenario: Scenario) -> int:
+    """The worker processes ``--jobs`` gets: at most one per core, per schedule and per run the memory holds
+    (each worker holds the people of a run), with a note when that is fewer than asked."""
+    jobs = worker_count(args.jobs, args.runs)
+    fit = jobs
+    if jobs > 1:
+        fit = max(1, available_memory()[0] // estimate_memory(scenario).total)
+    if min(jobs, fit) < args.jobs:
+        jobs = min(jobs, fit)
+        memory = f"; memory for {fit}" if fit < args.jobs else ""
+        print(
+            f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
+            f"(cores here: {usable_cores()}; schedules: {args.runs:,}{memory})",
+            file=sys.stderr,
+        )
+    return jobs
+
+
+@attrs.define(kw_only=True)
+class _ExploreProgressLine:
+    """``sim explore``'s progress: the time each phase started, and on a terminal a line that says how far it is."""
+
+    terminal: bool
+    shrink_replays: int
+    #: Phase ("explore", "shrink") -> when it started (`time.perf_counter`).
+    phases: dict[str, float] = attrs.Factory(lambda: {"explore": time.perf_counter()})
+
+    def show(self, event: ExploreProgress) -> None:
+        """Note when ``event``'s phase started; on a terminal, redraw the line."""
+        if event.phase not in self.phases:
+            self.phases[event.phase] = time.perf_counter()
+        if not self.terminal:
+            return
+        if event.phase == "explore":
+            line = f"  exploring: {event.done:,} of {event.total:,} schedules"
+        else:
+            line = (
+                f"  shrinking witnesses: {event.done} of {event.total} done, {event.replays:,} replays "
+                f"(at most {self.shrink_replays:,} each)"
+            )
+        sys.stderr.write(f"\r\033[K{line}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        """Erase the line (on a terminal) before the result or an error is printed."""
+        if self.terminal:
+            sys.stderr.write("\r\033[K")
+
+    def durations(self, *, ended: float) -> tuple[float, float | None]:
+        """Seconds spent running schedules, and shrinking witnesses (None: that phase never began)."""
+        shrink_started = self.phases.get("shrink", ended)
+        shrink_seconds = ended - shrink_started if "shrink" in self.phases else None
+        return shrink_started - self.phases["explore"], shrink_seconds
 
 
 def _out_of_memory() -> int:
