@@ -10,9 +10,10 @@ that still give it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -298,53 +299,53 @@ def explore(
     the default order meets. On a ``stop`` request (a signal) the worker processes are
     ended and the schedules explored so far make the result (`Stop`).
     """
-    steps = 100
-    if strategy == "pct":
-        default = Simulation(scenario, strategy="fifo", record=True)
-        default.run_sync()
-        steps = max(1, len(default.kernel.choices or ()))
-    global _stop
+    options = _Options(
+        scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=_pct_steps(scenario, strategy)
+    )
     stop = stop or Stop()
     report = progress or (lambda event: None)
-    options = _Options(scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
     jobs = worker_count(jobs, runs)
-    seeds = range(seed, seed + runs)
-    saved, _stop = _stop, (stop if jobs == 1 else None)
-    try:
-        with workers.open_workers(jobs, options) as pool:
-            counts: dict[bytes, int] = {}  # outcome digest -> schedules; first seen first
-            first: dict[bytes, int] = {}  # outcome digest -> the first seed that gave it
-            done = 0
-            chunk = max(1, min(64, runs // (pool.count * 8)))
-            for strategy_seed, fingerprint in pool.map(
-                _digest_of_seed, seeds, stopped=lambda: stop.requested, chunk=chunk
-            ):
-                if stop.requested and jobs == 1:
-                    break  # the last one may have been cut short: not an outcome
-                counts[fingerprint] = counts.get(fingerprint, 0) + 1
-                first.setdefault(fingerprint, strategy_seed)
-                done += 1
-                report(ExploreProgress(phase="explore", done=done, total=runs))
-            # Most common first; ties in the order first seen (dicts keep insertion order).
-            ranked = sorted(counts.items(), key=lambda item: -item[1])
-            top = [first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
-            report(ExploreProgress(phase="shrink", done=0, total=len(top)))
-            if stop.requested:  # the witnesses of the top classes, here, not shrunk further
-                pool.end()
-                _stop = None
-                shrunk = []
-                for strategy_seed in top:
-                    stop.check()
-                    _, schedule = run_schedule(scenario, strategy_seed, **options.run_options())
-                    shrunk.append(Shrunk(witness=schedule, minimal=False, replays=0))
-            else:
-                pairs = [
-                    (schedule, outcome)
-                    for _, schedule, outcome in pool.map(_witness_of_seed, top, stopped=lambda: stop.requested)
-                ]
-                shrunk = _shrink_all(pool, pairs, shrink_replays, report, stop)
-    finally:
-        _stop = saved
+    with _stop_in_this_process(stop if jobs == 1 else None), workers.open_workers(jobs, options) as pool:
+        tally = _tally_outcomes(pool, range(seed, seed + runs), alone=jobs == 1, report=report, stop=stop)
+        ranked = tally.ranked()
+        top = [tally.first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
+        report(ExploreProgress(phase="shrink", done=0, total=len(top)))
+        shrunk = _find_witnesses(pool, options, top, budget=shrink_replays, report=report, stop=stop)
+    classes = _describe_classes(scenario, ranked, tally.first, shrunk, stop=stop)
+    shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
+    return Exploration(
+        source=scenario.source,
+        runs=tally.done,
+        seed=seed,
+        classes=classes,
+        strategy=shown,
+        interrupted=stop.requested,
+        planned=runs,
+        shrink_replays=shrink_replays,
+    )
+
+
+def _pct_steps(scenario: Scenario, strategy: str) -> int:
+    """The choice points PCT draws its change points among: as many as one run in the default
+    (oldest-first) order meets. Other strategies do not use it."""
+    if strategy != "pct":
+        return 100
+    default = Simulation(scenario, strategy="fifo", record=True)
+    default.run_sync()
+    return max(1, len(default.kernel.choices or ()))
+
+
+def _describe_classes(
+    scenario: Scenario,
+    ranked: Sequence[tuple[bytes, int]],
+    first: Mapping[bytes, int],
+    shrunk: Sequence[Shrunk],
+    *,
+    stop: Stop,
+) -> tuple[OutcomeClass, ...]:
+    """The outcome classes of ``ranked`` (digest, schedules), most common first. Those with a
+    witness in ``shrunk`` are replayed to say how they differ from the first; the rest are
+    counted only, with the seed in ``first`` that gave them."""
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
     for rank, (fingerprint, count) in enumerate(ranked):
@@ -374,17 +375,7 @@ def explore(
                 differences=differences,
             )
         )
-    shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
-    return Exploration(
-        source=scenario.source,
-        runs=done,
-        seed=seed,
-        classes=tuple(classes),
-        strategy=shown,
-        interrupted=stop.requested,
-        planned=runs,
-        shrink_replays=shrink_replays,
-    )
+    return tuple(classes)
 
 
 def worker_count(jobs: int, runs: int) -> int:
@@ -468,6 +459,87 @@ class _Options:
 
 #: With one job: the exploration's stop, which cuts the schedule running in this process.
 _stop: Stop | None = None
+
+
+@contextlib.contextmanager
+def _stop_in_this_process(stop: Stop | None) -> Iterator[None]:
+    """``stop`` cuts the schedule running in this process short while the block runs (one job:
+    no workers to end); the stop that was there before is back afterwards."""
+    global _stop
+    saved, _stop = _stop, stop
+    try:
+        yield
+    finally:
+        _stop = saved
+
+
+@attrs.define
+class _Tally:
+    """The outcomes of the schedules explored, by digest, in the order first seen: how many
+    schedules gave each and the strategy seed that gave it first."""
+
+    counts: dict[bytes, int] = attrs.Factory(dict)
+    first: dict[bytes, int] = attrs.Factory(dict)
+    done: int = 0
+
+    def add(self, strategy_seed: int, fingerprint: bytes) -> None:
+        """Count one more schedule, ``strategy_seed``'s, whose outcome has digest ``fingerprint``."""
+        self.counts[fingerprint] = self.counts.get(fingerprint, 0) + 1
+        self.first.setdefault(fingerprint, strategy_seed)
+        self.done += 1
+
+    def ranked(self) -> list[tuple[bytes, int]]:
+        """(digest, schedules), most common first; ties in the order first seen (dicts keep insertion order)."""
+        return sorted(self.counts.items(), key=lambda item: -item[1])
+
+
+def _tally_outcomes(
+    pool: workers.Workers,
+    seeds: range,
+    *,
+    alone: bool,
+    report: Callable[[ExploreProgress], None],
+    stop: Stop,
+) -> _Tally:
+    """Run the schedule of each of ``seeds`` in the workers and count the outcomes, in seed
+    order. On a stop request, those explored so far; ``alone`` (one job, run in this process),
+    the schedule the request cut short is not counted."""
+    tally = _Tally()
+    chunk = max(1, min(64, len(seeds) // (pool.count * 8)))
+    for strategy_seed, fingerprint in pool.map(_digest_of_seed, seeds, stopped=lambda: stop.requested, chunk=chunk):
+        if stop.requested and alone:
+            break  # the last one may have been cut short: not an outcome
+        tally.add(strategy_seed, fingerprint)
+        report(ExploreProgress(phase="explore", done=tally.done, total=len(seeds)))
+    return tally
+
+
+def _find_witnesses(
+    pool: workers.Workers,
+    options: _Options,
+    seeds: Sequence[int],
+    *,
+    budget: int,
+    report: Callable[[ExploreProgress], None],
+    stop: Stop,
+) -> list[Shrunk]:
+    """A witness for the outcome of each of ``seeds``: its schedule, shrunk in the workers
+    (`_shrink_all`). After a stop request, the schedules replayed here, not shrunk further."""
+    global _stop
+    if stop.requested:
+        pool.end()
+        _stop = None
+        shrunk = []
+        for strategy_seed in seeds:
+            stop.check()
+            _, schedule = run_schedule(options.scenario, strategy_seed, **options.run_options())
+            shrunk.append(Shrunk(witness=schedule, minimal=False, replays=0))
+        return shrunk
+    pairs = [
+        (schedule, outcome)
+        for _, schedule, outcome in pool.map(_witness_of_seed, seeds, stopped=lambda: stop.requested)
+    ]
+    return _shrink_all(pool, pairs, budget, report, stop)
 
 
 def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes]:
