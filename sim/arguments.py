@@ -22,7 +22,8 @@ MAX_SHRINK_REPLAYS = 100_000
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``sim`` parser: the top-level options, then each command's own subparser."""
+    """The ``sim`` parser: its commands and what each does, as ``sim --help`` lists them; each
+    command's options are added by a function of its own."""
     parser = argparse.ArgumentParser(
         prog="sim",
         description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
@@ -32,14 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_run_command(commands)
-    _add_explore_command(commands)
-    _add_check_command(commands)
-    return parser
-
-
-def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``sim run``: the scenario and the order of its runs, then what the run writes and detects."""
     run = commands.add_parser(
         "run",
         help="simulate a scenario and print a summary",
@@ -51,6 +44,29 @@ def _add_run_command(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     _add_run_order_arguments(run)
     _add_run_output_arguments(run)
+    explore = commands.add_parser(
+        "explore",
+        help="run a scenario under many schedules and group the outcomes (races)",
+        description="Run the scenario under --runs random schedules (the same people and load; only the order "
+        "of runs due at the same instant differs), group the runs by outcome (every person's final fields, "
+        "lists and program statuses, and the campaigns that ran) and print each outcome class: how often it "
+        "occurred, which values differ from the most common class and which campaign step wrote them, and a "
+        "witness: a shrunk schedule that `sim run FILE --schedule STRING` replays to exactly that outcome. "
+        "See docs/races.md.",
+    )
+    _add_explore_arguments(explore)
+    check = commands.add_parser(
+        "check",
+        help="check scenario files without running them",
+        description="Load each scenario file and run every definition check (R2-R4, R8, R9, R16, R18, unknown "
+        "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
+        "per valid file and exits 0. Valid but suspicious designs (an executable nothing calls, activities "
+        "after the end) are printed as warnings and do not fail the check.",
+    )
+    check.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
+    )
+    return parser
 
 
 def _add_run_order_arguments(run: argparse.ArgumentParser) -> None:
@@ -116,18 +132,9 @@ def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
 
 
-def _add_explore_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``sim explore``: the scenario, how many schedules and how they are drawn, then how the work is done."""
-    explore = commands.add_parser(
-        "explore",
-        help="run a scenario under many schedules and group the outcomes (races)",
-        description="Run the scenario under --runs random schedules (the same people and load; only the order "
-        "of runs due at the same instant differs), group the runs by outcome (every person's final fields, "
-        "lists and program statuses, and the campaigns that ran) and print each outcome class: how often it "
-        "occurred, which values differ from the most common class and which campaign step wrote them, and a "
-        "witness: a shrunk schedule that `sim run FILE --schedule STRING` replays to exactly that outcome. "
-        "See docs/races.md.",
-    )
+def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
+    """``sim explore``'s options: the schedules to run and how they are drawn, the processes that run
+    them, the shrinking budget, and the exit code for CI."""
     explore.add_argument("file", type=Path, help="scenario TOML file, '-' for standard input")
     explore.add_argument(
         "--runs", type=int, default=100, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
@@ -149,11 +156,6 @@ def _add_explore_command(commands: argparse._SubParsersAction[argparse.ArgumentP
         metavar="D",
         help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
     )
-    _add_explore_work_arguments(explore)
-
-
-def _add_explore_work_arguments(explore: argparse.ArgumentParser) -> None:
-    """``sim explore``'s options on the work itself: processes, shrinking budget, and the exit code for CI."""
     explore.add_argument(
         "--jobs",
         type=int,
@@ -172,19 +174,4 @@ def _add_explore_work_arguments(explore: argparse.ArgumentParser) -> None:
     )
     explore.add_argument(
         "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
-    )
-
-
-def _add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``sim check``: one or more scenario files, checked without running."""
-    check = commands.add_parser(
-        "check",
-        help="check scenario files without running them",
-        description="Load each scenario file and run every definition check (R2-R4, R8, R9, R16, R18, unknown "
-        "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
-        "per valid file and exits 0. Valid but suspicious designs (an executable nothing calls, activities "
-        "after the end) are printed as warnings and do not fail the check.",
-    )
-    check.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
     )
