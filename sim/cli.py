@@ -1,4 +1,4 @@
-"""The ``sim`` command: ``sim run``, ``sim explore`` and ``sim check``.
+"""The ``sim`` command: ``sim run``, ``sim explore`` and ``sim check`` (their options: `sim.arguments`).
 
 Exit codes: 0 done, 2 bad input (with a message, never a traceback), 130
 after Ctrl-C and 143 after SIGTERM (a partial summary first, `sim.observe.signals`), 1 races found
@@ -19,15 +19,16 @@ from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
+import attrs
 import trio
 
-from sim import __version__
+from sim.arguments import DEFAULT_SCENARIO, MAX_PCT_DEPTH, MAX_SHRINK_REPLAYS, build_parser
 from sim.observe import signals
 from sim.observe.output import AtomicFile, StandardOutput, open_output, output_problem
 from sim.observe.progress import ProgressSink
 from sim.observe.report import format_check, format_metrics, format_races, format_summary
 from sim.observe.signals import stop_signals, stopped_exit_code
-from sim.observe.simulation import STRATEGIES, Simulation
+from sim.observe.simulation import Simulation
 from sim.observe.sinks import JsonLinesSink
 from sim.observe.summary import Summary
 from sim.observe.trace import TraceSink
@@ -39,9 +40,6 @@ from sim.scenario.model import Problem, Scenario
 from sim.verify.exploration_report import format_exploration
 from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
 from sim.verify.workers import WorkerDied
-
-#: The scenario ``sim run`` uses when given no file.
-DEFAULT_SCENARIO = "lead-lifecycle.toml"
 
 #: Exit codes; a signal's (130, 143) are sim.observe.signals'.
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -61,148 +59,6 @@ def _shown(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="sim",
-        description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
-        epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 2 bad input (a scenario with "
-        "problems, a bad option, an unwritable log, an output over an input, out of memory), 130 stopped by "
-        "Ctrl-C, 143 by SIGTERM, 1 races found with --fail-on-race.",
-    )
-    parser.add_argument("--version", action="version", version=f"sim {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    run = commands.add_parser(
-        "run",
-        help="simulate a scenario and print a summary",
-        description="Check a scenario, simulate it for its [sim] duration and print a summary: virtual time, "
-        "people, runs per campaign, steps, activities by type, and the final values of the fields the flows "
-        "changed. The same file, seed and strategy always give the same activity log. Ctrl-C or SIGTERM stops "
-        "early with a partial summary and whole output files (exit 130 or 143); a second one stops at once. No "
-        "output may be the scenario, a CSV replay or another output.",
-    )
-    run.add_argument(
-        "file",
-        nargs="?",
-        type=Path,
-        help=f"scenario TOML file, '-' for standard input (default: the bundled examples/{DEFAULT_SCENARIO})",
-    )
-    run.add_argument(
-        "--seed",
-        type=int,
-        metavar="N",
-        help="overrides [sim] seed: it draws the people, the generated load and (with --strategy random) "
-        "the order of runs due at the same instant",
-    )
-    run.add_argument(
-        "--strategy",
-        choices=STRATEGIES,
-        default=None,
-        help="how to order runs due at the same instant: 'random' (seeded; the default) or 'fifo' (oldest first)",
-    )
-    run.add_argument(
-        "--schedule",
-        metavar="STRING",
-        help="replay a schedule instead of --strategy: deviations from the oldest-first order such as "
-        '"3:1,17:2" (at choice point 3 take the 2nd-oldest task ...), as `sim explore` prints them; '
-        "see docs/races.md",
-    )
-    run.add_argument(
-        "--log",
-        metavar="PATH",
-        help="stream the activity log to PATH as JSON Lines, one activity per line, as the run goes "
-        "('-' for standard output; the summary then goes to standard error)",
-    )
-    run.add_argument(
-        "--trace",
-        metavar="PATH",
-        help="write a Chrome/Perfetto trace of the run to PATH (open it in ui.perfetto.dev; '-' for standard "
-        "output): a track per person, a slice per run and step, arrows from each cause to the run it started; "
-        "written whole, under a temporary name until complete; see docs/races.md",
-    )
-
-    run.add_argument(
-        "--metrics",
-        metavar="PATH",
-        help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
-        "campaign and priority, throughput, utilization) to PATH as JSON ('-' for standard output), whole at "
-        "the end of the run; see docs/queue.md",
-    )
-    run.add_argument(
-        "--races",
-        action="store_true",
-        help="detect races: record every read and write of people's state with vector clocks and print each "
-        "pair of conflicting accesses that nothing orders (a trigger or request orders its cause before the "
-        "new run; waits and the queue order nothing), even when this run's outcome did not diverge; see "
-        "docs/races.md",
-    )
-    run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
-
-    explore = commands.add_parser(
-        "explore",
-        help="run a scenario under many schedules and group the outcomes (races)",
-        description="Run the scenario under --runs random schedules (the same people and load; only the order "
-        "of runs due at the same instant differs), group the runs by outcome (every person's final fields, "
-        "lists and program statuses, and the campaigns that ran) and print each outcome class: how often it "
-        "occurred, which values differ from the most common class and which campaign step wrote them, and a "
-        "witness: a shrunk schedule that `sim run FILE --schedule STRING` replays to exactly that outcome. "
-        "See docs/races.md.",
-    )
-    explore.add_argument("file", type=Path, help="scenario TOML file, '-' for standard input")
-    explore.add_argument(
-        "--runs", type=int, default=100, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
-    )
-    explore.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
-    )
-    explore.add_argument(
-        "--strategy",
-        choices=("random", "pct"),
-        default="random",
-        help="how to draw schedules: 'random' (a uniform choice at every choice point; the default) or 'pct' "
-        "(Probabilistic Concurrency Testing: random task priorities and --pct-depth minus 1 priority changes)",
-    )
-    explore.add_argument(
-        "--pct-depth",
-        type=int,
-        default=3,
-        metavar="D",
-        help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
-    )
-    explore.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="J",
-        help="spread the schedules over J processes, at most one per core; the result is the same for any J "
-        "(default 1)",
-    )
-    explore.add_argument(
-        "--shrink-replays",
-        type=int,
-        default=200,
-        metavar="N",
-        help="replays each witness may take to shrink; a witness not shrunk to the end is marked 'not minimal "
-        "after N replays' (default 200)",
-    )
-    explore.add_argument(
-        "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
-    )
-
-    check = commands.add_parser(
-        "check",
-        help="check scenario files without running them",
-        description="Load each scenario file and run every definition check (R2-R4, R8, R9, R16, R18, unknown "
-        "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
-        "per valid file and exits 0. Valid but suspicious designs (an executable nothing calls, activities "
-        "after the end) are printed as warnings and do not fail the check.",
-    )
-    check.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
-    )
-    return parser
 
 
 def command() -> NoReturn:
@@ -264,58 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
 
 
-#: Bounds of the options that size the memory or the work of ``sim explore``.
-MAX_PCT_DEPTH = 1_000
-MAX_SHRINK_REPLAYS = 100_000
-
-
 def _explore(args: argparse.Namespace) -> int:
-    for option, value, low, high in (
-        ("--runs", args.runs, 1, MAX_RUNS),
-        ("--jobs", args.jobs, 1, None),
-        ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),
-        ("--shrink-replays", args.shrink_replays, 0, MAX_SHRINK_REPLAYS),
-    ):
-        if value < low or (high is not None and value > high):
-            allowed = f"{low:,} or more" if high is None else f"{low:,} to {high:,}"
-            print(f"error: {option} {value:,}: give {allowed}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+    """``sim explore``: check the options, load the scenario, explore it and print its outcome classes."""
+    problem = _explore_option_problem(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         scenario = _load(args.file)
     except ScenarioError as exc:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
-    jobs = worker_count(args.jobs, args.runs)
-    fit = jobs
-    if jobs > 1:  # each worker holds the people of a run
-        fit = max(1, available_memory()[0] // estimate_memory(scenario).total)
-    if min(jobs, fit) < args.jobs:
-        jobs = min(jobs, fit)
-        memory = f"; memory for {fit}" if fit < args.jobs else ""
-        print(
-            f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
-            f"(cores here: {usable_cores()}; schedules: {args.runs:,}{memory})",
-            file=sys.stderr,
-        )
-    terminal = sys.stderr.isatty()
-    phases: dict[str, float] = {"explore": time.perf_counter()}
-
-    def progress(event: ExploreProgress) -> None:
-        if event.phase not in phases:
-            phases[event.phase] = time.perf_counter()
-        if not terminal:
-            return
-        if event.phase == "explore":
-            line = f"  exploring: {event.done:,} of {event.total:,} schedules"
-        else:
-            line = (
-                f"  shrinking witnesses: {event.done} of {event.total} done, {event.replays:,} replays "
-                f"(at most {args.shrink_replays:,} each)"
-            )
-        sys.stderr.write(f"\r\033[K{line}")
-        sys.stderr.flush()
-
+    jobs = _fit_jobs(args, scenario)
+    line = _ExploreProgressLine(terminal=sys.stderr.isatty(), shrink_replays=args.shrink_replays)
     stop = Stop()
     # Both signals only ask (a signal handler must not raise inside trio's machinery):
     # the first ends the workers and keeps what was explored, the second ends at once.
@@ -329,28 +147,91 @@ def _explore(args: argparse.Namespace) -> int:
                 strategy=args.strategy,
                 pct_depth=args.pct_depth,
                 shrink_replays=args.shrink_replays,
-                progress=progress,
+                progress=line.show,
                 stop=stop,
             )
     except WorkerDied as exc:
-        if terminal:
-            sys.stderr.write("\r\033[K")
+        line.clear()
         print(f"error: {exc}; the other workers were ended. Fewer --jobs need less memory", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ended = time.perf_counter()
-    if terminal:
-        sys.stderr.write("\r\033[K")
-    shrink_started = phases.get("shrink", ended)
+    explore_seconds, shrink_seconds = line.durations(ended=time.perf_counter())
+    line.clear()
     text = format_exploration(
-        exploration,
-        file=str(args.file),
-        explore_seconds=shrink_started - phases["explore"],
-        shrink_seconds=ended - shrink_started if "shrink" in phases else None,
+        exploration, file=str(args.file), explore_seconds=explore_seconds, shrink_seconds=shrink_seconds
     )
     print(text)
     if exploration.interrupted:
         return stopped_exit_code()
     return 1 if args.fail_on_race and exploration.races else EXIT_OK
+
+
+def _explore_option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``sim explore``'s numeric options, if anything: each sizes the work or the memory."""
+    for option, value, low, high in (
+        ("--runs", args.runs, 1, MAX_RUNS),
+        ("--jobs", args.jobs, 1, None),
+        ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),
+        ("--shrink-replays", args.shrink_replays, 0, MAX_SHRINK_REPLAYS),
+    ):
+        if value < low or (high is not None and value > high):
+            allowed = f"{low:,} or more" if high is None else f"{low:,} to {high:,}"
+            return f"{option} {value:,}: give {allowed}"
+    return None
+
+
+def _fit_jobs(args: argparse.Namespace, scenario: Scenario) -> int:
+    """The worker processes ``--jobs`` gets: at most one per core, per schedule and per run the memory holds
+    (each worker holds the people of a run), with a note when that is fewer than asked."""
+    jobs = worker_count(args.jobs, args.runs)
+    fit = jobs
+    if jobs > 1:
+        fit = max(1, available_memory()[0] // estimate_memory(scenario).total)
+    if min(jobs, fit) < args.jobs:
+        jobs = min(jobs, fit)
+        memory = f"; memory for {fit}" if fit < args.jobs else ""
+        print(
+            f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
+            f"(cores here: {usable_cores()}; schedules: {args.runs:,}{memory})",
+            file=sys.stderr,
+        )
+    return jobs
+
+
+@attrs.define(kw_only=True)
+class _ExploreProgressLine:
+    """``sim explore``'s progress: the time each phase started, and on a terminal a line that says how far it is."""
+
+    terminal: bool
+    shrink_replays: int
+    #: Phase ("explore", "shrink") -> when it started (`time.perf_counter`).
+    phases: dict[str, float] = attrs.Factory(lambda: {"explore": time.perf_counter()})
+
+    def show(self, event: ExploreProgress) -> None:
+        """Note when ``event``'s phase started; on a terminal, redraw the line."""
+        if event.phase not in self.phases:
+            self.phases[event.phase] = time.perf_counter()
+        if not self.terminal:
+            return
+        if event.phase == "explore":
+            line = f"  exploring: {event.done:,} of {event.total:,} schedules"
+        else:
+            line = (
+                f"  shrinking witnesses: {event.done} of {event.total} done, {event.replays:,} replays "
+                f"(at most {self.shrink_replays:,} each)"
+            )
+        sys.stderr.write(f"\r\033[K{line}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        """Erase the line (on a terminal) before the result or an error is printed."""
+        if self.terminal:
+            sys.stderr.write("\r\033[K")
+
+    def durations(self, *, ended: float) -> tuple[float, float | None]:
+        """Seconds spent running schedules, and shrinking witnesses (None: that phase never began)."""
+        shrink_started = self.phases.get("shrink", ended)
+        shrink_seconds = ended - shrink_started if "shrink" in self.phases else None
+        return shrink_started - self.phases["explore"], shrink_seconds
 
 
 def _out_of_memory() -> int:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sim.observe.report import count_of, format_number, format_value
-from sim.verify.explore import Exploration
+from sim.verify.explore import Exploration, OutcomeClass
+from sim.verify.outcomes import Difference
+
+#: The differences shown per outcome class; the rest are counted.
+_SHOWN_DIFFERENCES = 20
 
 
 def format_exploration(
@@ -18,13 +24,43 @@ def format_exploration(
     ``explore_seconds`` is the time spent running the schedules (the schedules/s figure
     counts that alone), ``shrink_seconds`` the time spent shrinking witnesses."""
     classes = exploration.classes
+    out = _format_heading(exploration, cost=_format_cost(exploration, explore_seconds, shrink_seconds))
+    detailed = [found for found in classes if found.detailed]
+    for number, found in enumerate(detailed, 1):
+        out.append("")
+        out.extend(_format_class(exploration, number, found))
+    rest = classes[len(detailed) :]
+    if rest:
+        out.append("")
+        out.append(
+            f"... and {count_of(len(rest), 'more outcome class', 'more outcome classes')} "
+            f"({count_of(sum(found.runs for found in rest), 'schedule')}), not shrunk or compared: "
+            "explore a smaller design to see each race on its own"
+        )
+    if len(classes) > 1:
+        out.append("")
+        out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
+        out.append(f"See which accesses race, in one run: sim run {file} --races")
+    return "\n".join(out)
+
+
+def _format_cost(exploration: Exploration, explore_seconds: float | None, shrink_seconds: float | None) -> str:
+    """What the exploration took, as the heading says it: "" when it was not timed."""
     runs = exploration.runs
     cost = ""
     if explore_seconds and runs:
         cost = f" in {explore_seconds:.2f}s ({runs / explore_seconds:,.1f} schedules/s)"
-    if shrink_seconds and classes:
-        shrinking = any(found.replays for found in classes)
+    if shrink_seconds and exploration.classes:
+        shrinking = any(found.replays for found in exploration.classes)
         cost += f", witnesses {'found and shrunk' if shrinking else 'found'} in {shrink_seconds:.2f}s"
+    return cost
+
+
+def _format_heading(exploration: Exploration, *, cost: str) -> list[str]:
+    """The lines before the classes: whether a signal cut the exploration short, what was
+    explored and how many classes it gave, and whether that means no race was found."""
+    classes = exploration.classes
+    runs = exploration.runs
     out = []
     if exploration.interrupted and runs < exploration.planned:
         out.append(
@@ -46,52 +82,51 @@ def format_exploration(
     )
     if len(classes) == 1:
         out.append("Every schedule gave the same outcome: no race found (more --runs look harder).")
-    detailed = [found for found in classes if found.detailed]
-    for number, found in enumerate(detailed, 1):
-        out.append("")
-        share = f"{found.runs / runs:.0%}"
-        witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
-        shrunk = ""
-        if not found.minimal:
-            shrunk = f" (not minimal after {count_of(found.replays, 'replay')}: " + (
-                "shrinking was stopped)"
-                if found.replays < exploration.shrink_replays
-                else "the shrinking budget; --shrink-replays N allows more)"
-            )
-        out.append(f"Class {number}: {count_of(found.runs, 'schedule')} ({share}); witness: {witness}{shrunk}")
-        if number == 1:
-            if len(classes) > 1:
-                out.append("  the most common outcome; the other classes say how they differ from it")
-            continue
-        for difference in found.differences[:20]:
-            writer = difference.writer
-            wrote = (
-                f'written by "{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
-                if writer is not None
-                else "not written by a flow"
-            )
-            out.append(
-                f"  {difference.person} {difference.what}: {format_value(difference.value)} "
-                f"(class 1: {format_value(difference.common)}), {wrote}"
-            )
-        if len(found.differences) > 20:
-            out.append(f"  ... and {format_number(len(found.differences) - 20)} more differences")
-        assert found.outcome is not None and classes[0].outcome is not None  # detailed classes keep theirs
-        mine, theirs = set(found.outcome.campaigns), set(classes[0].outcome.campaigns)
-        for name in sorted(mine - theirs):
-            out.append(f'  campaign "{name}" ran (not in class 1)')
-        for name in sorted(theirs - mine):
-            out.append(f'  campaign "{name}" did not run (it did in class 1)')
-    rest = classes[len(detailed) :]
-    if rest:
-        out.append("")
-        out.append(
-            f"... and {count_of(len(rest), 'more outcome class', 'more outcome classes')} "
-            f"({count_of(sum(found.runs for found in rest), 'schedule')}), not shrunk or compared: "
-            "explore a smaller design to see each race on its own"
+    return out
+
+
+def _format_class(exploration: Exploration, number: int, found: OutcomeClass) -> list[str]:
+    """Outcome class ``number`` (from 1): its share of the schedules and its witness, then
+    how it differs from class 1 (class 1 itself is the outcome the others are compared to)."""
+    classes = exploration.classes
+    share = f"{found.runs / exploration.runs:.0%}"
+    witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
+    shrunk = ""
+    if not found.minimal:
+        shrunk = f" (not minimal after {count_of(found.replays, 'replay')}: " + (
+            "shrinking was stopped)"
+            if found.replays < exploration.shrink_replays
+            else "the shrinking budget; --shrink-replays N allows more)"
         )
-    if len(classes) > 1:
-        out.append("")
-        out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
-        out.append(f"See which accesses race, in one run: sim run {file} --races")
-    return "\n".join(out)
+    out = [f"Class {number}: {count_of(found.runs, 'schedule')} ({share}); witness: {witness}{shrunk}"]
+    if number == 1:
+        if len(classes) > 1:
+            out.append("  the most common outcome; the other classes say how they differ from it")
+        return out
+    out.extend(_format_differences(found.differences))
+    assert found.outcome is not None and classes[0].outcome is not None  # detailed classes keep theirs
+    mine, theirs = set(found.outcome.campaigns), set(classes[0].outcome.campaigns)
+    for name in sorted(mine - theirs):
+        out.append(f'  campaign "{name}" ran (not in class 1)')
+    for name in sorted(theirs - mine):
+        out.append(f'  campaign "{name}" did not run (it did in class 1)')
+    return out
+
+
+def _format_differences(differences: Sequence[Difference]) -> list[str]:
+    """The first values that differ from class 1, each with the flow step that wrote it, and how many more."""
+    out = []
+    for difference in differences[:_SHOWN_DIFFERENCES]:
+        writer = difference.writer
+        wrote = (
+            f'written by "{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
+            if writer is not None
+            else "not written by a flow"
+        )
+        out.append(
+            f"  {difference.person} {difference.what}: {format_value(difference.value)} "
+            f"(class 1: {format_value(difference.common)}), {wrote}"
+        )
+    if len(differences) > _SHOWN_DIFFERENCES:
+        out.append(f"  ... and {format_number(len(differences) - _SHOWN_DIFFERENCES)} more differences")
+    return out

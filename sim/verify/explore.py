@@ -5,101 +5,34 @@ tasks due at the same instant differ. When the outcomes differ, the design races
 (docs/marketo.md, "Races practitioners meet"). For each outcome class `explore` keeps a
 witness: a schedule string (`sim.run.schedule`) that `sim run FILE --schedule STRING`
 replays to exactly that outcome, shrunk to the fewest deviations from the default order
-that still give it.
+that still give it. What a run ends with, and how two outcomes differ, is
+`sim.verify.outcomes`.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from sim.observe.simulation import Simulation
-from sim.observe.sinks import MemorySink
-from sim.run.activity import Activity
-from sim.run.plan import Plan
 from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
-from sim.scenario.model import Scenario, Value
-from sim.scenario.people import Person
+from sim.scenario.model import Scenario
 from sim.verify import workers
+from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
 
-#: Activities that write a person's field, and so may write a value that differs.
-_WRITES = ("change_data_value", "change_score")
-
-
-@attrs.frozen(kw_only=True)
-class Outcome:
-    """What a run ends with: each person's fields, lists and program statuses, and the
-    campaigns that ran. Values are tagged with their type (True is not 1)."""
-
-    people: tuple[tuple[str, tuple[tuple[str, str, Value], ...], tuple[str, ...], tuple[tuple[str, int], ...]], ...]
-    campaigns: tuple[str, ...]
-
-    def values(self) -> dict[tuple[str, str], Value]:
-        """(person, what) -> value: a field, ``list:NAME`` membership, ``program:NAME`` status index."""
-        out: dict[tuple[str, str], Value] = {}
-        for pid, fields, lists, statuses in self.people:
-            out.update(((pid, name), value) for name, _, value in fields)
-            out.update(((pid, f"list:{name}"), True) for name in lists)
-            out.update(((pid, f"program:{name}"), index) for name, index in statuses)
-        return out
-
-
-def outcome_of(people: Mapping[str, Person], campaigns: Iterable[str]) -> Outcome:
-    """The outcome of a run from its people at the end and the campaigns that started."""
-    return Outcome(
-        people=tuple(
-            (
-                pid,
-                tuple((name, type(value).__name__, value) for name, value in sorted(person.fields.items())),
-                tuple(sorted(person.lists)),
-                tuple(sorted(person.statuses.items())),
-            )
-            for pid, person in sorted(people.items())
-        ),
-        campaigns=tuple(sorted(campaigns)),
-    )
-
-
-@attrs.frozen(kw_only=True)
-class Replayed:
-    """One run under a schedule: its outcome and activity log."""
-
-    outcome: Outcome
-    activities: tuple[Activity, ...]
-    schedule: str
-
-
-def replay(scenario: Scenario, schedule: str) -> Replayed:
-    """Run ``scenario`` under ``schedule``; raises ScheduleError if it does not fit."""
-    sink = MemorySink()
-    simulation = Simulation(scenario, schedule=schedule, sinks=[sink])
-    return Replayed(
-        outcome=_run_to_outcome(simulation),
-        activities=tuple(sink.activities),
-        schedule=schedule,
-    )
-
-
-#: The plan of the scenario this process explores (`plan_of`).
-_plan: Plan | None = None
-
-
-def plan_of(scenario: Scenario) -> Plan:
-    """The `sim.run.plan.Plan` of ``scenario``, made once per process and scenario: every
-    schedule of an exploration starts from the same people, activities and arrivals."""
-    global _plan
-    if _plan is None or _plan.scenario is not scenario:
-        _plan = Plan.of(scenario)
-    return _plan
+# Where they were before sim.verify.outcomes was split off (tests, benchmarks and sim.explore use them).
+from sim.verify.outcomes import finished_outcome as finished_outcome
+from sim.verify.outcomes import last_writers as last_writers
+from sim.verify.outcomes import outcome_of as outcome_of
 
 
 def _outcome_under(scenario: Scenario, schedule: str) -> Outcome:
     """The outcome of ``scenario`` under ``schedule`` (no log kept: for shrinking)."""
-    return _run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False))
+    return run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False))
 
 
 def shrink(
@@ -165,18 +98,6 @@ class Shrunk:
     witness: str
     minimal: bool
     replays: int
-
-
-@attrs.frozen(kw_only=True)
-class Difference:
-    """One value that differs between an outcome class and the most common one, with
-    the campaign run and step that wrote it in the witness (None: not written by a flow)."""
-
-    person: str
-    what: str  # a field, "list:NAME" or "program:NAME"
-    value: Value
-    common: Value
-    writer: Activity | None
 
 
 @attrs.frozen(kw_only=True)
@@ -298,53 +219,53 @@ def explore(
     the default order meets. On a ``stop`` request (a signal) the worker processes are
     ended and the schedules explored so far make the result (`Stop`).
     """
-    steps = 100
-    if strategy == "pct":
-        default = Simulation(scenario, strategy="fifo", record=True)
-        default.run_sync()
-        steps = max(1, len(default.kernel.choices or ()))
-    global _stop
+    options = _Options(
+        scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=_pct_steps(scenario, strategy)
+    )
     stop = stop or Stop()
     report = progress or (lambda event: None)
-    options = _Options(scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=steps)
     jobs = worker_count(jobs, runs)
-    seeds = range(seed, seed + runs)
-    saved, _stop = _stop, (stop if jobs == 1 else None)
-    try:
-        with workers.open_workers(jobs, options) as pool:
-            counts: dict[bytes, int] = {}  # outcome digest -> schedules; first seen first
-            first: dict[bytes, int] = {}  # outcome digest -> the first seed that gave it
-            done = 0
-            chunk = max(1, min(64, runs // (pool.count * 8)))
-            for strategy_seed, fingerprint in pool.map(
-                _digest_of_seed, seeds, stopped=lambda: stop.requested, chunk=chunk
-            ):
-                if stop.requested and jobs == 1:
-                    break  # the last one may have been cut short: not an outcome
-                counts[fingerprint] = counts.get(fingerprint, 0) + 1
-                first.setdefault(fingerprint, strategy_seed)
-                done += 1
-                report(ExploreProgress(phase="explore", done=done, total=runs))
-            # Most common first; ties in the order first seen (dicts keep insertion order).
-            ranked = sorted(counts.items(), key=lambda item: -item[1])
-            top = [first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
-            report(ExploreProgress(phase="shrink", done=0, total=len(top)))
-            if stop.requested:  # the witnesses of the top classes, here, not shrunk further
-                pool.end()
-                _stop = None
-                shrunk = []
-                for strategy_seed in top:
-                    stop.check()
-                    _, schedule = run_schedule(scenario, strategy_seed, **options.run_options())
-                    shrunk.append(Shrunk(witness=schedule, minimal=False, replays=0))
-            else:
-                pairs = [
-                    (schedule, outcome)
-                    for _, schedule, outcome in pool.map(_witness_of_seed, top, stopped=lambda: stop.requested)
-                ]
-                shrunk = _shrink_all(pool, pairs, shrink_replays, report, stop)
-    finally:
-        _stop = saved
+    with _stop_in_this_process(stop if jobs == 1 else None), workers.open_workers(jobs, options) as pool:
+        tally = _tally_outcomes(pool, range(seed, seed + runs), alone=jobs == 1, report=report, stop=stop)
+        ranked = tally.ranked()
+        top = [tally.first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
+        report(ExploreProgress(phase="shrink", done=0, total=len(top)))
+        shrunk = _find_witnesses(pool, options, top, budget=shrink_replays, report=report, stop=stop)
+    classes = _describe_classes(scenario, ranked, tally.first, shrunk, stop=stop)
+    shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
+    return Exploration(
+        source=scenario.source,
+        runs=tally.done,
+        seed=seed,
+        classes=classes,
+        strategy=shown,
+        interrupted=stop.requested,
+        planned=runs,
+        shrink_replays=shrink_replays,
+    )
+
+
+def _pct_steps(scenario: Scenario, strategy: str) -> int:
+    """The choice points PCT draws its change points among: as many as one run in the default
+    (oldest-first) order meets. Other strategies do not use it."""
+    if strategy != "pct":
+        return 100
+    default = Simulation(scenario, strategy="fifo", record=True)
+    default.run_sync()
+    return max(1, len(default.kernel.choices or ()))
+
+
+def _describe_classes(
+    scenario: Scenario,
+    ranked: Sequence[tuple[bytes, int]],
+    first: Mapping[bytes, int],
+    shrunk: Sequence[Shrunk],
+    *,
+    stop: Stop,
+) -> tuple[OutcomeClass, ...]:
+    """The outcome classes of ``ranked`` (digest, schedules), most common first. Those with a
+    witness in ``shrunk`` are replayed to say how they differ from the first; the rest are
+    counted only, with the seed in ``first`` that gave them."""
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
     for rank, (fingerprint, count) in enumerate(ranked):
@@ -374,17 +295,7 @@ def explore(
                 differences=differences,
             )
         )
-    shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
-    return Exploration(
-        source=scenario.source,
-        runs=done,
-        seed=seed,
-        classes=tuple(classes),
-        strategy=shown,
-        interrupted=stop.requested,
-        planned=runs,
-        shrink_replays=shrink_replays,
-    )
+    return tuple(classes)
 
 
 def worker_count(jobs: int, runs: int) -> int:
@@ -423,30 +334,14 @@ def run_schedule(
         pct_steps=pct_steps,
     )
     if stop is None:
-        return _run_to_outcome(simulation), simulation.schedule_string()
+        return run_to_outcome(simulation), simulation.schedule_string()
     stop.running = simulation
     try:
         if stop.requested:  # it came before this run could be told
             simulation.request_stop()
-        return _run_to_outcome(simulation), simulation.schedule_string()
+        return run_to_outcome(simulation), simulation.schedule_string()
     finally:
         stop.running = None
-
-
-def digest(outcome: Outcome) -> bytes:
-    """A fingerprint of ``outcome``, the same in every process (its repr is exact)."""
-    return hashlib.blake2b(repr(outcome).encode(), digest_size=16).digest()
-
-
-def _run_to_outcome(simulation: Simulation) -> Outcome:
-    simulation.run_sync()
-    return finished_outcome(simulation)
-
-
-def finished_outcome(simulation: Simulation) -> Outcome:
-    """The outcome of a finished ``simulation``: its people now, the campaigns that started."""
-    campaigns = simulation.summary().campaigns
-    return outcome_of(simulation.engine.people, [name for name, tally in campaigns.items() if tally.started])
 
 
 # -- running schedules, here or in worker processes (sim.verify.workers) ----------------------------
@@ -468,6 +363,87 @@ class _Options:
 
 #: With one job: the exploration's stop, which cuts the schedule running in this process.
 _stop: Stop | None = None
+
+
+@contextlib.contextmanager
+def _stop_in_this_process(stop: Stop | None) -> Iterator[None]:
+    """``stop`` cuts the schedule running in this process short while the block runs (one job:
+    no workers to end); the stop that was there before is back afterwards."""
+    global _stop
+    saved, _stop = _stop, stop
+    try:
+        yield
+    finally:
+        _stop = saved
+
+
+@attrs.define
+class _Tally:
+    """The outcomes of the schedules explored, by digest, in the order first seen: how many
+    schedules gave each and the strategy seed that gave it first."""
+
+    counts: dict[bytes, int] = attrs.Factory(dict)
+    first: dict[bytes, int] = attrs.Factory(dict)
+    done: int = 0
+
+    def add(self, strategy_seed: int, fingerprint: bytes) -> None:
+        """Count one more schedule, ``strategy_seed``'s, whose outcome has digest ``fingerprint``."""
+        self.counts[fingerprint] = self.counts.get(fingerprint, 0) + 1
+        self.first.setdefault(fingerprint, strategy_seed)
+        self.done += 1
+
+    def ranked(self) -> list[tuple[bytes, int]]:
+        """(digest, schedules), most common first; ties in the order first seen (dicts keep insertion order)."""
+        return sorted(self.counts.items(), key=lambda item: -item[1])
+
+
+def _tally_outcomes(
+    pool: workers.Workers,
+    seeds: range,
+    *,
+    alone: bool,
+    report: Callable[[ExploreProgress], None],
+    stop: Stop,
+) -> _Tally:
+    """Run the schedule of each of ``seeds`` in the workers and count the outcomes, in seed
+    order. On a stop request, those explored so far; ``alone`` (one job, run in this process),
+    the schedule the request cut short is not counted."""
+    tally = _Tally()
+    chunk = max(1, min(64, len(seeds) // (pool.count * 8)))
+    for strategy_seed, fingerprint in pool.map(_digest_of_seed, seeds, stopped=lambda: stop.requested, chunk=chunk):
+        if stop.requested and alone:
+            break  # the last one may have been cut short: not an outcome
+        tally.add(strategy_seed, fingerprint)
+        report(ExploreProgress(phase="explore", done=tally.done, total=len(seeds)))
+    return tally
+
+
+def _find_witnesses(
+    pool: workers.Workers,
+    options: _Options,
+    seeds: Sequence[int],
+    *,
+    budget: int,
+    report: Callable[[ExploreProgress], None],
+    stop: Stop,
+) -> list[Shrunk]:
+    """A witness for the outcome of each of ``seeds``: its schedule, shrunk in the workers
+    (`_shrink_all`). After a stop request, the schedules replayed here, not shrunk further."""
+    global _stop
+    if stop.requested:
+        pool.end()
+        _stop = None
+        shrunk = []
+        for strategy_seed in seeds:
+            stop.check()
+            _, schedule = run_schedule(options.scenario, strategy_seed, **options.run_options())
+            shrunk.append(Shrunk(witness=schedule, minimal=False, replays=0))
+        return shrunk
+    pairs = [
+        (schedule, outcome)
+        for _, schedule, outcome in pool.map(_witness_of_seed, seeds, stopped=lambda: stop.requested)
+    ]
+    return _shrink_all(pool, pairs, budget, report, stop)
 
 
 def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes]:
@@ -533,31 +509,3 @@ def _shrink_all(
         report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
         stop.check()
     return shrunk
-
-
-def differ(common: Outcome, replayed: Replayed) -> tuple[Difference, ...]:
-    """What ``replayed`` ends with that ``common`` does not, and who wrote it last."""
-    writers = last_writers(replayed.activities)
-    mine, theirs = replayed.outcome.values(), common.values()
-    out = []
-    for key in sorted(set(mine) | set(theirs)):
-        value, other = mine.get(key), theirs.get(key)
-        if value != other or type(value) is not type(other):
-            person, what = key
-            out.append(Difference(person=person, what=what, value=value, common=other, writer=writers.get(key)))
-    return tuple(out)
-
-
-def last_writers(activities: Sequence[Activity]) -> dict[tuple[str, str], Activity]:
-    """(person, field) -> the last flow activity that wrote it."""
-    out: dict[tuple[str, str], Activity] = {}
-    for activity in activities:
-        if activity.run is None:
-            continue
-        if activity.type in _WRITES:
-            out[activity.person, str(activity.details["field"])] = activity
-        elif activity.type in ("add_to_list", "remove_from_list"):
-            out[activity.person, f"list:{activity.details['list']}"] = activity
-        elif activity.type == "change_program_status":
-            out[activity.person, f"program:{activity.details['program']}"] = activity
-    return out

@@ -1,0 +1,177 @@
+"""What the ``sim`` command line accepts: its commands, their options, help texts and defaults.
+
+`sim.cli` parses with `build_parser` and does the work; the bounds here are the ones it
+enforces and the help texts state.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim import __version__
+from sim.observe.simulation import STRATEGIES
+from sim.verify.explore import MAX_RUNS
+
+#: The scenario ``sim run`` uses when given no file.
+DEFAULT_SCENARIO = "lead-lifecycle.toml"
+
+#: Bounds of the options that size the memory or the work of ``sim explore``.
+MAX_PCT_DEPTH = 1_000
+MAX_SHRINK_REPLAYS = 100_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sim`` parser: its commands and what each does, as ``sim --help`` lists them; each
+    command's options are added by a function of its own."""
+    parser = argparse.ArgumentParser(
+        prog="sim",
+        description="Simulate how Adobe Marketo Engage runs campaigns, deterministically.",
+        epilog="Scenario file format: docs/scenarios.md. Exit codes: 0 ok, 2 bad input (a scenario with "
+        "problems, a bad option, an unwritable log, an output over an input, out of memory), 130 stopped by "
+        "Ctrl-C, 143 by SIGTERM, 1 races found with --fail-on-race.",
+    )
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = commands.add_parser(
+        "run",
+        help="simulate a scenario and print a summary",
+        description="Check a scenario, simulate it for its [sim] duration and print a summary: virtual time, "
+        "people, runs per campaign, steps, activities by type, and the final values of the fields the flows "
+        "changed. The same file, seed and strategy always give the same activity log. Ctrl-C or SIGTERM stops "
+        "early with a partial summary and whole output files (exit 130 or 143); a second one stops at once. No "
+        "output may be the scenario, a CSV replay or another output.",
+    )
+    _add_run_order_arguments(run)
+    _add_run_output_arguments(run)
+    explore = commands.add_parser(
+        "explore",
+        help="run a scenario under many schedules and group the outcomes (races)",
+        description="Run the scenario under --runs random schedules (the same people and load; only the order "
+        "of runs due at the same instant differs), group the runs by outcome (every person's final fields, "
+        "lists and program statuses, and the campaigns that ran) and print each outcome class: how often it "
+        "occurred, which values differ from the most common class and which campaign step wrote them, and a "
+        "witness: a shrunk schedule that `sim run FILE --schedule STRING` replays to exactly that outcome. "
+        "See docs/races.md.",
+    )
+    _add_explore_arguments(explore)
+    check = commands.add_parser(
+        "check",
+        help="check scenario files without running them",
+        description="Load each scenario file and run every definition check (R2-R4, R8, R9, R16, R18, unknown "
+        "names, bad values). Prints every problem with its file, campaign and step and exits 2, or one line "
+        "per valid file and exits 0. Valid but suspicious designs (an executable nothing calls, activities "
+        "after the end) are printed as warnings and do not fail the check.",
+    )
+    check.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML file(s), '-' for standard input"
+    )
+    return parser
+
+
+def _add_run_order_arguments(run: argparse.ArgumentParser) -> None:
+    """``sim run``'s scenario file and what orders its runs: a seed, a strategy or a schedule to replay."""
+    run.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        help=f"scenario TOML file, '-' for standard input (default: the bundled examples/{DEFAULT_SCENARIO})",
+    )
+    run.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="overrides [sim] seed: it draws the people, the generated load and (with --strategy random) "
+        "the order of runs due at the same instant",
+    )
+    run.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=None,
+        help="how to order runs due at the same instant: 'random' (seeded; the default) or 'fifo' (oldest first)",
+    )
+    run.add_argument(
+        "--schedule",
+        metavar="STRING",
+        help="replay a schedule instead of --strategy: deviations from the oldest-first order such as "
+        '"3:1,17:2" (at choice point 3 take the 2nd-oldest task ...), as `sim explore` prints them; '
+        "see docs/races.md",
+    )
+
+
+def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
+    """``sim run``'s outputs (log, trace, metrics) and its race detection."""
+    run.add_argument(
+        "--log",
+        metavar="PATH",
+        help="stream the activity log to PATH as JSON Lines, one activity per line, as the run goes "
+        "('-' for standard output; the summary then goes to standard error)",
+    )
+    run.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write a Chrome/Perfetto trace of the run to PATH (open it in ui.perfetto.dev; '-' for standard "
+        "output): a track per person, a slice per run and step, arrows from each cause to the run it started; "
+        "written whole, under a temporary name until complete; see docs/races.md",
+    )
+    run.add_argument(
+        "--metrics",
+        metavar="PATH",
+        help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
+        "campaign and priority, throughput, utilization) to PATH as JSON ('-' for standard output), whole at "
+        "the end of the run; see docs/queue.md",
+    )
+    run.add_argument(
+        "--races",
+        action="store_true",
+        help="detect races: record every read and write of people's state with vector clocks and print each "
+        "pair of conflicting accesses that nothing orders (a trigger or request orders its cause before the "
+        "new run; waits and the queue order nothing), even when this run's outcome did not diverge; see "
+        "docs/races.md",
+    )
+    run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
+
+
+def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
+    """``sim explore``'s options: the schedules to run and how they are drawn, the processes that run
+    them, the shrinking budget, and the exit code for CI."""
+    explore.add_argument("file", type=Path, help="scenario TOML file, '-' for standard input")
+    explore.add_argument(
+        "--runs", type=int, default=100, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
+    )
+    explore.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
+    )
+    explore.add_argument(
+        "--strategy",
+        choices=("random", "pct"),
+        default="random",
+        help="how to draw schedules: 'random' (a uniform choice at every choice point; the default) or 'pct' "
+        "(Probabilistic Concurrency Testing: random task priorities and --pct-depth minus 1 priority changes)",
+    )
+    explore.add_argument(
+        "--pct-depth",
+        type=int,
+        default=3,
+        metavar="D",
+        help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
+    )
+    explore.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="J",
+        help="spread the schedules over J processes, at most one per core; the result is the same for any J "
+        "(default 1)",
+    )
+    explore.add_argument(
+        "--shrink-replays",
+        type=int,
+        default=200,
+        metavar="N",
+        help="replays each witness may take to shrink; a witness not shrunk to the end is marked 'not minimal "
+        "after N replays' (default 200)",
+    )
+    explore.add_argument(
+        "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
+    )
