@@ -21,6 +21,7 @@ from sim.observe.summary import CampaignTally, Summary
 from sim.observe.trace import TraceSink
 from sim.run.activity import Activity, ActivitySink, FieldSink
 from sim.run.kernel import Kernel, Sleeper
+from sim.run.observer import Observer
 from sim.run.schedule import FifoStrategy, RandomStrategy, ReplayStrategy, ScheduleError, Strategy
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.scenario.dump import dump_scenario
@@ -63,6 +64,7 @@ __all__ = [
     "ListFilter",
     "MemorySink",
     "Metrics",
+    "Observer",
     "OutcomeClass",
     "Percentiles",
     "Problem",

@@ -1,4 +1,4 @@
-"""The [[load]] of a scenario (sim/load.py): arrival times of generators (evenly spaced,
+"""The [[load]] of a scenario (sim/run/load.py): arrival times of generators (evenly spaced,
 a Poisson process, a daily profile), new people created by form fills, and CSV replays."""
 
 from __future__ import annotations

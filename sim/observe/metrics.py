@@ -19,7 +19,6 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import cast
 
 import attr
 import attrs
@@ -333,13 +332,16 @@ class Measurement(Observer):
     end the `Metrics` record. A run without one keeps none of it (exploration)."""
 
     runs: RunStats = attrs.field(factory=RunStats)
+    #: Queue name -> what this observer follows of it.
+    queues: dict[str, QueueStats] = attrs.field(factory=dict)
     _engine: Engine | None = attrs.field(default=None, init=False)
 
     def attach(self, engine: Engine) -> None:
         self._engine = engine
 
     def watch_queue(self, name: str, workers: int, end: float) -> QueueStats:
-        return QueueStats(name, workers, 0.0, end)
+        stats = self.queues[name] = QueueStats(name, workers, 0.0, end)
+        return stats
 
     def run_ended(self, run: Run, priority: str, latency: float) -> None:
         runs = self.runs
@@ -357,7 +359,7 @@ class Measurement(Observer):
             queued.update(queue.waiting_by_campaign())
         return summarize_metrics(
             duration=duration,
-            queues=[(cast(QueueStats, q.stats), q.waiting_by_priority(), q.busy, q.oldest()) for q in queues],
+            queues=[(self.queues[q.name], q.waiting_by_priority(), q.busy, q.oldest()) for q in queues],
             runs=self.runs,
             started={name: counts["started"] for name, counts in lifecycle.items()},
             completed={name: counts["completed"] for name, counts in lifecycle.items()},

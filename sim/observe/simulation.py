@@ -94,6 +94,9 @@ class Simulation:
     #: Keep the bookkeeping of `metrics`; False for runs whose metrics nobody reads
     #: (exploration): it then costs nothing.
     measure: bool = True
+    #: Observers of your own (`sim.run.observer.Observer`), told after the built-in
+    #: ones (metrics, race detection) at every hook; docs/architecture.md.
+    observers: Sequence[Observer] = ()
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     #: The observer of the run's metrics (`measure`), None without.
@@ -119,6 +122,7 @@ class Simulation:
         if self.detect_races:
             self._race_watch = RaceWatch()
             observers.append(self._race_watch)
+        observers.extend(self.observers)
         self.engine = Engine(
             scenario=self.scenario,
             kernel=self.kernel,
