@@ -16,23 +16,6 @@ from sim.scenario.read_problems import Reader, Skip, is_number, kind_of, number_
 from sim.scenario.read_smart_lists import read_filter
 from sim.scenario.units import show
 
-#: Step kind -> the parameters it takes (besides step, choices and default).
-STEP_PARAMS: dict[str, tuple[str, ...]] = {
-    "change_data_value": ("field", "value"),
-    "change_score": ("field", "change"),
-    "change_program_status": ("program", "status"),
-    "add_to_list": ("list",),
-    "remove_from_list": ("list",),
-    "interesting_moment": ("description",),
-    "send_email": ("email",),
-    "send_alert": ("alert", "to"),
-    "call_webhook": ("webhook", "latency", "status", "response", "payload"),
-    "wait": ("duration",),
-    "request_campaign": ("campaign",),
-    "execute_campaign": ("campaign", "use_parent_tokens"),
-    "remove_from_flow": ("campaigns",),
-}
-
 _SCORE_CHANGE = re.compile(r"^\s*([+\-=])\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -56,8 +39,9 @@ def read_step(r: Reader, raw: object, campaign_kind: str, program: str | None) -
     choices_raw = r.get(raw, "choices", list)
     # Parameters on the step itself are shared by every choice and the default.
     shared = {k: v for k, v in raw.items() if k not in ("step", "choices", "default")}
-    r.check_keys(shared, (*STEP_PARAMS[kind], "step", "choices", "default"), f"a {kind} step")
-    shared = {k: v for k, v in shared.items() if k in STEP_PARAMS[kind]}  # reported once, here
+    allowed = _STEPS[kind][0]
+    r.check_keys(shared, (*allowed, "step", "choices", "default"), f"a {kind} step")
+    shared = {k: v for k, v in shared.items() if k in allowed}  # reported once, here
     outer = r.where
     choices: list[Choice] = []
     for index, choice_raw in enumerate(choices_raw, 1):
@@ -96,8 +80,10 @@ def actions_of(step: Step) -> Iterator[Action]:
 
 
 def read_action(r: Reader, kind: str, params: Mapping[str, Any], program: str | None) -> Action:
-    """The action of a ``kind`` step with these parameters."""
-    return _ACTIONS[kind](r, params, program)
+    """The action of a ``kind`` step with these parameters (any others are a problem)."""
+    allowed, read = _STEPS[kind]
+    r.check_keys(params, allowed, f"a {kind} step")
+    return read(r, params, program)
 
 
 def _tokens_in(r: Reader, text: str, program: str | None) -> None:
@@ -125,15 +111,10 @@ def _tokens_in(r: Reader, text: str, program: str | None) -> None:
             r.problem(f'unknown token scope "{scope}" in "{match.group(0)}"; use my., lead. or trigger.')
 
 
-def _params(r: Reader, params: Mapping[str, Any], kind: str) -> None:
-    r.check_keys(params, STEP_PARAMS[kind], f"a {kind} step")
-
-
-# --- the action of each step kind --------------------------------------------------
+# --- the action of each step kind (`read_action` checks its parameters) ---------------
 
 
 def _change_data_value(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "change_data_value")
     field, raw = r.all_of(
         lambda: r.field_name(r.get(p, "field", str)), lambda: r.get(p, "value", (str, int, float, bool))
     )
@@ -144,7 +125,6 @@ def _change_data_value(r: Reader, p: Mapping[str, Any], program: str | None) -> 
 
 
 def _change_score(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "change_score")
     field, change = r.all_of(lambda: _score_field(r, p), lambda: r.get(p, "change", (str, int)))
     match = _SCORE_CHANGE.match(str(change)) if isinstance(change, str) else None
     if not isinstance(change, int) and match is None:
@@ -169,42 +149,35 @@ def _score_field(r: Reader, p: Mapping[str, Any]) -> str:
 
 
 def _change_program_status(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "change_program_status")
     name = r.name("program", r.get(p, "program", str, program) if program else r.get(p, "program", str), r.programs)
     status = r.name("status", r.get(p, "status", str), r.programs[name].statuses, of=f'of program "{name}"')
     return model.ChangeProgramStatus(program=name, status=status)
 
 
 def _add_to_list(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "add_to_list")
     return model.AddToList(list=r.name("list", r.get(p, "list", str), r.lists))
 
 
 def _remove_from_list(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "remove_from_list")
     return model.RemoveFromList(list=r.name("list", r.get(p, "list", str), r.lists))
 
 
 def _interesting_moment(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "interesting_moment")
     text = r.get(p, "description", str)
     _tokens_in(r, text, program)
     return model.InterestingMoment(description=text)
 
 
 def _send_email(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "send_email")
     return model.SendEmail(email=r.get(p, "email", str))
 
 
 def _send_alert(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "send_alert")
     alert, to = r.all_of(lambda: r.get(p, "alert", str), lambda: r.get(p, "to", str, ""))
     return model.SendAlert(alert=alert, to=to)
 
 
 def _call_webhook(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "call_webhook")
     webhook, latency, status, mappings, payload = r.all_of(
         lambda: r.get(p, "webhook", str),
         lambda: r.duration(p, "latency", 0.5),
@@ -235,17 +208,14 @@ def _response_mappings(r: Reader, p: Mapping[str, Any]) -> tuple[tuple[str, Valu
 
 
 def _wait(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "wait")
     return model.Wait(duration=r.duration(p, "duration"))
 
 
 def _request_campaign(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "request_campaign")
     return model.RequestCampaign(campaign=r.name("campaign", r.get(p, "campaign", str), r.campaign_names))
 
 
 def _execute_campaign(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "execute_campaign")
     campaign, use_parent_tokens = r.all_of(
         lambda: r.name("campaign", r.get(p, "campaign", str), r.campaign_names),
         lambda: r.get(p, "use_parent_tokens", bool, False),
@@ -254,7 +224,6 @@ def _execute_campaign(r: Reader, p: Mapping[str, Any], program: str | None) -> A
 
 
 def _remove_from_flow(r: Reader, p: Mapping[str, Any], program: str | None) -> Action:
-    _params(r, p, "remove_from_flow")
     raw = r.get(p, "campaigns", (list, str))
     names = [raw] if isinstance(raw, str) else raw
     if not names:
@@ -262,19 +231,20 @@ def _remove_from_flow(r: Reader, p: Mapping[str, Any], program: str | None) -> A
     return model.RemoveFromFlow(campaigns=tuple(r.name("campaign", n, r.campaign_names) for n in names))
 
 
-#: Step kind -> how its action is read from its parameters (and its campaign's program).
-_ACTIONS: dict[str, Callable[[Reader, Mapping[str, Any], str | None], Action]] = {
-    "change_data_value": _change_data_value,
-    "change_score": _change_score,
-    "change_program_status": _change_program_status,
-    "add_to_list": _add_to_list,
-    "remove_from_list": _remove_from_list,
-    "interesting_moment": _interesting_moment,
-    "send_email": _send_email,
-    "send_alert": _send_alert,
-    "call_webhook": _call_webhook,
-    "wait": _wait,
-    "request_campaign": _request_campaign,
-    "execute_campaign": _execute_campaign,
-    "remove_from_flow": _remove_from_flow,
+#: Step kind -> the parameters it takes (besides step, choices and default), and how its
+#: action is read from them (and its campaign's program).
+_STEPS: dict[str, tuple[tuple[str, ...], Callable[[Reader, Mapping[str, Any], str | None], Action]]] = {
+    "change_data_value": (("field", "value"), _change_data_value),
+    "change_score": (("field", "change"), _change_score),
+    "change_program_status": (("program", "status"), _change_program_status),
+    "add_to_list": (("list",), _add_to_list),
+    "remove_from_list": (("list",), _remove_from_list),
+    "interesting_moment": (("description",), _interesting_moment),
+    "send_email": (("email",), _send_email),
+    "send_alert": (("alert", "to"), _send_alert),
+    "call_webhook": (("webhook", "latency", "status", "response", "payload"), _call_webhook),
+    "wait": (("duration",), _wait),
+    "request_campaign": (("campaign",), _request_campaign),
+    "execute_campaign": (("campaign", "use_parent_tokens"), _execute_campaign),
+    "remove_from_flow": (("campaigns",), _remove_from_flow),
 }
