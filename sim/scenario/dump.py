@@ -355,7 +355,7 @@ def dump_activities_csv(activities: Iterable[model.ExternalActivity]) -> str:
     return out.getvalue()
 
 
-#: The attribute columns of a CSV replay, in the loader's order (sim.scenario.CSV_COLUMNS).
+#: The attribute columns of a CSV replay, in the loader's order (sim.scenario.read_csv.CSV_COLUMNS).
 CSV_ATTRIBUTES = ("form", "link", "page", "field", "value", "campaign", "source")
 
 
