@@ -160,7 +160,23 @@ def test_one_observer_is_used_as_it_is_and_none_is_a_do_nothing_observer() -> No
     assert type(observer_of([])) is Observer
     group = observer_of([recorder, Recorder()])
     assert isinstance(group, ObserverGroup)
-    assert group.goes_on.__doc__ == Observer.goes_on.__doc__
+
+
+def test_a_group_binds_each_hook_to_what_it_must_call() -> None:
+    """Nothing for a hook no observer overrides, the one method for a hook one does."""
+
+    class Ends(Observer):
+        def run_ended(self, run: Run, priority: str, latency: float) -> None:
+            pass
+
+    recorder, ends = Recorder(), Ends()
+    group = ObserverGroup([recorder, ends, Observer()])
+    assert group.goes_on == recorder.goes_on  # only the recorder overrides it
+    assert group.run_ended != recorder.run_ended  # both do: each in turn
+    alone = ObserverGroup([ends, Observer()])
+    assert alone.run_ended == ends.run_ended
+    assert type(alone).goes_on is Observer.goes_on and "goes_on" not in vars(alone)
+    assert type(alone.watch_queue("trigger", 2, 60.0)) is QueueWatch
 
 
 @given(scenarios(), seeds())

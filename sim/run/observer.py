@@ -98,32 +98,45 @@ class Observer:
         """The batch's pass reads ``person`` and its smart list (R2)."""
 
 
-@attrs.define(eq=False)
+#: The hooks an `ObserverGroup` passes on (`watch_queue` returns a value: it combines them).
+HOOKS = tuple(name for name in vars(Observer) if not name.startswith("_") and name != "watch_queue")
+
+
+@attrs.define(eq=False, slots=False)
 class ObserverGroup(Observer):
-    """Several observers as one: each hook goes to each, in order (the hooks are made
-    below, one per `Observer` hook)."""
+    """Several observers as one: each hook goes to each, in order.
+
+    Each hook is bound once, when the group is made, to what it must call: nothing when
+    no observer overrides it, the one observer's method when one does (so metrics and
+    race detection together cost what each costs alone), or each in turn.
+    """
 
     observers: Sequence[Observer]
+
+    def __attrs_post_init__(self) -> None:
+        for hook in HOOKS:
+            base = getattr(Observer, hook)
+            calls = [getattr(o, hook) for o in self.observers if getattr(type(o), hook) is not base]
+            if len(calls) == 1:
+                setattr(self, hook, calls[0])
+            elif len(calls) > 1:
+                setattr(self, hook, _each(calls))
+            # none: the class's do-nothing hook stays
 
     def watch_queue(self, name: str, workers: int, end: float) -> QueueWatch:
         watches = [observer.watch_queue(name, workers, end) for observer in self.observers]
         kept = [watch for watch in watches if type(watch) is not QueueWatch]
+        if not kept:
+            return QueueWatch()
         return kept[0] if len(kept) == 1 else QueueWatchGroup(kept)
 
 
-def _fan_out(hook: str) -> Callable[..., None]:
-    def each(self: ObserverGroup, *args: Any, **options: Any) -> None:
-        for observer in self.observers:
-            getattr(observer, hook)(*args, **options)
+def _each(calls: Sequence[Callable[..., None]]) -> Callable[..., None]:
+    def each(*args: Any, **options: Any) -> None:
+        for call in calls:
+            call(*args, **options)
 
-    each.__name__ = hook
-    each.__doc__ = getattr(Observer, hook).__doc__
     return each
-
-
-for _hook in vars(Observer):
-    if not _hook.startswith("_") and _hook != "watch_queue":
-        setattr(ObserverGroup, _hook, _fan_out(_hook))
 
 
 @attrs.define(eq=False)
