@@ -58,7 +58,7 @@ class Admission:
             self.skip(campaign, person, parent_id=parent_id, cause=cause, via=via, reason=reason)
             return None
         run = Run(
-            id=engine.next_run_id(),
+            id=next(engine.run_ids),
             campaign=campaign,
             person=person,
             thread=Thread(),
@@ -96,7 +96,7 @@ class Admission:
     ) -> None:
         """Log a run that was turned away: it gets a run id and one ``run_skipped``."""
         run = Run(
-            id=self.engine.next_run_id(),
+            id=next(self.engine.run_ids),
             campaign=campaign,
             person=person,
             thread=Thread(),

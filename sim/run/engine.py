@@ -38,7 +38,7 @@ from sim.run.runs import At, BudgetExhausted, Run, RunEnded, RunRemoved, Tokens
 from sim.run.sources import Load
 from sim.run.tally import BudgetReport, Tally
 from sim.scenario import model
-from sim.scenario.model import Campaign, Filter, Priority, Scenario, Step
+from sim.scenario.model import Campaign, Priority, Scenario, Step
 from sim.scenario.people import Person, make_people
 from sim.scenario.units import MICROS, micros
 
@@ -75,8 +75,9 @@ class Engine:
     #: Per engine, so a test may replace one.
     actions: dict[type, Callable[[Engine, Run, Any, At], None]] = attrs.field(init=False)
     waiting_actions: dict[type, Callable[[Engine, Run, Any, At], Awaitable[None]]] = attrs.field(init=False)
+    #: Run ids, 1, 2, ...: every run admitted, skipped or executed takes the next.
+    run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
     _seq: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
-    _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), init=False)
     #: The sinks that take `Activity` records, and those that take the fields
     #: (``write_fields``: no record is made for them).
     _record_sinks: tuple[ActivitySink, ...] = attrs.field(init=False)
@@ -192,7 +193,7 @@ class Engine:
                 continue
             # R1: the filters must hold at the moment the trigger fires.
             self.observer.smart_list(person, campaign.filters, campaign=campaign.name, what="smart list (R1)")
-            if campaign.filters and not self.filters_hold(campaign.filters, person):
+            if campaign.filters and not all_hold(campaign.filters, person, self.scenario.programs):
                 if requested:  # a request names its campaign: say why it did not run
                     fired.add(campaign.name)
                     reason = "smart list filters do not hold"
@@ -208,10 +209,6 @@ class Engine:
                 tokens=Tokens(my=self.my_tokens(campaign), trigger=details),
             )
 
-    def filters_hold(self, filters: Sequence[Filter], person: Person) -> bool:
-        """Whether a smart list's ``filters`` hold for ``person`` now (R1)."""
-        return all_hold(filters, person, self.scenario.programs)
-
     def my_tokens(self, campaign: Campaign) -> Mapping[str, str]:
         """The {{my.x}} tokens of ``campaign``'s program, made once per campaign."""
         tokens = self._my.get(campaign.name)
@@ -220,9 +217,6 @@ class Engine:
             own = self.scenario.programs[program].tokens.items() if program is not None else ()
             tokens = self._my[campaign.name] = {f"my.{k}": v for k, v in own}
         return tokens
-
-    def next_run_id(self) -> int:
-        return next(self._run_ids)
 
     # -- a run's task and flow (R12)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from sim.run.conditions import all_hold
 from sim.run.load import arrival_times, external_activities, new_arrivals, schedule_times
 from sim.run.steps import set_field
 from sim.scenario import model
@@ -205,11 +206,12 @@ class BatchSchedule:
         observer = engine.observer
         observer.batch_passes(campaign, self)
         tokens = engine.my_tokens(campaign)
+        programs = engine.scenario.programs
         kernel = engine.kernel
         for person in engine.people.values():
             if kernel.stop_requested:
                 return False
             observer.batch_reads(campaign, person)
-            if engine.filters_hold(campaign.filters, person):
+            if all_hold(campaign.filters, person, programs):
                 engine.admission.admit(campaign, person, parent_id=None, cause=None, via="batch", tokens=tokens)
         return True

@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from sim.run.conditions import all_hold
 from sim.run.observer import WebhookCall
 from sim.run.runs import At, Run, show_value
 from sim.scenario import model
@@ -134,7 +135,7 @@ async def execute_campaign(engine: Engine, parent: Run, action: model.ExecuteCam
     child_campaign = engine.scenario.campaigns[action.campaign]
     person = parent.person
     engine.observer.smart_list(person, child_campaign.filters, campaign=child_campaign.name, what="smart list (R7)")
-    if not engine.filters_hold(child_campaign.filters, person):
+    if not all_hold(child_campaign.filters, person, engine.scenario.programs):
         reason: str | None = "smart list filters do not hold"
     else:
         reason = engine.admission.refusal(child_campaign, person)
@@ -145,7 +146,7 @@ async def execute_campaign(engine: Engine, parent: Run, action: model.ExecuteCam
         )
         return
     child = Run(
-        id=engine.next_run_id(),
+        id=next(engine.run_ids),
         campaign=child_campaign,
         person=person,
         thread=parent.thread,
