@@ -41,7 +41,7 @@ from _harness import best, table
 
 from sim.observe.simulation import Simulation
 from sim.observe.sinks import JsonLinesSink
-from sim.run.agenda import Entry as _Entry
+from sim.run.agenda import Entry
 from sim.run.kernel import Kernel, Sleeper
 from sim.scenario import load_scenario
 from sim.scenario.units import MICROS, micros
@@ -80,7 +80,7 @@ class CoroutineKernel(Kernel):
     async def run(self, main: Callable[[], Awaitable[None]]) -> None:
         self._nursery = True  # type: ignore[assignment]  # spawn() asserts there is one
         self._main = trio.lowlevel.current_task()
-        self._trio_turn = _Entry(0, 0, -1)
+        self._trio_turn = Entry(0, 0, -1)
         self.spawn(main)
         owners = self._owners
         steps = 0
@@ -126,7 +126,7 @@ class CoroutineKernel(Kernel):
         task = self._current
         owner = self._owners.get(task) if self._owners is not None else None  # type: ignore[call-overload]
         now = self.now_us
-        entry = _Entry(when if when > now else now, priority, next(self._seq), task, owner)  # type: ignore[arg-type]
+        entry = Entry(when if when > now else now, priority, next(self._seq), task, owner)  # type: ignore[arg-type]
         self._push(entry)
         if sleeper is not None:
             sleeper.entry = entry
@@ -162,7 +162,7 @@ def simulation(scenario: Any, coroutines: bool, **options: Any) -> Simulation:
     if coroutines:
         old = made.kernel
         kernel = CoroutineKernel(strategy=old.strategy, until=old.until, choices=old.choices)
-        made.kernel = made.engine.kernel = made.engine.admission.kernel = kernel
+        made.kernel = made.engine.kernel = kernel
         if made.detect_races:
             made.race_detector.running = kernel.running
     return made
@@ -239,7 +239,7 @@ def main() -> None:
         )
     )
 
-    from sim.verify.explore import plan_of
+    from sim.verify.outcomes import plan_of
 
     full = load_scenario(ROOT / "examples" / "racing-triggers.toml")
     keep = {f"p{i}" for i in range(1, 101)}

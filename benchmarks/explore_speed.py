@@ -65,7 +65,7 @@ def floor(scenario: Scenario) -> None:
     hand-offs and spawns alone would allow: the floor under a trio task per run."""
     from breakdown import _Counter, handoff_us, spawn_us
 
-    from sim.verify.explore import plan_of
+    from sim.verify.outcomes import plan_of
 
     counter = _Counter()
     simulation = Simulation(scenario, strategy="random", strategy_seed=0, plan=plan_of(scenario), measure=False)

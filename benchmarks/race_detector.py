@@ -9,7 +9,7 @@
    process, on the default scenario scaled up (people and load times ``--factor``):
    wall seconds and peak memory, and the ratio of the two runs. Then per access: what
    detection costs, how much of it is the detector's own `access` (its calls recorded in
-   one run and replayed into a fresh detector) and how much the engine's bookkeeping
+   one run and replayed into a fresh detector) and how much the race watch's bookkeeping
    around it, against what ``--races`` within 1.5x of the plain run would allow.
 
     .venv/bin/python benchmarks/race_detector.py
@@ -31,7 +31,7 @@ from _harness import SIM, run_child, table
 from scale import scaled
 
 from sim import Scenario, Simulation, load_scenario, parse_scenario
-from sim.verify.explore import finished_outcome
+from sim.verify.outcomes import finished_outcome
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -184,7 +184,7 @@ def per_access(text: str, plain: float, detected: float) -> None:
     people = len(simulation.engine.people)
     print(
         f"per access ({len(calls):,} accesses, {len(calls) / people:.1f} a person): detection costs {extra:.1f} µs, "
-        f"{alone:.1f} in the detector and {extra - alone:.1f} in the engine's bookkeeping around it; "
+        f"{alone:.1f} in the detector and {extra - alone:.1f} in the race watch's bookkeeping around it; "
         f"within 1.5x of the plain run it may cost {allowed:.1f} µs"
     )
 

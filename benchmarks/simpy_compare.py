@@ -15,7 +15,7 @@ process of its own:
   ``trio.CapacityLimiter(c)`` and a task per person (slow: run on fewer people).
 
 All four get the same arrival times: generated once, here, with
-``sim.run.load.arrival_times`` for the scenario's own ``[[load]]`` (which the sim cases
+``sim.run.arrivals.arrival_times`` for the scenario's own ``[[load]]`` (which the sim cases
 regenerate internally, and check), and the same service draws: the i-th person to reach
 a worker gets the i-th draw of sim's service-time stream (``random.Random("sim.service:
 SEED")``, as the engine draws them in the order steps start). In a FIFO queue the i-th
@@ -103,7 +103,7 @@ def load_of(parsed: Any) -> Any:
 
 
 def arrivals(parsed: Any) -> array.array[float]:
-    from sim.run.load import arrival_times
+    from sim.run.arrivals import arrival_times
 
     return array.array("d", arrival_times(load_of(parsed), seed=parsed.seed, index=0, end=parsed.duration))
 

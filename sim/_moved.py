@@ -1,10 +1,19 @@
 """The module paths of sim 0.1 before the package was laid out by stage (docs/architecture.md).
 
 ``import sim.model`` and ``from sim.kernel import Kernel`` still work for one release: the
-old name is a thin module that forwards every attribute to the new home and warns once,
-with a `DeprecationWarning` naming the new path. New code imports from the public API
-(``from sim import Simulation``) or from the new paths. The old modules are made here, by
-an import hook, rather than as 25 files: the tree shows only the new layout.
+old name is a thin module that looks each attribute up in the modules that hold the old
+module's names now, and warns once, on import, with a `DeprecationWarning` naming them.
+New code imports from the public API (``from sim import Simulation``) or from the new
+paths. The old modules are made here, by an import hook, rather than as 25 files: the tree
+shows only the new layout. (``sim.scenario`` is a package now: its old names are forwarded
+by its own ``__getattr__``.) tests/data/names-0.1.json lists every public name of 0.1's
+modules; tests/test_moved.py checks that each still imports.
+
+Not forwarded, because they are gone: ``sim.metrics.UnmeasuredQueue`` (a run without
+metrics attaches no `Measurement`: ``Simulation(measure=False)``), and the engine's own
+interface: ``Engine(races=..., measure=...)``, ``Engine.admit``, ``inject``, ``admit_batch``,
+``metrics`` and ``races`` (now ``engine.admission.admit``, `sim.run.sources`, the
+`Measurement` and `RaceWatch` observers, and ``Simulation.metrics()``/``races()``).
 """
 
 from __future__ import annotations
@@ -25,10 +34,10 @@ MOVED: dict[str, tuple[str, ...]] = {
     "sim.estimate": ("sim.scenario.estimate",),
     "sim.dump": ("sim.scenario.dump",),
     "sim.kernel": ("sim.run.kernel", "sim.run.schedule", "sim.run.agenda"),
-    "sim.engine": ("sim.run.engine",),
+    "sim.engine": ("sim.run.engine", "sim.run.runs", "sim.run.admission", "sim.run.steps", "sim.run.sources"),
     "sim.queue": ("sim.run.queue",),
     "sim.conditions": ("sim.run.conditions", "sim.scenario.model"),
-    "sim.load": ("sim.run.load",),
+    "sim.load": ("sim.run.arrivals", "sim.scenario.model"),
     "sim.plan": ("sim.run.plan",),
     "sim.schedule": ("sim.run.schedule",),
     "sim.activity": ("sim.run.activity", "sim.observe.sinks"),
@@ -37,12 +46,12 @@ MOVED: dict[str, tuple[str, ...]] = {
     "sim.trace": ("sim.observe.trace",),
     "sim.progress": ("sim.observe.progress",),
     "sim.races": ("sim.observe.races",),
-    "sim.simulation": ("sim.observe.simulation",),
+    "sim.simulation": ("sim.observe.simulation", "sim.run.schedule"),
     "sim.signals": ("sim.observe.signals",),
     "sim.summary": ("sim.observe.summary", "sim.run.tally"),
     "sim.report": ("sim.observe.report", "sim.verify.exploration_report"),
-    "sim.guarantees": ("sim.verify.guarantees",),
-    "sim.explore": ("sim.verify.explore",),
+    "sim.guarantees": ("sim.verify.guarantees", "sim.run.activity"),
+    "sim.explore": ("sim.verify.explore", "sim.verify.outcomes"),
     "sim.workers": ("sim.verify.workers",),
     "sim.strategies": ("sim.verify.strategies",),
 }
@@ -52,7 +61,7 @@ class _Forwarding(types.ModuleType):
     """An old module: each attribute is looked up in the new modules, in order."""
 
     def __init__(self, name: str, homes: Sequence[str]) -> None:
-        super().__init__(name, f"Moved to {' and '.join(homes)} (sim 0.2); this path goes in the next release.")
+        super().__init__(name, f"Moved to {', '.join(homes)} (sim 0.2); this path goes in the next release.")
         self._homes = tuple(importlib.import_module(home) for home in homes)
 
     def __getattr__(self, name: str) -> object:
@@ -78,7 +87,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         homes = MOVED[spec.name]
         warnings.warn(
-            f"{spec.name} has moved to {' and '.join(homes)}; import it from there (or from sim) "
+            f"{spec.name} has moved to {', '.join(homes)}; import its names from there (or from sim) "
             "- the old path goes in the next release",
             DeprecationWarning,
             stacklevel=2,

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from sim import __version__
-from sim.observe.simulation import STRATEGIES
+from sim.run.schedule import STRATEGIES
 from sim.verify.explore import MAX_RUNS
 
 #: The scenario ``sim run`` uses when given no file.

@@ -197,14 +197,14 @@ def _fit_jobs(args: argparse.Namespace, scenario: Scenario) -> int:
     return jobs
 
 
-@attrs.define(kw_only=True)
+@attrs.define(eq=False, kw_only=True)
 class _ExploreProgressLine:
     """``sim explore``'s progress: the time each phase started, and on a terminal a line that says how far it is."""
 
     terminal: bool
     shrink_replays: int
     #: Phase ("explore", "shrink") -> when it started (`time.perf_counter`).
-    phases: dict[str, float] = attrs.Factory(lambda: {"explore": time.perf_counter()})
+    phases: dict[str, float] = attrs.field(factory=lambda: {"explore": time.perf_counter()})
 
     def show(self, event: ExploreProgress) -> None:
         """Note when ``event``'s phase started; on a terminal, redraw the line."""

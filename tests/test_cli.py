@@ -355,7 +355,7 @@ def test_the_wall_time_counts_loading(
 
 
 def test_a_command_puts_the_sigterm_handler_it_found_back(tmp_path: Path) -> None:
-    """sim.signals.handling: while a command runs SIGTERM stops it like Ctrl-C; after it,
+    """sim.observe.signals.handling: while a command runs SIGTERM stops it like Ctrl-C; after it,
     the process's own handler is back (a test suite calling main stays stoppable)."""
     before = signal.getsignal(signal.SIGTERM)
     assert main(["check", str(write(tmp_path, SMALL))]) == 0

@@ -10,7 +10,8 @@ import pytest
 from sim.cli import main
 from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.scenario import load_scenario
-from sim.verify.explore import ExploreProgress, Stop, explore, replay
+from sim.verify.explore import ExploreProgress, Stop, explore
+from sim.verify.outcomes import replay
 
 ROOT = Path(__file__).resolve().parent.parent
 RACE = ROOT / "examples" / "racing-triggers-one-fill.toml"

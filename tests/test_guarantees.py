@@ -169,7 +169,11 @@ def request_orders(result: SimulationResult) -> set[str]:
     return orders
 
 
-FIND = settings(max_examples=2000, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: `find` shrinks as far as its search lets it, and a seeded search that
+# stops two steps short of the minimal design (seed 6 did) would make these tests flaky.
+FIND = settings(
+    max_examples=2000, database=None, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 #: Finding a witness is enough: no need to shrink it.
 FIND_ANY = settings(FIND, phases=[Phase.generate])
 

@@ -1,4 +1,4 @@
-"""The [[load]] of a scenario (sim/run/load.py): arrival times of generators (evenly spaced,
+"""The [[load]] of a scenario (sim/run/arrivals.py): arrival times of generators (evenly spaced,
 a Poisson process, a daily profile), new people created by form fills, and CSV replays."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import given
 
 from sim.observe.report import format_summary
 from sim.run.activity import Activity
-from sim.run.load import arrival_times, new_arrivals
+from sim.run.arrivals import arrival_times, new_arrivals
 from sim.scenario import load_scenario, parse_scenario
 from sim.scenario.dump import dump_activities_csv, dump_scenario
 from sim.scenario.model import Generator, Replay, Scenario

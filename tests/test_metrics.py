@@ -1,4 +1,4 @@
-"""sim.metrics: time-weighted queue length, exact percentiles, and the JSON of `Metrics`.
+"""sim.observe.metrics: time-weighted queue length, exact percentiles, and the JSON of `Metrics`.
 
 The time-weighted values are checked against hand-computed areas; every time and value
 in them is a dyadic rational (0.5, 2.5, ...), so the float arithmetic is exact and the

@@ -11,9 +11,9 @@ from hypothesis import given
 
 from sim import MemorySink, Observer, Simulation, parse_scenario
 from sim.run.engine import Engine
-from sim.run.observer import ObserverGroup, WebhookCall, observer_of
+from sim.run.observer import ObserverGroup, observer_of
 from sim.run.queue import QueueWatch
-from sim.run.runs import At, Run
+from sim.run.runs import At, Run, WebhookCall
 from sim.scenario.model import Action, Campaign, Filter, Scenario, Step, Value
 from sim.scenario.people import Person
 from sim.testing import scenarios, seeds
@@ -177,6 +177,19 @@ def test_a_group_binds_each_hook_to_what_it_must_call() -> None:
     assert alone.run_ended == ends.run_ended
     assert type(alone).goes_on is Observer.goes_on and "goes_on" not in vars(alone)
     assert type(alone.watch_queue("trigger", 2, 60.0)) is QueueWatch
+
+
+def test_a_group_given_as_an_observer_and_a_hook_set_on_an_instance_are_both_told() -> None:
+    """A group inside a group is flattened; a hook set on the observer object itself
+    (not its class) counts as an override."""
+    inner, outer = Recorder(), Recorder()
+    ended: list[int] = []
+    plain = Observer()
+    plain.run_ended = lambda run, priority, latency: ended.append(run.id)  # type: ignore[method-assign]
+    scenario = parse_scenario(DESIGN, source="<observer>")
+    Simulation(scenario, observers=[ObserverGroup([inner, plain]), outer]).run_sync()
+    assert inner.calls == outer.calls and len(inner.calls) == 20
+    assert ended == [1]
 
 
 @given(scenarios(), seeds())

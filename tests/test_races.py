@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, assume, find, given, note, settings
 from sim import MemorySink, Race, RaceDetector, Scenario, Simulation, Site, load_scenario, parse_scenario
 from sim.cli import main
 from sim.testing import assert_no_races, find_races, scenarios
-from sim.verify.explore import finished_outcome
+from sim.verify.outcomes import finished_outcome
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.run.load import external_activities
+from sim.run.arrivals import external_activities
 from sim.scenario import ScenarioError, load_scenario, model, parse_scenario
 from sim.scenario.model import (
     AddToList,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.observe.simulation import Simulation, make_strategy
+from sim.observe.simulation import Simulation
+from sim.run.schedule import make_strategy
 from sim.scenario import load_scenario, parse_scenario
 from sim.testing import run_with_summary
 

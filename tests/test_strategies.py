@@ -1,4 +1,4 @@
-"""sim.strategies: generated designs pass `sim check`, honour their options, cover every
+"""sim.verify.strategies: generated designs pass `sim check`, honour their options, cover every
 feature, and shrink to small designs.
 
 Validity is proved the way `sim check` proves it: the scenario is written to TOML and read

@@ -19,14 +19,17 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import attr
 import attrs
 
-from sim.run.engine import Engine
 from sim.run.observer import Observer
 from sim.run.queue import QueueWatch, priority_at
 from sim.run.runs import Run
+
+if TYPE_CHECKING:
+    from sim.run.engine import Engine
 
 #: Points in a queue-length series.
 SERIES_POINTS = 200
@@ -244,10 +247,6 @@ class RunStats:
         self.latency: dict[str, array[float]] = {}
         self.priority_latency: dict[str, array[float]] = {}
 
-    def ended(self, campaign: str, priority: str, latency: float) -> None:
-        _sample(self.latency, campaign, latency)
-        _sample(self.priority_latency, priority, latency)
-
 
 def summarize_metrics(
     *,
@@ -331,9 +330,9 @@ class Measurement(Observer):
     length, load and waits (`QueueStats`), every run's latency (`RunStats`), and at the
     end the `Metrics` record. A run without one keeps none of it (exploration)."""
 
-    runs: RunStats = attrs.field(factory=RunStats)
+    runs: RunStats = attrs.field(factory=RunStats, init=False)
     #: Queue name -> what this observer follows of it.
-    queues: dict[str, QueueStats] = attrs.field(factory=dict)
+    queues: dict[str, QueueStats] = attrs.field(factory=dict, init=False)
     _engine: Engine | None = attrs.field(default=None, init=False)
 
     def attach(self, engine: Engine) -> None:

@@ -11,17 +11,20 @@ listening for a change makes that write an ``update`` (it commutes with nothing)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
 from sim.observe.races import Clock, Op, RaceDetector, Site, writable_items
-from sim.run.engine import Engine
-from sim.run.observer import Observer, WebhookCall
-from sim.run.runs import At, Run, Thread
+from sim.run.observer import Observer
+from sim.run.runs import At, Run, Thread, WebhookCall
 from sim.run.steps import new_value
 from sim.scenario import model
 from sim.scenario.model import Campaign, Filter, Step, Value, same_value
 from sim.scenario.people import Person
+
+if TYPE_CHECKING:
+    from sim.run.engine import Engine
 
 
 @attrs.define(eq=False)

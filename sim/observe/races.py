@@ -175,7 +175,8 @@ class _Found:
 class RaceDetector:
     """Vector clocks for every thread, and each person's accesses per item.
 
-    The engine (`sim.run.engine`) calls `source` for each source of the load and
+    The race watch (`sim.observe.race_watch`), an observer of the engine, calls `source` for
+    each source of the load and
     `resume_source` each time it acts, `fork` where one thread orders itself before a
     new one (and `Clock.resume` where a thread goes on), `access` for every read and
     write, and `passed` and `created` for batch passes and people form fills create.
@@ -198,7 +199,7 @@ class RaceDetector:
     #: The batch passes of ``_instant``: (source, its epoch, site). A person created
     #: later in the same instant was not among the people they went through.
     _passes: list[tuple[Clock, int, Site]] = attrs.field(factory=list, init=False)
-    #: What runs now: the trio task by default; the engine gives `Kernel.running`,
+    #: What runs now: the trio task by default; `RaceWatch.attach` gives `Kernel.running`,
     #: which knows the kernel's calls too.
     running: Callable[[], object] = current_task
     #: The items anything in the design can write (`writable_items`); None: any item.

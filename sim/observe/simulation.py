@@ -19,20 +19,15 @@ from sim.run.kernel import Kernel
 from sim.run.observer import Observer
 from sim.run.plan import Plan
 from sim.run.schedule import (
-    FifoStrategy,
-    PCTStrategy,
-    RandomStrategy,
     ReplayStrategy,
     ScheduleError,
     Strategy,
     deviations_of,
     format_schedule,
+    make_strategy,
     parse_schedule,
 )
 from sim.scenario.model import Scenario
-
-#: Strategy names accepted by `Simulation` and ``sim run --strategy``.
-STRATEGIES = ("random", "fifo")
 
 
 @contextlib.contextmanager
@@ -49,18 +44,6 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def make_strategy(name: str, seed: int, *, depth: int = 3, steps: int = 100) -> Strategy:
-    """``random``: seeded choices among tasks due together; ``fifo``: oldest first;
-    ``pct``: PCT with ``depth`` and ``steps`` (`PCTStrategy`, for `sim explore`)."""
-    if name == "random":
-        return RandomStrategy(seed)
-    if name == "fifo":
-        return FifoStrategy()
-    if name == "pct":
-        return PCTStrategy(seed, depth=depth, steps=steps)
-    raise ValueError(f"unknown strategy {name!r}; use one of {', '.join((*STRATEGIES, 'pct'))}")
 
 
 @attrs.define(eq=False)

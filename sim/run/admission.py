@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from sim.run.kernel import Kernel
 from sim.run.queue import Waiting, priority_at
 from sim.run.runs import Run, RunRemoved, Thread
 from sim.scenario.model import Campaign
@@ -30,12 +29,8 @@ class Admission:
     """Admits runs of one engine: qualification, queue and workers."""
 
     engine: Engine
-    kernel: Kernel = attrs.field(init=False)
     #: (campaign, person id) -> time of the last run admitted, in µs (R18).
     _last_run: dict[tuple[str, str], int] = attrs.field(factory=dict, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self.kernel = self.engine.kernel
 
     def admit(
         self,
@@ -69,10 +64,10 @@ class Admission:
         if live is None:
             live = engine.live[person.id] = {}
         live[run] = None
-        run.admitted = self.kernel.now
+        run.admitted = engine.kernel.now
         engine.observer.admitted(run, via, cause)
         if not engine.queues:
-            self.kernel.spawn(engine.run_task, run, cause, via)
+            engine.kernel.spawn(engine.run_task, run, cause, via)
             return run
         # R20: batch members wait in the batch queue; trigger and requested runs in the
         # trigger queue.
@@ -84,7 +79,7 @@ class Admission:
             priority=priority_at(campaign, run.admitted, flow=engine.priorities[campaign.name]),
             since=run.admitted,
         )
-        if queue.enter(entry, self.kernel.now):
+        if queue.enter(entry, engine.kernel.now):
             self.start(entry)
         else:
             run.thread.waiting = entry
@@ -112,7 +107,7 @@ class Admission:
             return None  # nothing to check, nothing to remember
         key = (campaign.name, person.id)
         self.engine.observer.qualification(campaign, person)
-        now = self.kernel.now_us
+        now = self.engine.kernel.now_us
         last = self._last_run.get(key)
         if last is not None:
             if rule.rule == "once":
@@ -127,19 +122,19 @@ class Admission:
         """``entry`` got a worker: start its run as a task, or wake it after its Wait."""
         if entry.resume is not None:
             entry.item.holding = True  # the thread's, from now: it goes on when woken
-            self.kernel.wake(entry.resume)
+            self.engine.kernel.wake(entry.resume)
             return
         run, cause, via = entry.item
         run.thread.holding = True
         run.thread.waiting = None
-        self.kernel.spawn(self.engine.run_task, run, cause, via, entry.priority)
+        self.engine.kernel.spawn(self.engine.run_task, run, cause, via, entry.priority)
 
     def release(self, thread: Thread) -> None:
         """The thread gives its worker back; the next waiting run, if any, takes it."""
         queue = thread.queue
         assert queue is not None and thread.holding
         thread.holding = False
-        entry = queue.release(self.kernel.now)
+        entry = queue.release(self.engine.kernel.now)
         if entry is not None:
             self.start(entry)
 
@@ -153,17 +148,17 @@ class Admission:
         entry = Waiting(
             item=thread,
             campaign=campaign.name,
-            priority=priority_at(campaign, self.kernel.now, flow=engine.priorities[campaign.name]),
-            since=self.kernel.now,
+            priority=priority_at(campaign, engine.kernel.now, flow=engine.priorities[campaign.name]),
+            since=engine.kernel.now,
             resume=thread.sleeper,
         )
-        if not queue.enter(entry, self.kernel.now):
+        if not queue.enter(entry, engine.kernel.now):
             thread.waiting = entry  # a Remove from Flow takes it out of the queue at once
-            await self.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
+            await engine.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
             engine.observer.goes_on(run)
             thread.waiting = None
             if not entry.granted:
-                queue.cancel(entry, self.kernel.now)
+                queue.cancel(entry, engine.kernel.now)
                 raise RunRemoved(thread.removed_by)
         thread.holding = True
         engine.check_removed(run)

@@ -7,7 +7,8 @@ How Marketo's two ways of calling a campaign map onto trio (docs/marketo.md):
 - Execute Campaign (R6) awaits the child's whole flow inside the parent's own task, so
   every child (and grandchild) step finishes before the parent's next step.
 
-Every run, whatever launched it (trigger, request, batch), enters through `Engine.admit`.
+Every run, whatever launched it (trigger, request, batch), enters through `Admission.admit`
+(`sim.run.admission`).
 With a campaign queue (R19-R22, `sim.run.queue`), a run waits there as data until a worker
 is free, each step holds the worker for its service time, and a Wait gives it back.
 Between steps each run passes a kernel checkpoint, a choice point where any other run due

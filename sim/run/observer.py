@@ -8,6 +8,9 @@ observation is a new `Observer`, not a branch in the engine. Every hook here doe
 nothing: an observer overrides the ones it needs, and a run nobody watches pays one call.
 
 Activities are not observed here: a sink (`sim.run.activity.ActivitySink`) takes them.
+The hooks' argument types: `Run` and `WebhookCall` are in `sim.run.runs`, `Person` in
+`sim.scenario.people`, the specs (`Campaign`, `Step`, `Filter`, actions) in
+`sim.scenario.model`. Attach an observer with ``Simulation(scenario, observers=[...])``.
 """
 
 from __future__ import annotations
@@ -18,21 +21,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from sim.run.queue import QueueWatch
-from sim.run.runs import At, Run
-from sim.scenario.model import Action, CallWebhook, Campaign, Filter, Step, Value
+from sim.run.runs import At, Run, WebhookCall
+from sim.scenario.model import Action, Campaign, Filter, Step, Value
 from sim.scenario.people import Person
 
 if TYPE_CHECKING:
     from sim.run.engine import Engine
-
-
-@attrs.define(eq=False)
-class WebhookCall:
-    """A Call Webhook step's response, due on its own after the webhook's latency (R16)."""
-
-    run: Run
-    action: CallWebhook
-    at: At
 
 
 class Observer:
@@ -41,14 +35,19 @@ class Observer:
     # -- the run as a whole
 
     def attach(self, engine: Engine) -> None:
-        """The engine is made (its people, queues and triggers too); nothing has run."""
+        """The engine is made (its people, queues and triggers too; `watch_queue` was
+        asked for each queue before this); nothing has run. An observer may keep the
+        engine and read, never change, its ``scenario``, ``kernel`` (``now``), ``people``,
+        ``live`` (runs in flight per person), ``listeners`` (triggers per activity type),
+        ``queues`` and ``tally``."""
 
     def watch_queue(self, name: str, workers: int, end: float) -> QueueWatch:
         """What follows the campaign queue ``name`` (made while the engine is)."""
         return QueueWatch()
 
     def run_ended(self, run: Run, priority: str, latency: float) -> None:
-        """A top run's task ended, ``latency`` seconds after its admission."""
+        """A top run's task ended, ``latency`` seconds after its admission. Not called
+        for runs still in flight (in a Wait, queued) when the simulation ends."""
 
     # -- threads: what goes on after what (the kernel's choice points are between them)
 
@@ -114,9 +113,9 @@ class ObserverGroup(Observer):
     observers: Sequence[Observer]
 
     def __attrs_post_init__(self) -> None:
+        self.observers = flattened(self.observers)
         for hook in HOOKS:
-            base = getattr(Observer, hook)
-            calls = [getattr(o, hook) for o in self.observers if getattr(type(o), hook) is not base]
+            calls = [getattr(o, hook) for o in self.observers if overrides(o, hook)]
             if len(calls) == 1:
                 setattr(self, hook, calls[0])
             elif len(calls) > 1:
@@ -129,6 +128,20 @@ class ObserverGroup(Observer):
         if not kept:
             return QueueWatch()
         return kept[0] if len(kept) == 1 else QueueWatchGroup(kept)
+
+
+def overrides(observer: Observer, hook: str) -> bool:
+    """Whether ``observer`` does something at ``hook``: a method of its class, or one
+    set on the observer itself (as a group binds its hooks)."""
+    return getattr(getattr(observer, hook), "__func__", None) is not getattr(Observer, hook)
+
+
+def flattened(observers: Sequence[Observer]) -> tuple[Observer, ...]:
+    """``observers`` with every group replaced by the observers in it, in order."""
+    flat: list[Observer] = []
+    for observer in observers:
+        flat.extend(observer.observers if isinstance(observer, ObserverGroup) else (observer,))
+    return tuple(flat)
 
 
 def _each(calls: Sequence[Callable[..., None]]) -> Callable[..., None]:
@@ -160,8 +173,9 @@ class QueueWatchGroup(QueueWatch):
 
 def observer_of(observers: Sequence[Observer]) -> Observer:
     """``observers`` as one `Observer`: the one, a group, or one that does nothing."""
+    observers = flattened(observers)
     if not observers:
         return Observer()
     if len(observers) == 1:
         return observers[0]
-    return ObserverGroup(tuple(observers))
+    return ObserverGroup(observers)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from sim.run.load import arrival_times, external_activities
+from sim.run.arrivals import arrival_times, external_activities
 from sim.scenario.model import ExternalActivity, Scenario
 from sim.scenario.people import Person, make_people
 
@@ -25,9 +25,9 @@ class Plan:
     scenario: Scenario
     #: The people as they start, never run themselves: `people` copies them.
     start: Mapping[str, Person]
-    #: Every timed activity, merged by time (`sim.run.load.external_activities`).
+    #: Every timed activity, merged by time (`sim.run.arrivals.external_activities`).
     timed: tuple[ExternalActivity, ...]
-    #: Per ``[[load]]`` generator, its arrival times (`sim.run.load.arrival_times`).
+    #: Per ``[[load]]`` generator, its arrival times (`sim.run.arrivals.arrival_times`).
     arrivals: tuple[tuple[float, ...], ...]
 
     @classmethod

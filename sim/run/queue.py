@@ -6,8 +6,8 @@ free worker waits as data, not as a task: a backlog of a million runs costs a tu
 a `Waiting` record each. Within a queue, the next free worker takes the highest priority
 class first and, within a class, the run that has waited longest (R19, R20).
 
-The queue knows nothing of trio or the kernel: the engine starts or wakes the run that a
-worker is handed to.
+The queue knows nothing of trio or the kernel: admission (`sim.run.admission`)
+starts or wakes the run that a worker is handed to.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import attrs
 
 from sim.run.kernel import Sleeper
 from sim.run.queue import CampaignQueue, Waiting
+from sim.scenario import model
 from sim.scenario.model import Campaign
 from sim.scenario.people import Person
 
@@ -119,3 +120,12 @@ class Run:
 def show_value(value: object) -> str:
     """A value as a token shows it: the empty value as nothing."""
     return "" if value is None else str(value)
+
+
+@attrs.define(eq=False)
+class WebhookCall:
+    """A Call Webhook step's response, due on its own after the webhook's latency (R16)."""
+
+    run: Run
+    action: model.CallWebhook
+    at: At

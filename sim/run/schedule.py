@@ -155,3 +155,19 @@ class PCTStrategy:
         if low is not None:
             priorities[owners[chosen]] = float(low)
         return chosen
+
+
+#: Strategy names accepted by `Simulation` and ``sim run --strategy``.
+STRATEGIES = ("random", "fifo")
+
+
+def make_strategy(name: str, seed: int, *, depth: int = 3, steps: int = 100) -> Strategy:
+    """``random``: seeded choices among tasks due together; ``fifo``: oldest first;
+    ``pct``: PCT with ``depth`` and ``steps`` (`PCTStrategy`, for `sim explore`)."""
+    if name == "random":
+        return RandomStrategy(seed)
+    if name == "fifo":
+        return FifoStrategy()
+    if name == "pct":
+        return PCTStrategy(seed, depth=depth, steps=steps)
+    raise ValueError(f"unknown strategy {name!r}; use one of {', '.join((*STRATEGIES, 'pct'))}")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from sim.run.arrivals import arrival_times, external_activities, new_arrivals, schedule_times
 from sim.run.conditions import all_hold
-from sim.run.load import arrival_times, external_activities, new_arrivals, schedule_times
 from sim.run.steps import set_field
 from sim.scenario import model
 from sim.scenario.model import Campaign, Value
@@ -134,7 +134,7 @@ class Arrivals:
     """One ``[[load]]`` generator's arrivals.
 
     A stream of its own per generator for who arrives and what they write: it does not
-    depend on the schedule (the times come from sim.run.load, a stream of their own; so do
+    depend on the schedule (the times come from sim.run.arrivals, a stream of their own; so do
     which arrivals are new people, whose fields come from a third stream).
     """
 

@@ -15,8 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sim.run.conditions import all_hold
-from sim.run.observer import WebhookCall
-from sim.run.runs import At, Run, show_value
+from sim.run.runs import At, Run, WebhookCall, show_value
 from sim.scenario import model
 from sim.scenario.model import Value
 from sim.scenario.people import Person

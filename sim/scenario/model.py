@@ -513,7 +513,7 @@ class Scenario:
     activities: tuple[ExternalActivity, ...] = ()
     generators: tuple[Generator, ...] = ()
     #: ``[[load]]`` tables with ``csv``, in file order; their rows and ``activities``
-    #: arrive merged by time (`sim.run.load.external_activities`).
+    #: arrive merged by time (`sim.run.arrivals.external_activities`).
     replays: tuple[Replay, ...] = ()
     #: The campaign queue; None: unlimited workers and steps that take no time, the
     #: model for ordering questions.

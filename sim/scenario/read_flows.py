@@ -248,3 +248,6 @@ _STEPS: dict[str, tuple[tuple[str, ...], Callable[[Reader, Mapping[str, Any], st
     "execute_campaign": (("campaign", "use_parent_tokens"), _execute_campaign),
     "remove_from_flow": (("campaigns",), _remove_from_flow),
 }
+
+#: Step kind -> the keys a step of that kind takes besides ``step``, ``choices`` and ``default``.
+STEP_PARAMS: dict[str, tuple[str, ...]] = {kind: params for kind, (params, _) in _STEPS.items()}

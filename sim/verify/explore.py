@@ -24,11 +24,6 @@ from sim.scenario.model import Scenario
 from sim.verify import workers
 from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
 
-# Where they were before sim.verify.outcomes was split off (tests, benchmarks and sim.explore use them).
-from sim.verify.outcomes import finished_outcome as finished_outcome
-from sim.verify.outcomes import last_writers as last_writers
-from sim.verify.outcomes import outcome_of as outcome_of
-
 
 def _outcome_under(scenario: Scenario, schedule: str) -> Outcome:
     """The outcome of ``scenario`` under ``schedule`` (no log kept: for shrinking)."""
@@ -215,7 +210,7 @@ def explore(
     ``jobs`` > 1 spreads the schedules and the shrinking over that many processes (at
     most one per core and per schedule). The result is the same for any ``jobs``:
     results are gathered in seed order. ``strategy`` "pct" uses PCT of ``pct_depth``
-    (`sim.run.kernel.PCTStrategy`), its change points drawn among as many choice points as
+    (`sim.run.schedule.PCTStrategy`), its change points drawn among as many choice points as
     the default order meets. On a ``stop`` request (a signal) the worker processes are
     ended and the schedules explored so far make the result (`Stop`).
     """
@@ -377,13 +372,13 @@ def _stop_in_this_process(stop: Stop | None) -> Iterator[None]:
         _stop = saved
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Tally:
     """The outcomes of the schedules explored, by digest, in the order first seen: how many
     schedules gave each and the strategy seed that gave it first."""
 
-    counts: dict[bytes, int] = attrs.Factory(dict)
-    first: dict[bytes, int] = attrs.Factory(dict)
+    counts: dict[bytes, int] = attrs.field(factory=dict)
+    first: dict[bytes, int] = attrs.field(factory=dict)
     done: int = 0
 
     def add(self, strategy_seed: int, fingerprint: bytes) -> None:

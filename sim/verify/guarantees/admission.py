@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from sim.run.activity import Activity
+from sim.run.arrivals import schedule_times
 from sim.run.conditions import all_hold
-from sim.run.load import schedule_times
 from sim.scenario.model import Campaign
 from sim.scenario.people import Person
 from sim.scenario.units import micros

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.run.activity import RUN_ENDINGS, RUN_STARTED, Activity
-from sim.run.load import arrival_times, external_activities, new_arrivals
+from sim.run.arrivals import arrival_times, external_activities, new_arrivals
 from sim.scenario.people import Person, is_generated_id
 from sim.scenario.units import later
 from sim.verify.guarantees.log import Log, Report, Violation, is_write_back, reporter
