@@ -11,7 +11,7 @@ from hypothesis import given
 
 from sim import MemorySink, Observer, Simulation, parse_scenario
 from sim.run.engine import Engine
-from sim.run.observer import ObserverGroup, observer_of
+from sim.run.observer import ObserverGroup, SmartList, WriteSource, observer_of
 from sim.run.queue import QueueWatch
 from sim.run.runs import At, Run, WebhookCall
 from sim.scenario.model import Action, Campaign, Filter, Scenario, Step, Value
@@ -53,8 +53,10 @@ class Recorder(Observer):
     def webhook_landed(self, call: WebhookCall) -> None:
         self.calls.append(f"webhook_landed {call.run.id}")
 
-    def smart_list(self, person: Person, filters: Sequence[Filter], *, campaign: str, what: str, at: At = None) -> None:
-        self.calls.append(f"smart_list {person.id} {campaign} {what} {at} ({len(filters)} filters)")
+    def smart_list(
+        self, person: Person, filters: Sequence[Filter], *, campaign: Campaign, of: SmartList, at: At = None
+    ) -> None:
+        self.calls.append(f"smart_list {person.id} {campaign.name} {of} {at} ({len(filters)} filters)")
 
     def qualification(self, campaign: Campaign, person: Person) -> None:
         self.calls.append(f"qualification {campaign.name} {person.id}")
@@ -63,9 +65,16 @@ class Recorder(Observer):
         self.calls.append(f"step_action {run.id} step {index} {type(action).__name__}")
 
     def field_written(
-        self, person: Person, field: str, value: Value, *, by: str, call: WebhookCall | None = None
+        self,
+        person: Person,
+        field: str,
+        value: Value,
+        *,
+        source: WriteSource,
+        activity: str,
+        call: WebhookCall | None = None,
     ) -> None:
-        self.calls.append(f"field_written {person.id} {field}={value!r} by {by}")
+        self.calls.append(f"field_written {person.id} {field}={value!r} from {source} ({activity})")
 
     def person_created(self, person: Person, via: str) -> None:
         self.calls.append(f"person_created {person.id} via {via}")
@@ -124,8 +133,8 @@ def test_the_engine_calls_each_hook_where_the_run_is_at_that_moment() -> None:
         "attach 1 people",
         "load_source the timed activities",
         "source_acts TimedActivities",
-        "field_written alice country='usa' by fill_out_form (form field)",
-        "smart_list alice Score Lead smart list (R1) None (1 filters)",
+        "field_written alice country='usa' from form (fill_out_form)",
+        "smart_list alice Score Lead trigger None (1 filters)",
         "qualification Score Lead alice",
         "admitted 1 Score Lead via fills_out_form cause 2",
         "goes_on 1 at step 0",
@@ -135,12 +144,12 @@ def test_the_engine_calls_each_hook_where_the_run_is_at_that_moment() -> None:
         "step_action 1 step 2 CallWebhook",
         "webhook_called 1 enrich",
         "webhook_landed 1",
-        "field_written alice country='US' by response mapping (R16)",
+        "field_written alice country='US' from webhook (webhook_response)",
         "goes_on 1 at step 2",
         "run_ended 1 low 2",  # R19: neither step earns a higher class
         "source_acts TimedActivities",
         "person_created visitor via fill_out_form",
-        "smart_list visitor Score Lead smart list (R1) None (1 filters)",
+        "smart_list visitor Score Lead trigger None (1 filters)",
     ]
 
 

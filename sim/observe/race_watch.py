@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from sim.observe.races import Clock, Op, RaceDetector, Site, writable_items
-from sim.run.observer import Observer
+from sim.run.observer import Observer, SmartList, WriteSource
 from sim.run.runs import At, Run, Thread, WebhookCall
 from sim.run.steps import new_value
 from sim.scenario import model
@@ -112,9 +112,11 @@ class RaceWatch(Observer):
 
     # -- reads and writes
 
-    def smart_list(self, person: Person, filters: Sequence[Filter], *, campaign: str, what: str, at: At = None) -> None:
+    def smart_list(
+        self, person: Person, filters: Sequence[Filter], *, campaign: Campaign, of: SmartList, at: At = None
+    ) -> None:
         step, kind = at if at is not None else (None, None)
-        self._read_filters(filters, person, self._site_at(campaign, what, step, kind))
+        self._read_filters(filters, person, self._site_at(campaign.name, _READS[of], step, kind))
 
     def qualification(self, campaign: Campaign, person: Person) -> None:
         # Which of two runs gets in first decides which is turned away.
@@ -158,12 +160,22 @@ class RaceWatch(Observer):
                 self._touch(person, f"flow:{target}", "write", site("remove from flow (R11)"), "removed")
 
     def field_written(
-        self, person: Person, field: str, value: Value, *, by: str, call: WebhookCall | None = None
+        self,
+        person: Person,
+        field: str,
+        value: Value,
+        *,
+        source: WriteSource,
+        activity: str,
+        call: WebhookCall | None = None,
     ) -> None:
-        if call is None:
-            site = self._site_at(None, by)
+        if call is not None:
+            where = call.at[0] if call.at else None
+            site = self._site_at(call.run.campaign.name, "response mapping (R16)", where, "call_webhook")
+        elif source == "form":
+            site = self._site_at(None, f"{activity} (form field)")
         else:
-            site = self._site_at(call.run.campaign.name, by, call.at[0] if call.at else None, "call_webhook")
+            site = self._site_at(None, f"{activity} (external)")
         self._write_field(person, field, site, value)
 
     def person_created(self, person: Person, via: str) -> None:
@@ -243,6 +255,10 @@ class RaceWatch(Observer):
                     break
             self._watch[activity, name] = cached
         return cached
+
+
+#: How a race report names the smart list a read came from (`Observer.smart_list`).
+_READS: dict[str, str] = {"trigger": "smart list (R1)", "choice": "choice (R13)", "executable": "smart list (R7)"}
 
 
 def _item_of(flt: Filter) -> str:

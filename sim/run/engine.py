@@ -193,7 +193,7 @@ class Engine:
             if requested and details.get("campaign") != campaign.name:
                 continue
             # R1: the filters must hold at the moment the trigger fires.
-            self.observer.smart_list(person, campaign.filters, campaign=campaign.name, what="smart list (R1)")
+            self.observer.smart_list(person, campaign.filters, campaign=campaign, of="trigger")
             if campaign.filters and not all_hold(campaign.filters, person, self.scenario.programs):
                 if requested:  # a request names its campaign: say why it did not run
                     fired.add(campaign.name)
@@ -295,9 +295,7 @@ class Engine:
         action = step.action
         observer = self.observer
         for choice in step.choices:
-            observer.smart_list(
-                person, choice.conditions, campaign=run.campaign.name, what="choice (R13)", at=(index, step.kind)
-            )
+            observer.smart_list(person, choice.conditions, campaign=run.campaign, of="choice", at=(index, step.kind))
             if all_hold(choice.conditions, person, self.scenario.programs):
                 action = choice.action
                 break

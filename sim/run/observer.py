@@ -16,7 +16,7 @@ The hooks' argument types: `Run` and `WebhookCall` are in `sim.run.runs`, `Perso
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
@@ -27,6 +27,13 @@ from sim.scenario.people import Person
 
 if TYPE_CHECKING:
     from sim.run.engine import Engine
+
+
+#: Which smart list a `Observer.smart_list` reads: a trigger campaign's (R1), a choice of a
+#: step (R13), an executed campaign's (R7). A batch's reads are `Observer.batch_reads`.
+SmartList = Literal["trigger", "choice", "executable"]
+#: Where a write from outside the flows comes from (`Observer.field_written`).
+WriteSource = Literal["form", "external", "webhook"]
 
 
 class Observer:
@@ -71,9 +78,11 @@ class Observer:
 
     # -- reads and writes of people's state
 
-    def smart_list(self, person: Person, filters: Sequence[Filter], *, campaign: str, what: str, at: At = None) -> None:
-        """``filters`` are evaluated for ``person``: a trigger's smart list, an
-        executable's, or a choice of the step ``at``; ``what`` says which, with its rule."""
+    def smart_list(
+        self, person: Person, filters: Sequence[Filter], *, campaign: Campaign, of: SmartList, at: At = None
+    ) -> None:
+        """``filters`` are evaluated for ``person``: ``campaign``'s smart list as its
+        trigger fires (R1) or as it is executed (R7), or a choice of its step ``at`` (R13)."""
 
     def qualification(self, campaign: Campaign, person: Person) -> None:
         """``campaign``'s qualification rule (R18) is checked and recorded for ``person``."""
@@ -82,10 +91,18 @@ class Observer:
         """``run`` does ``action`` at its step ``index`` (its choice already read)."""
 
     def field_written(
-        self, person: Person, field: str, value: Value, *, by: str, call: WebhookCall | None = None
+        self,
+        person: Person,
+        field: str,
+        value: Value,
+        *,
+        source: WriteSource,
+        activity: str,
+        call: WebhookCall | None = None,
     ) -> None:
-        """A write from outside a flow step: a form field, an external change, or a
-        webhook's response mapping (``call``); ``by`` says which."""
+        """A write from outside a flow step, before its change is logged: a form field
+        (``activity`` is the fill's type), an external change, or a webhook's response
+        mapping (R16, ``call``). ``source`` is the change's logged ``source``."""
 
     def person_created(self, person: Person, via: str) -> None:
         """A form fill by an unknown visitor created ``person``."""

@@ -76,11 +76,11 @@ class Load:
         engine = self.engine
         observer = engine.observer
         for field, value in fields.items():
-            observer.field_written(person, field, value, by=f"{type_} (form field)")
+            observer.field_written(person, field, value, source="form", activity=type_)
             set_field(engine, person, None, None, field, value, source="form")
         if type_ == "change_data_value":
             field, value = str(attributes["field"]), attributes["value"]
-            observer.field_written(person, field, value, by="change_data_value (external)")
+            observer.field_written(person, field, value, source="external", activity=type_)
             set_field(engine, person, None, None, field, value, source="external")
             return
         engine.emit(type_, person, None, None, **attributes)

@@ -133,7 +133,7 @@ async def execute_campaign(engine: Engine, parent: Run, action: model.ExecuteCam
     is skipped and the parent goes on; R10: tokens from the parent if asked."""
     child_campaign = engine.scenario.campaigns[action.campaign]
     person = parent.person
-    engine.observer.smart_list(person, child_campaign.filters, campaign=child_campaign.name, what="smart list (R7)")
+    engine.observer.smart_list(person, child_campaign.filters, campaign=child_campaign, of="executable")
     if not all_hold(child_campaign.filters, person, engine.scenario.programs):
         reason: str | None = "smart list filters do not hold"
     else:
@@ -192,7 +192,7 @@ def land_webhook_response(engine: Engine, call: WebhookCall) -> None:
     engine.emit("webhook_response", person, run, at, webhook=action.webhook, status=action.status)
     if 200 <= action.status < 300:
         for field, value in action.response:
-            observer.field_written(person, field, value, by="response mapping (R16)", call=call)
+            observer.field_written(person, field, value, source="webhook", activity="webhook_response", call=call)
         for field, value in action.response:
             set_field(engine, person, run, at, field, value, source="webhook")
 
