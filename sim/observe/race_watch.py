@@ -60,7 +60,7 @@ class RaceWatch(Observer):
             name
             for campaign in engine.scenario.campaigns.values()
             for step in campaign.flow
-            for action in (step.action, *(choice.action for choice in step.choices))
+            for action in step.actions()
             if isinstance(action, model.RemoveFromFlow)
             for name in action.campaigns
         )

@@ -405,7 +405,7 @@ def writable_items(scenario: Scenario) -> frozenset[str] | None:
     for campaign in scenario.campaigns.values():
         items.add(f"qualification:{campaign.name}")
         for step in campaign.flow:
-            for action in (step.action, *(choice.action for choice in step.choices)):
+            for action in step.actions():
                 if isinstance(action, (model.ChangeDataValue, model.ChangeScore)):
                     items.add(action.field)
                 elif isinstance(action, (model.AddToList, model.RemoveFromList)):

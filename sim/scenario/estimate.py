@@ -24,7 +24,7 @@ import math
 import os
 import resource
 import tracemalloc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
@@ -301,7 +301,7 @@ class _Fanout:
     def _alternatives(self, step: model.Step) -> list[tuple[list[str], list[str]]]:
         """For each action a step may take: (campaigns its activity starts, campaigns it executes)."""
         out = []
-        for action in _actions(step):
+        for action in step.actions():
             executes = [action.campaign] if isinstance(action, model.ExecuteCampaign) else []
             started: list[str] = []
             if isinstance(action, model.RequestCampaign):
@@ -402,13 +402,6 @@ _ACTIVITY_OF: Mapping[type, tuple[str, str]] = {
 _KEYS = frozenset(("field", "list", "program", "form", "link", "page", "source"))
 
 
-def _actions(step: model.Step) -> Iterator[model.Action]:
-    if step.action is not None:
-        yield step.action
-    for choice in step.choices:
-        yield choice.action
-
-
 def _arrivals(generator: model.Generator, duration: float) -> float:
     stop = duration if generator.stop is None else min(duration, generator.stop)
     return max(0.0, stop - generator.start) * generator.rate
@@ -437,7 +430,7 @@ def _may_park(campaign: Campaign, scenario: Scenario) -> bool:
             return False
         seen.add(name)
         for step in scenario.campaigns[name].flow:
-            for action in _actions(step):
+            for action in step.actions():
                 if isinstance(action, (model.Wait, model.CallWebhook)):
                     return True
                 if isinstance(action, model.ExecuteCampaign) and parks(action.campaign):

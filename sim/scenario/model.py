@@ -280,6 +280,14 @@ class Step:
     action: Action | None
     choices: tuple[Choice, ...] = ()
 
+    def actions(self) -> Iterator[Action]:
+        """The actions the step may take: its own (unless it is "do nothing"), then each
+        choice's."""
+        if self.action is not None:
+            yield self.action
+        for choice in self.choices:
+            yield choice.action
+
 
 # --- campaigns and programs ------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 from sim.scenario import model
 from sim.scenario.cross_checks import Call
 from sim.scenario.model import Campaign, Step
-from sim.scenario.read_flows import actions_of, read_step
+from sim.scenario.read_flows import read_step
 from sim.scenario.read_problems import Reader, article, kind_of
 from sim.scenario.read_smart_lists import read_filter, read_trigger
 from sim.scenario.units import parse_duration, show
@@ -102,7 +102,7 @@ def _read_flow(r: Reader, name: str, raw: Mapping[str, Any], kind: str, program:
         with r.at(f'campaign "{name}", step {index} ({step_kind})'):
             step = read_step(r, step_raw, kind, program)
             steps.append(step)
-            for action in actions_of(step):
+            for action in step.actions():
                 if isinstance(action, (model.RequestCampaign, model.ExecuteCampaign)):
                     r.calls.append(Call(campaign=name, where=r.where, action=action))
     return tuple(steps)

@@ -7,7 +7,7 @@ filters and parameters) and a ``default``; parameters on the step are shared by 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.scenario import model
@@ -69,14 +69,6 @@ def _read_choice(r: Reader, kind: str, raw: object, shared: Mapping[str, Any], p
     conditions = tuple(read_filter(r, c) for c in conditions_raw)
     params = {**shared, **{k: v for k, v in raw.items() if k != "if"}}
     return Choice(conditions=conditions, action=read_action(r, kind, params, program))
-
-
-def actions_of(step: Step) -> Iterator[Action]:
-    """The actions a step may take: its own, then each choice's."""
-    if step.action is not None:
-        yield step.action
-    for choice in step.choices:
-        yield choice.action
 
 
 def read_action(r: Reader, kind: str, params: Mapping[str, Any], program: str | None) -> Action:

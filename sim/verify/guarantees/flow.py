@@ -75,6 +75,7 @@ def _missing_steps(record: RunRecord, flow: Sequence[model.Step], last: int, bad
     logged = Counter(a.step for a in record.own if a.step is not None and a.type == a.kind)
     out = []
     for index, step in enumerate(flow[:reached], 1):
+        # With None for a default of "do nothing": such a step does not always log.
         actions = [step.action, *(choice.action for choice in step.choices)]
         if all(isinstance(action, _ALWAYS_LOGS) for action in actions) and logged[index] != 1:
             out.append(bad(f"step {index} ({step.kind}) always logs, but logged {logged[index]} times", record.first))

@@ -71,5 +71,8 @@ def webhook_latencies(log: Log, call: Activity) -> list[float]:
     if campaign is None or call.step is None or not 1 <= call.step <= len(campaign.flow):
         return []
     step = campaign.flow[call.step - 1]
-    actions = [step.action, *(choice.action for choice in step.choices)]
-    return [a.latency for a in actions if isinstance(a, model.CallWebhook) and a.webhook == call.details.get("webhook")]
+    return [
+        a.latency
+        for a in step.actions()
+        if isinstance(a, model.CallWebhook) and a.webhook == call.details.get("webhook")
+    ]
