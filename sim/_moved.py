@@ -6,7 +6,7 @@ module's names now, and warns once, on import, with a `DeprecationWarning` namin
 New code imports from the public API (``from sim import Simulation``) or from the new
 paths. The old modules are made here, by an import hook, rather than as 25 files: the tree
 shows only the new layout. (``sim.scenario`` is a package now: its old names are forwarded
-by its own ``__getattr__``.) tests/data/names-0.1.json lists every public name of 0.1's
+by a module ``__getattr__`` that `install` gives it.) tests/data/names-0.1.json lists every public name of 0.1's
 modules; tests/test_moved.py checks that each still imports.
 
 Not forwarded, because they are gone: ``sim.metrics.UnmeasuredQueue`` (a run without
@@ -57,6 +57,34 @@ MOVED: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Names the module ``sim.scenario`` of sim 0.1 held, and the module that holds each now.
+#: That module is a package now, which the import hook cannot stand in for: `install`
+#: gives the package a module ``__getattr__`` that forwards these names.
+SCENARIO_NAMES = {
+    "ARRIVALS": "sim.scenario.model",
+    "CSV_COLUMNS": "sim.scenario.read_csv",
+    "MAX_CSV_LINE": "sim.scenario.read_csv",
+    "CSV_PROBLEMS": "sim.scenario.read_problems",
+    "number_problem": "sim.scenario.read_problems",
+    "MAX_EXECUTE_DEPTH": "sim.scenario.cross_checks",
+    "request_refusal": "sim.scenario.cross_checks",
+    "MAX_PEOPLE": "sim.scenario.read_people",
+    "MAX_RATE": "sim.scenario.read_load",
+    "STEP_PARAMS": "sim.scenario.read_flows",
+    "build_scenario": "sim.scenario.loader",
+}
+
+
+def _warn(old: str, homes: Sequence[str], *, names: bool) -> None:
+    warnings.warn(
+        f"{old} has moved to {', '.join(homes)}; "
+        + ("import its names from there (or from sim)" if names else "import it from there")
+        + " - the old path goes in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
 class _Forwarding(types.ModuleType):
     """An old module: each attribute is looked up in the new modules, in order."""
 
@@ -86,19 +114,24 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         homes = MOVED[spec.name]
-        warnings.warn(
-            f"{spec.name} has moved to {', '.join(homes)}; import its names from there (or from sim) "
-            "- the old path goes in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        _warn(spec.name, homes, names=True)
         return _Forwarding(spec.name, homes)
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass
 
 
+def _scenario_name(name: str) -> object:
+    """The module ``__getattr__`` of ``sim.scenario``: its 0.1 names, forwarded."""
+    home = SCENARIO_NAMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sim.scenario' has no attribute {name!r}")
+    _warn(f"sim.scenario.{name}", [home], names=False)
+    return getattr(importlib.import_module(home), name)
+
+
 def install() -> None:
     """Let the old paths import (once per process)."""
     if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
         sys.meta_path.append(_Finder())
+    vars(importlib.import_module("sim.scenario"))["__getattr__"] = _scenario_name  # PEP 562: a module's own __getattr__
