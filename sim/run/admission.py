@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from sim.run.kernel import Sleeper
 from sim.run.queue import Waiting, priority_at
 from sim.run.runs import Run, RunRemoved, Thread
 from sim.scenario.model import Campaign
@@ -73,12 +74,7 @@ class Admission:
         # trigger queue.
         queue = engine.queues["batch" if via == "batch" else "trigger"]
         run.thread.queue = queue
-        entry = Waiting(
-            item=(run, cause, via),
-            campaign=campaign.name,
-            priority=priority_at(campaign, run.admitted, flow=engine.priorities[campaign.name]),
-            since=run.admitted,
-        )
+        entry = self._waiting(campaign, (run, cause, via))  # since run.admitted, which is now
         if queue.enter(entry, engine.kernel.now):
             self.start(entry)
         else:
@@ -144,14 +140,7 @@ class Admission:
         thread = run.thread
         queue = thread.queue
         assert queue is not None
-        campaign = run.campaign
-        entry = Waiting(
-            item=thread,
-            campaign=campaign.name,
-            priority=priority_at(campaign, engine.kernel.now, flow=engine.priorities[campaign.name]),
-            since=engine.kernel.now,
-            resume=thread.sleeper,
-        )
+        entry = self._waiting(run.campaign, thread, resume=thread.sleeper)
         if not queue.enter(entry, engine.kernel.now):
             thread.waiting = entry  # a Remove from Flow takes it out of the queue at once
             await engine.kernel.suspend(thread.sleeper)  # until a worker or a removal wakes it
@@ -162,3 +151,16 @@ class Admission:
                 raise RunRemoved(thread.removed_by)
         thread.holding = True
         engine.check_removed(run)
+
+    def _waiting(self, campaign: Campaign, item: object, *, resume: Sleeper | None = None) -> Waiting:
+        """A queue entry for a run of ``campaign`` from now, in the priority class its flow
+        and any override give it now (R19, R21)."""
+        engine = self.engine
+        now = engine.kernel.now
+        return Waiting(
+            item=item,
+            campaign=campaign.name,
+            priority=priority_at(campaign, now, flow=engine.priorities[campaign.name]),
+            since=now,
+            resume=resume,
+        )

@@ -149,7 +149,7 @@ class ObserverGroup(Observer):
 
 def overrides(observer: Observer, hook: str) -> bool:
     """Whether ``observer`` does something at ``hook``: a method of its class, or one
-    set on the observer itself (as a group binds its hooks)."""
+    set on the observer itself."""
     return getattr(getattr(observer, hook), "__func__", None) is not getattr(Observer, hook)
 
 
