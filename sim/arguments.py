@@ -19,6 +19,8 @@ DEFAULT_SCENARIO = "lead-lifecycle.toml"
 #: Bounds of the options that size the memory or the work of ``sim explore``.
 MAX_PCT_DEPTH = 1_000
 MAX_SHRINK_REPLAYS = 100_000
+#: The most replications of a sweep point.
+MAX_REPLICATIONS = 1_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
         "See docs/races.md.",
     )
     _add_explore_arguments(explore)
+    sweep = commands.add_parser(
+        "sweep",
+        help="sweep designs over load, workers and seeds: throughput, queues, waits, saturation",
+        description="Simulate each design at every combination of --load, --workers and --replications seeds, "
+        "and print per point throughput, utilization, queue length, waits and latency percentiles with 95%% "
+        "confidence intervals, and the load at which each design's trigger queue stops draining (with Erlang "
+        "C's where the design is M/M/c). Designs are the files given, or each file's [variants]. Points run in "
+        "parallel (a Dask cluster, or processes); the figures are the same however they ran. Ctrl-C stops "
+        "and writes what finished. See docs/sweeps.md.",
+    )
+    _add_sweep_arguments(sweep)
     check = commands.add_parser(
         "check",
         help="check scenario files without running them",
@@ -130,6 +143,77 @@ def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
         "docs/races.md",
     )
     run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
+
+
+def _add_sweep_arguments(sweep: argparse.ArgumentParser) -> None:
+    """``sim sweep``'s designs, factors, measurement window and outputs."""
+    sweep.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="scenario TOML files: each is a design, or has [variants]"
+    )
+    sweep.add_argument(
+        "--variant",
+        action="append",
+        metavar="NAME",
+        help="sweep only this design (a variant's name, or a file's name without .toml); repeat for more",
+    )
+    sweep.add_argument(
+        "--load",
+        default="1x",
+        metavar="SPEC",
+        help="load multipliers, scaling every [[load]]: START:STOP:STEP such as 0.5x:1.5x:0.1x, a list such as "
+        "0.5x,1x,2x, or one (default 1x)",
+    )
+    sweep.add_argument(
+        "--workers",
+        metavar="SPEC",
+        help="trigger queue workers: a list such as 2,4,8 or START:STOP:STEP (default: each design's own)",
+    )
+    sweep.add_argument(
+        "--replications",
+        type=int,
+        default=3,
+        metavar="N",
+        help=f"seeds per point, 1 to {MAX_REPLICATIONS:,}; the confidence intervals come from them (default 3)",
+    )
+    sweep.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="replication i uses seed N + i at every point (default: the first design's [sim] seed)",
+    )
+    sweep.add_argument(
+        "--duration", metavar="DURATION", help="simulate this long instead of each design's [sim] duration (e.g. 6h)"
+    )
+    sweep.add_argument(
+        "--warmup",
+        default="10%",
+        metavar="DURATION",
+        help="leave out of every figure what happens before this (a duration such as 30m, or a share of the "
+        "duration such as 10%%): the queue starts empty, which would flatter the waits (default 10%%)",
+    )
+    sweep.add_argument("--csv", metavar="PATH", help="write every figure of every point as CSV ('-': standard output)")
+    sweep.add_argument("--json", metavar="PATH", help="write the whole sweep as JSON ('-': standard output)")
+    sweep.add_argument(
+        "--report", metavar="PATH", help="write a self-contained HTML page with plots and the table (needs sim[plot])"
+    )
+    add_pool_arguments(sweep)
+
+
+def add_pool_arguments(parser: argparse.ArgumentParser) -> None:
+    """--jobs and --scheduler-address: what runs many independent simulations."""
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="J",
+        help="1: run everything in this process, no Dask; J: a local Dask cluster (or processes) of J workers "
+        "(default: one per core)",
+    )
+    parser.add_argument(
+        "--scheduler-address",
+        metavar="ADDRESS",
+        help="use the Dask cluster whose scheduler is at ADDRESS, such as tcp://10.0.0.5:8786 (default: "
+        "$DASK_SCHEDULER_ADDRESS, else a local cluster)",
+    )
 
 
 def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:

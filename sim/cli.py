@@ -36,7 +36,9 @@ from sim.run.activity import ActivitySink
 from sim.run.schedule import ScheduleError, parse_schedule
 from sim.scenario import MAX_FILE_BYTES, ScenarioError, decode_scenario, load_scenario, parse_scenario
 from sim.scenario.estimate import MemoryGuard, available_memory, estimate_memory
+from sim.scenario.loader import load_variants
 from sim.scenario.model import Problem, Scenario
+from sim.sweep_command import shown_command, sweep
 from sim.verify.exploration_report import format_exploration
 from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
 from sim.verify.workers import WorkerDied
@@ -97,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _check(args.files)
             if args.command == "explore":
                 return _explore(args)
+            if args.command == "sweep":
+                return sweep(args, command_line=shown_command(sys.argv[1:] if argv is None else argv))
             return _run(args)
         except KeyboardInterrupt:
             return _interrupted()
@@ -267,7 +271,25 @@ def _check(files: Sequence[Path]) -> int:
         else:
             _report_warnings(scenario)
             print(format_check(scenario))
+            if not _check_variants(path, scenario):
+                status = EXIT_BAD_INPUT
     return status
+
+
+def _check_variants(path: Path, scenario: Scenario) -> bool:
+    """Check each of the file's [variants] (`sim sweep`'s designs) as a scenario of its
+    own: a line for each, or its problems. False if any has problems."""
+    if str(path) == "-":
+        return True
+    try:
+        designs = load_variants([path])
+    except ScenarioError as exc:
+        _report_problems(exc, running=False)
+        return False
+    for design in designs.values():
+        if design.source != scenario.source:  # a variant, not the file itself
+            print(format_check(design))
+    return True
 
 
 def _report_warnings(scenario: Scenario) -> None:

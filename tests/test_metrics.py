@@ -246,3 +246,65 @@ def test_a_run_without_metrics_logs_the_same_and_says_it_kept_none() -> None:
     assert logs[0] == logs[1] and logs[0]
     with pytest.raises(RuntimeError, match="measure=True"):
         simulation.metrics()
+
+
+def test_a_warm_up_cut_leaves_the_start_out_of_the_mean_and_maximum_not_out_of_the_series() -> None:
+    length = TimeWeighted(0.0, 10.0, points=5, measured_from=4.0)
+    length.set(1.0, 9)  # 9 from 1 s to 3 s: before the cut, in no mean or maximum
+    length.set(3.0, 5)  # 5 from 3 s to 6 s: counts from 4 s on
+    length.set(6.0, 1)
+    length.close(10.0)
+    assert length.max == 5
+    assert length.mean == pytest.approx((5 * 2 + 1 * 4) / 6)
+    means, maxes = length.series()
+    assert maxes == (9, 9, 5, 1, 1)  # the series shows the warm-up
+    assert means[0] == pytest.approx(4.5)  # 9 over half of the bin [0, 2)
+
+
+def test_a_warm_up_cut_leaves_out_runs_admitted_before_it() -> None:
+    # Fills at 10 s and 100 s; each runs A (1 s on the one worker, R22), which requests
+    # B (2 s, R5). A cut at 50 s leaves the first fill's two runs out.
+    scenario = parse_scenario(
+        """
+        [sim]
+        duration = "1h"
+        [fields]
+        score = 0
+        [people]
+        count = 2
+        [queue]
+        workers = 1
+        [queue.service]
+        default = "0s"
+        change_data_value = "1s"
+        change_score = "2s"
+        [campaigns.A]
+        qualification = "every time"
+        triggers = [{ trigger = "fills_out_form" }]
+        flow = [{ step = "change_score", change = "+1" }, { step = "request_campaign", campaign = "B" }]
+        [campaigns.B]
+        qualification = "every time"
+        triggers = [{ trigger = "campaign_is_requested" }]
+        flow = [{ step = "change_score", change = "+1" }, { step = "change_score", change = "+1" }]
+        [[activities]]
+        at = "10s"
+        person = "p1"
+        type = "fill_out_form"
+        [[activities]]
+        at = "100s"
+        person = "p2"
+        type = "fill_out_form"
+        """
+    )
+    whole, cut = Simulation(scenario), Simulation(scenario, warmup=50.0)
+    whole.run_sync()
+    cut.run_sync()
+    before, after = whole.metrics(), cut.metrics()
+    assert before.campaigns["A"].latency.count == 2
+    assert after.campaigns["A"].latency.count == after.campaigns["B"].latency.count == 1
+    assert after.queues["trigger"].wait.count == 2  # A and B of the second fill only
+    # Throughput over the measured window: 1 run of each campaign in 3,550 s; the
+    # worker busy 2 s + 4 s of it.
+    assert after.campaigns["A"].throughput == pytest.approx(3600 / 3550)
+    assert after.queues["trigger"].utilization == pytest.approx(6 / 3550)
+    assert before.queues["trigger"].utilization == pytest.approx(12 / 3600)

@@ -40,12 +40,30 @@ class TimeWeighted:
 
     Each bin of the series holds the time-weighted mean and the maximum of the values
     held within it (a value set and replaced at one instant counts for the maximum only).
+    The mean and the maximum cover ``[measured_from, end)`` (a warm-up cut, docs/sweeps.md);
+    the series covers the whole window, so a plot still shows the warm-up.
     """
 
-    __slots__ = ("_bin_end", "_index", "area", "bin_area", "bin_max", "end", "max", "since", "start", "value", "width")
+    __slots__ = (
+        "_bin_end",
+        "_index",
+        "area",
+        "bin_area",
+        "bin_max",
+        "end",
+        "max",
+        "measured_from",
+        "since",
+        "start",
+        "value",
+        "width",
+    )
 
-    def __init__(self, start: float, end: float, points: int = SERIES_POINTS) -> None:
+    def __init__(
+        self, start: float, end: float, points: int = SERIES_POINTS, *, measured_from: float | None = None
+    ) -> None:
         self.start, self.end = start, end
+        self.measured_from = start if measured_from is None else measured_from
         self.width = (end - start) / points
         self.area = 0.0
         self.max = 0
@@ -64,7 +82,7 @@ class TimeWeighted:
                 self._index = self._bin(now)
                 self._bin_end = self.start + (self._index + 1) * self.width
         self.value = value
-        if value > self.max:
+        if value > self.max and now >= self.measured_from:
             self.max = value
         if value > self.bin_max[self._index]:
             self.bin_max[self._index] = value
@@ -77,7 +95,11 @@ class TimeWeighted:
         self.since = now
         if not value:
             return
-        self.area += value * (now - t)
+        measured_from = self.measured_from
+        if now > measured_from:
+            self.area += value * (now - (t if t > measured_from else measured_from))
+            if value > self.max:
+                self.max = value
         i = self._bin(t)
         last = len(self.bin_area) - 1
         while t < now:
@@ -96,7 +118,7 @@ class TimeWeighted:
 
     @property
     def mean(self) -> float:
-        span = self.end - self.start
+        span = self.end - self.measured_from
         return self.area / span if span > 0 else float(self.value)
 
     def series(self) -> tuple[tuple[float, ...], tuple[int, ...]]:
@@ -138,13 +160,18 @@ def percentiles(samples: Iterable[float]) -> Percentiles:
 
 
 class QueueStats(QueueWatch):
-    """What one campaign queue did: its length and busy workers over time, and waits."""
+    """What one campaign queue did: its length and busy workers over time, and waits.
 
-    def __init__(self, name: str, workers: int, start: float, end: float) -> None:
+    Only what happens from ``measured_from`` on counts in the means, maxima and waits
+    (the warm-up cut): a wait counts when its run asked for a worker at or after it.
+    """
+
+    def __init__(self, name: str, workers: int, start: float, end: float, *, measured_from: float = 0.0) -> None:
         self.name = name
         self.workers = workers
-        self.length = TimeWeighted(start, end)
-        self.busy = TimeWeighted(start, end)
+        self.measured_from = measured_from
+        self.length = TimeWeighted(start, end, measured_from=measured_from)
+        self.busy = TimeWeighted(start, end, measured_from=measured_from)
         self.waits: dict[str, array[float]] = {}  # campaign -> waits
         self.priority_waits: dict[str, array[float]] = {}  # priority class -> waits
 
@@ -154,7 +181,9 @@ class QueueStats(QueueWatch):
     def busy_changed(self, now: float, busy: int) -> None:
         self.busy.set(now, busy)
 
-    def waited(self, campaign: str, priority: str, wait: float) -> None:
+    def waited(self, now: float, campaign: str, priority: str, wait: float) -> None:
+        if now - wait < self.measured_from:
+            return
         _sample(self.waits, campaign, wait)
         _sample(self.priority_waits, priority, wait)
 
@@ -258,16 +287,19 @@ def summarize_metrics(
     priorities: Mapping[str, str],
     steps: int,
     queued: Mapping[str, int] | None = None,
+    measured_from: float = 0.0,
 ) -> Metrics:
     """The `Metrics` record at the end of a run of ``duration`` simulated seconds.
 
     ``queues`` gives each queue's stats with its runs waiting per class, in service, and
     since when the oldest has waited (None: nobody) at the end; ``priorities`` each
     campaign's class; ``started``/``completed`` run counts; ``queued`` each campaign's
-    runs still waiting for a worker.
+    runs still waiting for a worker; ``completed`` counts over ``[measured_from, duration)``
+    (the warm-up cut), the steps over the whole run.
     """
     queued = queued or {}
-    hours = duration / 3600.0 if duration > 0 else 1.0
+    hours = (duration - measured_from) / 3600.0 if duration > measured_from else 1.0
+    all_hours = duration / 3600.0 if duration > 0 else 1.0
     queue_metrics: dict[str, QueueMetrics] = {}
     all_waits: dict[str, list[float]] = {}
     priority_waits: dict[str, list[float]] = {}
@@ -320,7 +352,7 @@ def summarize_metrics(
         campaigns=campaigns,
         priorities=by_class,
         throughput=sum(completed.get(name, 0) for name in priorities) / hours,  # no executables (R6)
-        steps_per_hour=steps / hours,
+        steps_per_hour=steps / all_hours,
     )
 
 
@@ -330,7 +362,12 @@ class Measurement(Observer):
     length, load and waits (`QueueStats`), every run's latency (`RunStats`), and at the
     end the `Metrics` record. A run without one keeps none of it (exploration)."""
 
+    #: Runs admitted before this many seconds count in no figure, and the queue's time
+    #: before it in no mean or maximum (the warm-up cut, docs/sweeps.md); 0: everything.
+    warmup: float = 0.0
     runs: RunStats = attrs.field(factory=RunStats, init=False)
+    #: With a warm-up: runs ended at or after it, per campaign (the throughput's count).
+    ended: Counter[str] = attrs.field(factory=Counter, init=False)
     #: Queue name -> what this observer follows of it.
     queues: dict[str, QueueStats] = attrs.field(factory=dict, init=False)
     _engine: Engine | None = attrs.field(default=None, init=False)
@@ -339,10 +376,16 @@ class Measurement(Observer):
         self._engine = engine
 
     def watch_queue(self, name: str, workers: int, end: float) -> QueueStats:
-        stats = self.queues[name] = QueueStats(name, workers, 0.0, end)
+        stats = self.queues[name] = QueueStats(name, workers, 0.0, end, measured_from=min(self.warmup, end))
         return stats
 
     def run_ended(self, run: Run, priority: str, latency: float) -> None:
+        warmup = self.warmup
+        if warmup:
+            if run.admitted + latency >= warmup:
+                self.ended[run.campaign.name] += 1
+            if run.admitted < warmup:
+                return
         runs = self.runs
         _sample(runs.latency, run.campaign.name, latency)
         _sample(runs.priority_latency, priority, latency)
@@ -361,7 +404,7 @@ class Measurement(Observer):
             queues=[(self.queues[q.name], q.waiting_by_priority(), q.busy, q.oldest()) for q in queues],
             runs=self.runs,
             started={name: counts["started"] for name, counts in lifecycle.items()},
-            completed={name: counts["completed"] for name, counts in lifecycle.items()},
+            completed=self.ended if self.warmup else {name: counts["completed"] for name, counts in lifecycle.items()},
             # Executables run inside their parent's run (R6): no wait or latency of their
             # own. The class shown is the one at the end, an override included (R21).
             priorities={
@@ -371,4 +414,5 @@ class Measurement(Observer):
             },
             steps=sum(engine.tally.steps.values()),
             queued=queued,
+            measured_from=min(self.warmup, duration),
         )

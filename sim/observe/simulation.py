@@ -77,6 +77,8 @@ class Simulation:
     #: Keep the bookkeeping of `metrics`; False for runs whose metrics nobody reads
     #: (exploration): it then costs nothing.
     measure: bool = True
+    #: The warm-up cut of the metrics, in seconds (`sim.observe.metrics.Measurement`).
+    warmup: float = 0.0
     #: Observers of your own (`sim.run.observer.Observer`), told after the built-in
     #: ones (metrics, race detection) at every hook; docs/architecture.md.
     observers: Sequence[Observer] = ()
@@ -100,7 +102,7 @@ class Simulation:
         self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
         observers: list[Observer] = []
         if self.measure:
-            self.measurement = Measurement()
+            self.measurement = Measurement(warmup=self.warmup)
             observers.append(self.measurement)
         if self.detect_races:
             self._race_watch = RaceWatch()

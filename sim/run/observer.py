@@ -183,9 +183,9 @@ class QueueWatchGroup(QueueWatch):
         for watch in self.watches:
             watch.busy_changed(now, busy)
 
-    def waited(self, campaign: str, priority: str, wait: float) -> None:
+    def waited(self, now: float, campaign: str, priority: str, wait: float) -> None:
         for watch in self.watches:
-            watch.waited(campaign, priority, wait)
+            watch.waited(now, campaign, priority, wait)
 
 
 def observer_of(observers: Sequence[Observer]) -> Observer:

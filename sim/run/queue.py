@@ -104,8 +104,8 @@ class QueueWatch:
     def busy_changed(self, now: float, busy: int) -> None:
         """Workers serving a run changed to ``busy``."""
 
-    def waited(self, campaign: str, priority: str, wait: float) -> None:
-        """A run of ``campaign`` got a worker after ``wait`` seconds in the queue."""
+    def waited(self, now: float, campaign: str, priority: str, wait: float) -> None:
+        """A run of ``campaign`` got a worker at ``now`` after ``wait`` seconds in the queue."""
 
 
 @attrs.define(eq=False)
@@ -131,7 +131,7 @@ class CampaignQueue:
         if self.busy < self.workers:  # then nobody is waiting: a free worker takes the next
             self.busy += 1
             self.stats.busy_changed(now, self.busy)
-            self.stats.waited(entry.campaign, entry.priority, 0.0)
+            self.stats.waited(now, entry.campaign, entry.priority, 0.0)
             entry.granted = True
             return True
         heapq.heappush(self._heap, (RANK[entry.priority], next(self._seq), entry))
@@ -155,7 +155,7 @@ class CampaignQueue:
                 continue
             self._length -= 1
             self.stats.length_changed(now, self._length)
-            self.stats.waited(entry.campaign, entry.priority, round(now - entry.since, 6))
+            self.stats.waited(now, entry.campaign, entry.priority, round(now - entry.since, 6))
             entry.granted = True
             return entry
         self.busy -= 1

@@ -17,7 +17,7 @@ The format is documented in docs/scenarios.md.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,26 @@ from sim.scenario.read_problems import Reader
 from sim.scenario.read_programs import read_programs
 from sim.scenario.read_queue import read_queue
 from sim.scenario.read_sim import read_sim
+from sim.scenario.read_variants import merged, read_variants
 
 #: The largest scenario file read: a scenario is a page of TOML; activities by the
 #: million belong in a CSV replay, which is streamed.
 MAX_FILE_BYTES = 16 * 2**20
 
 #: The top-level keys of a scenario file ("generators" is the old name of "load").
-SECTIONS = ("sim", "lists", "fields", "programs", "people", "person", "campaigns", "activities", "load", "queue")
+SECTIONS = (
+    "sim",
+    "lists",
+    "fields",
+    "programs",
+    "people",
+    "person",
+    "campaigns",
+    "activities",
+    "load",
+    "queue",
+    "variants",  # design variants for `sim sweep`, read by sim.scenario.variants
+)
 
 
 class ScenarioError(Exception):
@@ -50,13 +63,56 @@ class ScenarioError(Exception):
 
 def load_scenario(path: str | Path) -> model.Scenario:
     """Read, parse and check a scenario file; raises ScenarioError listing all problems."""
+    return parse_scenario(read_text(path), source=str(path))
+
+
+def load_variants(paths: Sequence[str | Path]) -> dict[str, model.Scenario]:
+    """The designs to compare, by name: each file's ``[variants]`` (docs/sweeps.md), or
+    the file itself, named by its stem, when it has none. Every problem of every file and
+    variant is raised at once, each naming its file and variant."""
+    designs: dict[str, model.Scenario] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            data = read_toml(read_text(path), source=str(path))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            continue
+        r = Reader(str(path))
+        variants = read_variants(r, data)
+        if r.problems:
+            problems.extend(r.problems)
+            continue
+        base = {key: value for key, value in data.items() if key != "variants"}
+        named = {name: (f"{path} [variant {name}]", merged(base, overlay)) for name, overlay in variants.items()}
+        for name, (source, design) in (named or {Path(path).stem: (str(path), base)}).items():
+            try:
+                designs[_unique(name, designs)] = build_scenario(design, source=source, file=str(path))
+            except ScenarioError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return designs
+
+
+def _unique(name: str, taken: Mapping[str, object]) -> str:
+    """``name``, or ``name (2)``, ``name (3)``, ... if another design has it already."""
+    number, unique = 1, name
+    while unique in taken:
+        number += 1
+        unique = f"{name} ({number})"
+    return unique
+
+
+def read_text(path: str | Path) -> str:
+    """A scenario file's text (`decode_scenario`); raises ScenarioError naming it."""
     path = Path(path)
     try:
         with open(path, "rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)  # /dev/zero must not fill the memory
     except OSError as exc:
         raise ScenarioError([Problem(file=str(path), where="", message=f"cannot read: {exc.strerror}")]) from None
-    return parse_scenario(decode_scenario(data, source=str(path)), source=str(path))
+    return decode_scenario(data, source=str(path))
 
 
 def decode_scenario(data: bytes, *, source: str) -> str:
@@ -76,6 +132,11 @@ def decode_scenario(data: bytes, *, source: str) -> str:
 
 def parse_scenario(text: str, *, source: str = "<scenario>") -> model.Scenario:
     """Parse and check scenario TOML text; ``source`` names it in problems."""
+    return build_scenario(read_toml(text, source=source), source=source)
+
+
+def read_toml(text: str, *, source: str = "<scenario>") -> dict[str, Any]:
+    """Scenario TOML text as data, not yet checked; raises ScenarioError naming ``source``."""
     try:
         data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
@@ -87,12 +148,13 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> model.Scenario:
     if not data:
         message = "empty: nothing to run; a scenario needs campaigns and people, see docs/scenarios.md"
         raise ScenarioError([Problem(file=source, where="", message=message)])
-    return build_scenario(data, source=source)
+    return data
 
 
-def build_scenario(data: Mapping[str, Any], *, source: str = "<scenario>") -> model.Scenario:
-    """Check already-parsed TOML data and build the Scenario (raises ScenarioError)."""
-    r = Reader(source)
+def build_scenario(data: Mapping[str, Any], *, source: str = "<scenario>", file: str | None = None) -> model.Scenario:
+    """Check already-parsed TOML data and build the Scenario (raises ScenarioError);
+    ``file`` is where it was read from when ``source`` says more than the path."""
+    r = Reader(source, file=file)
     scenario = _read(r, data)
     if r.problems:
         raise ScenarioError(r.problems)
@@ -103,6 +165,7 @@ def _read(r: Reader, data: Mapping[str, Any]) -> model.Scenario:
     """Every section of the file, in the order later ones need earlier ones, then the
     checks across sections; the problems are left on ``r``."""
     r.check_keys({key: value for key, value in data.items() if key != "generators"}, SECTIONS, "the scenario file")
+    read_variants(r, data)  # checked here too, so that `sim check` reports a bad one
     seed, duration, budget = read_sim(r, data)
     lists = read_lists(r, data)
     fields = read_fields(r, data)

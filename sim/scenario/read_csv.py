@@ -39,13 +39,13 @@ def read_replay(
     scenario file's folder (the working directory for a scenario without a file)."""
     r.check_keys(item, ("csv",), "a csv [[load]] table")
     written: str = r.get(item, "csv", str)
-    path = Path(r.source).parent / written  # the working directory's if there is no file
+    path = Path(r.file).parent / written  # the working directory's if there is no file
     resolved = str(path.resolve())
     r.csv_shown[number] = str(path)
     try:
         stream = open(resolved, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
-        base = "the scenario file's folder" if Path(r.source).is_file() else "the working directory"
+        base = "the scenario file's folder" if Path(r.file).is_file() else "the working directory"
         raise r.fail(
             f'csv "{written}": cannot read {resolved}: {exc.strerror}; a relative path starts from {base}'
         ) from None

@@ -39,8 +39,11 @@ class Skip(Exception):
 class Reader:
     """The problems of one scenario file, where the reading is, and what it has declared."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, file: str | None = None) -> None:
         self.source = source
+        #: The file on disk (CSV replays are found beside it); ``source`` names it in
+        #: problems, and may say more ("FILE [variant NAME]").
+        self.file = source if file is None else file
         self.problems: list[Problem] = []
         self.where = ""
         self.fields: dict[str, model.FieldSpec] = {}
