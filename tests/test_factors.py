@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.scale.factors import Factors, FactorError, apply_factors, grid, parse_loads, parse_workers, scalable_problem
+from sim.scale.factors import FactorError, Factors, apply_factors, grid, parse_loads, parse_workers, scalable_problem
 from sim.scenario import parse_scenario
 
 DESIGN = """
