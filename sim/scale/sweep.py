@@ -144,6 +144,9 @@ def run_sweep(
                 progress(len(done), len(jobs), replication)
     except KeyboardInterrupt:
         pass
+    except BaseExceptionGroup as group:  # trio wraps a Ctrl-C that lands inside a simulation
+        if group.split(KeyboardInterrupt)[1] is not None:
+            raise
     return summarize_sweep(spec, designs, [done[i] for i in sorted(done)], jobs=len(jobs))
 
 
