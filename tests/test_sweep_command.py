@@ -143,7 +143,7 @@ def test_ctrl_c_stops_the_sweep_and_writes_what_finished(tmp_path: Path) -> None
             "1",
             "--csv",
             str(csv_path),
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
