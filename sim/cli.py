@@ -432,7 +432,7 @@ def _simulate(
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(format_summary(summary, wall_seconds=wall, peak_mb=peak_mb), file=out)
-    races_found = _report(args, scenario, simulation, summary, files, out=out, command_line=command_line)
+    races_found = _write_results(args, scenario, simulation, summary, files, out=out, command_line=command_line)
     if races_found and args.fail_on_race and not summary.interrupted:
         return EXIT_FAILED, True
     if guard.reached is not None:
@@ -449,7 +449,7 @@ def _simulate(
     return EXIT_OK, True
 
 
-def _report(
+def _write_results(
     args: argparse.Namespace,
     scenario: Scenario,
     simulation: Simulation,
