@@ -113,7 +113,7 @@ def _add_run_order_arguments(run: argparse.ArgumentParser) -> None:
 
 
 def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
-    """``sim run``'s outputs (log, trace, metrics) and its race detection."""
+    """``sim run``'s outputs (log, trace, metrics, report) and its race detection."""
     run.add_argument(
         "--log",
         metavar="PATH",
@@ -133,6 +133,15 @@ def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
         help="write the queue and latency metrics (queue length series, waits, latency percentiles per "
         "campaign and priority, throughput, utilization) to PATH as JSON ('-' for standard output), whole at "
         "the end of the run; see docs/queue.md",
+    )
+    run.add_argument(
+        "--report",
+        metavar="PATH",
+        help="write an HTML page of the run to PATH ('-' for standard output): the command, the queue's length "
+        "and busy workers over time, the latency and wait distributions per campaign, runs per campaign, the "
+        "metrics tables and, with --races, the race report; one self-contained file (plots as inline SVG) that "
+        "opens without a network, written whole at the end of the run; needs matplotlib (pip install "
+        "'sim[plot]'); see docs/queue.md",
     )
     run.add_argument(
         "--races",

@@ -12,12 +12,13 @@ import io
 import json
 import os
 import resource
+import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import attrs
 import trio
@@ -25,8 +26,10 @@ import trio
 from sim.arguments import DEFAULT_SCENARIO, MAX_PCT_DEPTH, MAX_SHRINK_REPLAYS, build_parser
 from sim.observe import signals
 from sim.observe.output import AtomicFile, StandardOutput, open_output, output_problem
+from sim.observe.plots import PlottingUnavailable, require_matplotlib
 from sim.observe.progress import ProgressSink
 from sim.observe.report import format_check, format_metrics, format_races, format_summary
+from sim.observe.run_page import run_page
 from sim.observe.signals import stop_signals, stopped_exit_code
 from sim.observe.simulation import Simulation
 from sim.observe.sinks import JsonLinesSink
@@ -38,7 +41,7 @@ from sim.scenario import MAX_FILE_BYTES, ScenarioError, decode_scenario, load_sc
 from sim.scenario.estimate import MemoryGuard, available_memory, estimate_memory
 from sim.scenario.loader import load_variants
 from sim.scenario.model import Problem, Scenario
-from sim.sweep_command import shown_command, sweep
+from sim.sweep_command import sweep
 from sim.verify.exploration_report import format_exploration
 from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
 from sim.verify.workers import WorkerDied
@@ -87,6 +90,11 @@ def command() -> NoReturn:
     os._exit(code)
 
 
+def shown_command(argv: Sequence[str]) -> str:
+    """The command line as the user could type it again (for the reports that quote it)."""
+    return shlex.join(["sim", *argv])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for stream in (sys.stdout, sys.stderr):
@@ -99,9 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _check(args.files)
             if args.command == "explore":
                 return _explore(args)
+            command_line = shown_command(sys.argv[1:] if argv is None else argv)
             if args.command == "sweep":
-                return sweep(args, command_line=shown_command(sys.argv[1:] if argv is None else argv))
-            return _run(args)
+                return sweep(args, command_line=command_line)
+            return _run(args, command_line)
         except KeyboardInterrupt:
             return _interrupted()
         except MemoryError:
@@ -314,25 +323,43 @@ def _load(path: Path) -> Scenario:
     return parse_scenario(decode_scenario(data, source="<stdin>"), source="<stdin>")
 
 
-def _run(args: argparse.Namespace) -> int:
-    started = time.perf_counter()  # the wall time counts loading and making the people
-    path: Path = args.file if args.file is not None else _shown(default_scenario_path())
+def _run_option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``sim run``'s options taken together, if anything; checked
+    before the scenario is read, as is whether ``--report`` can be drawn at all."""
     if args.schedule is not None:
         if args.strategy is not None:
-            print(f"error: --schedule replays a schedule; drop --strategy {args.strategy}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return f"--schedule replays a schedule; drop --strategy {args.strategy}"
         try:
             parse_schedule(args.schedule)
         except ScheduleError as exc:
-            print(f"error: --schedule: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    args.strategy = args.strategy or "random"
+            return f"--schedule: {exc}"
     if args.fail_on_race and not args.races:
-        print("error: --fail-on-race needs --races", file=sys.stderr)
+        return "--fail-on-race needs --races"
+    if args.report is not None:
+        try:
+            require_matplotlib("--report")
+        except PlottingUnavailable as exc:
+            return str(exc)
+    return None
+
+
+def _run(args: argparse.Namespace, command_line: str) -> int:
+    """``sim run``; ``command_line`` as typed, for the report."""
+    started = time.perf_counter()  # the wall time counts loading and making the people
+    path: Path = args.file if args.file is not None else _shown(default_scenario_path())
+    problem = _run_option_problem(args)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    args.strategy = args.strategy or "random"
     outputs = {
         option: value
-        for option, value in (("--log", args.log), ("--trace", args.trace), ("--metrics", args.metrics))
+        for option, value in (
+            ("--log", args.log),
+            ("--trace", args.trace),
+            ("--metrics", args.metrics),
+            ("--report", args.report),
+        )
         if value is not None
     }
     problem = output_problem(outputs, {} if str(path) == "-" else {"the scenario file itself": path})
@@ -351,12 +378,12 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
     # Opened now, before a long run: a path that cannot be written fails at once. The
-    # trace and the metrics first: they replace their files only after a summary; the
-    # log last, since opening it empties the file.
+    # trace, the metrics and the report first: they replace their files only after a
+    # summary; the log last, since opening it empties the file.
     sinks: list[ActivitySink] = []
     files: dict[str, AtomicFile | StandardOutput] = {}
     try:
-        for option in ("--metrics", "--trace", "--log"):
+        for option in ("--metrics", "--report", "--trace", "--log"):
             if option not in outputs:
                 continue
             target = outputs[option]
@@ -372,7 +399,7 @@ def _run(args: argparse.Namespace) -> int:
                 return EXIT_BAD_INPUT
         if "--trace" in files:
             sinks.append(TraceSink(stream=files["--trace"], owns_stream=False))
-        code, summarized = _simulate(args, scenario, sinks, files.get("--metrics"), started=started)
+        code, summarized = _simulate(args, scenario, sinks, files, started=started, command_line=command_line)
         if summarized:
             for file in files.values():
                 file.close()  # the run gave a summary: they replace what stood there
@@ -389,12 +416,14 @@ def _simulate(
     args: argparse.Namespace,
     scenario: Scenario,
     sinks: list[ActivitySink],
-    metrics_file: AtomicFile | StandardOutput | None,
+    files: Mapping[str, AtomicFile | StandardOutput],
     *,
     started: float,
+    command_line: str,
 ) -> tuple[int, bool]:
-    """Run the simulation and print its summary: (exit code, whether there was a summary)."""
-    to_stdout = "-" in (args.log, args.trace, args.metrics)
+    """Run the simulation, print its summary and write the outputs in ``files`` (option
+    -> file): (exit code, whether there was a summary)."""
+    to_stdout = "-" in (args.log, args.trace, args.metrics, args.report)
     out = sys.stderr if to_stdout else sys.stdout
     if sys.stderr.isatty():  # quiet when output goes to a file or a pipe
         sinks.append(ProgressSink(stream=sys.stderr, duration=scenario.duration))
@@ -431,20 +460,9 @@ def _simulate(
     wall = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(format_summary(summary, wall_seconds=wall, peak_mb=peak_mb), file=out)
-    if scenario.queue is not None or metrics_file is not None:
-        metrics = simulation.metrics()
-        if scenario.queue is not None:
-            print("\n" + format_metrics(metrics), file=out)
-        if metrics_file is not None:
-            metrics_file.write(json.dumps(metrics.to_json(), indent=1) + "\n")
-    if args.races:
-        detector = simulation.race_detector
-        races = detector.races()
-        print("\n" + format_races(races, accesses=detector.accesses), file=out)
-        if summary.interrupted:
-            print("(the run was interrupted: only what ran was checked)", file=out)
-        elif races and args.fail_on_race:
-            return EXIT_FAILED, True
+    races_found = _write_results(args, scenario, simulation, summary, files, out=out, command_line=command_line)
+    if races_found and args.fail_on_race and not summary.interrupted:
+        return EXIT_FAILED, True
     if guard.reached is not None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
@@ -457,6 +475,48 @@ def _simulate(
     if summary.interrupted or signals.received():  # a signal after the end still says so
         return stopped_exit_code(), True
     return EXIT_OK, True
+
+
+def _write_results(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    simulation: Simulation,
+    summary: Summary,
+    files: Mapping[str, AtomicFile | StandardOutput],
+    *,
+    out: TextIO,
+    command_line: str,
+) -> bool:
+    """After the summary: print the queue metrics and races, write the metrics and the
+    report (``files``: still to be closed). Whether races were found."""
+    metrics = None
+    if scenario.queue is not None or "--metrics" in files or "--report" in files:
+        metrics = simulation.metrics()
+        if scenario.queue is not None:
+            print("\n" + format_metrics(metrics), file=out)
+        if "--metrics" in files:
+            files["--metrics"].write(json.dumps(metrics.to_json(), indent=1) + "\n")
+    races_text = None
+    races_found = False
+    if args.races:
+        detector = simulation.race_detector
+        races = detector.races()
+        races_found = bool(races)
+        races_text = format_races(races, accesses=detector.accesses)
+        if summary.interrupted:
+            races_text += "\n(the run was interrupted: only what ran was checked)"
+        print("\n" + races_text, file=out)
+    if "--report" in files:
+        assert metrics is not None and simulation.measurement is not None
+        page = run_page(
+            command=command_line,
+            summary=summary,
+            metrics=metrics,
+            measurement=simulation.measurement,
+            races=races_text,
+        )
+        files["--report"].write(page)
+    return races_found
 
 
 def _people_progress(made: int, total: int) -> None:

@@ -13,13 +13,14 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import attrs
 
 from sim.observe import signals
 from sim.observe.output import AtomicFile, open_output, output_problem
+from sim.observe.plots import PlottingUnavailable, require_matplotlib
 from sim.scale.factors import FactorError, parse_loads, parse_workers, scalable_problem
 from sim.scale.point import Replication
 from sim.scale.sweep import Pool, SweepResult, SweepSpec, run_sweep
@@ -153,11 +154,10 @@ def _outputs(args: argparse.Namespace, designs: Mapping[str, Scenario]) -> dict[
     if problem is not None:
         raise _Refused(problem)
     if "--report" in outputs:
-        from sim.observe.plots import plot_problem
-
-        problem = plot_problem()
-        if problem is not None:
-            raise _Refused(problem)
+        try:
+            require_matplotlib("--report")
+        except PlottingUnavailable as exc:
+            raise _Refused(str(exc)) from None
     return outputs
 
 
@@ -214,10 +214,3 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def shown_command(argv: Sequence[str]) -> str:
-    """The command line as the user could type it again."""
-    import shlex
-
-    return shlex.join(["sim", *argv])

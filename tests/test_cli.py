@@ -134,7 +134,7 @@ def test_help_describes_every_option(argv: list[str], capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     expected = {
         "--help": ["run", "check", "--version"],
-        "run": ["--seed", "--strategy", "--log", "file"],
+        "run": ["--seed", "--strategy", "--log", "--report", "file"],
         "check": ["FILE"],
     }[argv[0]]
     for word in expected:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sim.observe.page import Column, Number, Page, Row
+from sim.observe.page import Cell, Column, Number, Page, Row
 from sim.observe.plots import Line, Marker, Steps, line_plot, step_plot
 from sim.scale.point import ALL
 from sim.scale.statistics import Estimate
@@ -230,7 +230,6 @@ def _campaign_rows(points: Sequence[PointResult]) -> list[Row]:
                 continue
             name = scope.removeprefix("campaign:")
             variant, workers, load = _factor_cells(point)
-            rows.append(Row(key=_key(f.variant, f.workers, number(f.load), name),
-                            cells=(f"{variant}: {name}", workers, load, *_cells(figures, CAMPAIGN_COLUMNS))))  # fmt: skip
+            cells: tuple[Cell, ...] = (f"{variant}: {name}", workers, load, *_cells(figures, CAMPAIGN_COLUMNS))
+            rows.append(Row(key=_key(f.variant, f.workers, number(f.load), name), cells=cells))
     return rows
-
