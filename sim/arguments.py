@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sim import __version__
 from sim.run.schedule import STRATEGIES
+from sim.scale.pools import INSTALL_DASK, SCHEDULER_ADDRESS_ENV
 from sim.verify.explore import MAX_RUNS
 
 #: The scenario ``sim run`` uses when given no file.
@@ -132,6 +133,19 @@ def _add_run_output_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--fail-on-race", action="store_true", help="with --races: exit 1 when a race is found (for CI)")
 
 
+def add_pool_arguments(parser: argparse.ArgumentParser, *, jobs_help: str) -> None:
+    """``--jobs`` and ``--scheduler-address``: where independent simulations run
+    (`sim.scale.pools.open_pool`). ``--jobs`` defaults to None (not given): each command
+    says what that means in ``jobs_help``."""
+    parser.add_argument("--jobs", type=int, default=None, metavar="J", help=jobs_help)
+    parser.add_argument(
+        "--scheduler-address",
+        metavar="ADDRESS",
+        help=f"run on the Dask cluster whose scheduler is at ADDRESS, such as tcp://HOST:8786 (default: "
+        f"${SCHEDULER_ADDRESS_ENV} if set); needs {INSTALL_DASK}; --jobs 1 still runs here; see docs/races.md",
+    )
+
+
 def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
     """``sim explore``'s options: the schedules to run and how they are drawn, the processes that run
     them, the shrinking budget, and the exit code for CI."""
@@ -156,13 +170,11 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
         metavar="D",
         help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
     )
-    explore.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="J",
-        help="spread the schedules over J processes, at most one per core; the result is the same for any J "
-        "(default 1)",
+    add_pool_arguments(
+        explore,
+        jobs_help="spread the schedules over J processes, at most one per core; 1 runs them in this process; the "
+        "result is the same for any J and on a cluster (default 1, or the cluster's workers with "
+        "--scheduler-address)",
     )
     explore.add_argument(
         "--shrink-replays",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -25,7 +24,7 @@ from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.scenario.model import Scenario
 from sim.verify import workers
 from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
-from sim.verify.workers import Pool
+from sim.verify.workers import Pool, usable_cores
 
 
 def _outcome_under(scenario: Scenario, schedule: str) -> Outcome:
@@ -303,14 +302,6 @@ def worker_count(jobs: int, runs: int) -> int:
     """The worker processes ``jobs`` asks for that can do work: at most one per core
     this process may run on, and one per schedule."""
     return max(1, min(jobs, usable_cores(), runs))
-
-
-def usable_cores() -> int:
-    """The cores this process may run on: more worker processes than that only wait."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_schedule(

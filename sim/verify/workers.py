@@ -25,6 +25,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.context
+import os
 import signal
 import threading
 from collections import deque
@@ -310,6 +311,14 @@ class Workers(Pool):
             worker.process.join()
             worker.pipe.close()
         self.workers = []
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: more worker processes than that only wait."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _never() -> bool:
