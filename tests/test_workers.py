@@ -78,6 +78,19 @@ def test_work_that_kills_every_worker_it_meets_is_reported_and_no_worker_is_left
     assert multiprocessing.active_children() == []
 
 
+def _slowly_scaled(item: int) -> tuple[int, int]:
+    time.sleep(0.1)
+    return _scaled(item)
+
+
+def test_a_map_left_early_does_not_leak_into_the_next() -> None:
+    """Workers still busy with a chunk of a map left early finish it; its results are dropped."""
+    with open_workers(2, 3) as pool:
+        for _ in pool.map_unordered(_slowly_scaled, list(range(20))):
+            break
+        assert pool.map(_scaled, list(range(10))) == [(i, i * 3) for i in range(10)]
+
+
 def test_a_stop_ends_the_map_early() -> None:
     seen: list[int] = []
     with open_workers(1, 1) as pool:

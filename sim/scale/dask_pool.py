@@ -2,7 +2,7 @@
 
 Imported only when that pool is chosen (`sim.scale.pools.open_pool`): ``import sim`` and
 ``sim run`` never import Dask. What every task shares is scattered to the workers once
-(broadcast) and reaches each chunk as an argument that resolves to the worker's own copy;
+(`_kept`) and reaches each chunk as an argument that resolves to the worker's own copy;
 `sim.verify.workers.run_sharing` makes `shared` give it on the task's thread. Each chunk
 is one task with a key made of a fresh token and its chunk number: results are placed by
 that number, never by the order they finish, and two sweeps on one cluster never share a
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import time
 import uuid
@@ -133,6 +134,8 @@ class DaskPool(Pool):
 
 def _raise_failure(future: distributed.Future[Any], result: Any) -> None:
     """Raise what a task that failed raised: a worker that died too often as `WorkerDied`."""
+    if future.status == "cancelled":
+        raise WorkerDied(f"the Dask cluster cancelled a task of this work: {_first_line(result)}")
     if future.status != "error":
         return
     _, exc, traceback = result
@@ -145,15 +148,35 @@ def _raise_failure(future: distributed.Future[Any], result: Any) -> None:
     raise exc.with_traceback(traceback)
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
 def _quiet() -> contextlib.ExitStack:
-    """Dask's own loggers at ERROR while the pool is open: a worker that dies and is restarted,
-    a task rescheduled, a closing connection are routine here and said by sim if at all."""
+    """Dask's loggers silent but for CRITICAL while the pool is open, here and in the worker
+    processes started meanwhile (a restarted worker reads the environment before any plugin
+    could reach it): a worker that died and is restarted, a task run again, results asked of
+    a worker that is gone, are routine here, and sim says what matters in its own words."""
     stack = contextlib.ExitStack()
     for name in ("distributed", "dask"):
         logger = logging.getLogger(name)
         stack.callback(logger.setLevel, logger.level)
-        logger.setLevel(logging.ERROR)
+        logger.setLevel(logging.CRITICAL)
+    saved = os.environ.get(_WORKER_LOGGING)
+    os.environ[_WORKER_LOGGING] = "critical"
+    stack.callback(_restore_environment, _WORKER_LOGGING, saved)
     return stack
+
+
+#: Dask's configuration of its logger's level, as an environment variable worker processes read.
+_WORKER_LOGGING = "DASK_LOGGING__DISTRIBUTED"
+
+
+def _restore_environment(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -166,14 +189,15 @@ def open_local_cluster(*, workers_count: int, shared: object) -> Iterator[DaskPo
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
         )
         closing.callback(cluster.close)
         client = distributed.Client(cluster)
         closing.callback(client.close)
         pool = _pool(client, shared, f"Dask LocalCluster, {workers_count} workers", closing.pop_all())
-    with pool.closing:
+    try:
         yield pool
+    finally:
         pool.end()
 
 
@@ -193,13 +217,21 @@ def open_scheduler(client: distributed.Client, *, address: str, shared: object) 
         pool = _pool(
             client, shared, f"Dask scheduler {address}, {count} worker{'s' if count != 1 else ''}", closing.pop_all()
         )
-    with pool.closing:
+    try:
         yield pool
+    finally:
         pool.end()
 
 
 def _pool(client: distributed.Client, shared: object, description: str, closing: contextlib.ExitStack) -> DaskPool:
     """A pool on ``client`` with ``shared`` on every worker and the plugin that ignores SIGINT."""
     client.register_plugin(IgnoreInterrupts(), name="sim-ignore-interrupts")
-    value = client.scatter(shared, broadcast=True, hash=False)
+    value = client.submit(_kept, shared, key=f"sim-shared-{uuid.uuid4().hex}", pure=False)
     return DaskPool(client=client, value=value, description=description, closing=closing)
+
+
+def _kept(value: T) -> T:
+    """``value`` as a task's result, not scattered data: sent to the scheduler once, copied from
+    worker to worker as tasks need it, and made again from the task if every worker that held
+    it died (scattered data would be lost with them, and every task that needs it cancelled)."""
+    return value

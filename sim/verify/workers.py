@@ -12,7 +12,9 @@ process that ran trio inherits its state) with a pipe to the parent. The parent 
 chunks of items to idle workers and gathers the results. A worker that dies (the OS
 killed it for want of memory, or someone by hand) closes its pipe: that is seen at once, a
 new worker takes its place and its chunk is run again, up to `RETRIES` times per chunk;
-then `WorkerDied` is raised. However the parent leaves (done, an error, a signal), every
+then `WorkerDied` is raised. A map left early (a stop, an error) lets the workers finish
+the chunk they hold; their messages name their map, so the next map drops those results.
+However the parent leaves (done, an error, a signal), every
 worker is killed and reaped: none is left behind. Workers ignore SIGINT: Ctrl-C reaches
 the whole process group, and the parent decides.
 
@@ -51,7 +53,8 @@ class Pool(Protocol):
 
     ``fn`` must be a module-level function of a module the workers can import (it is
     pickled by reference), and a pure function of its item and `shared`: then every pool
-    gives the same results. An exception ``fn`` raises is raised in the caller.
+    gives the same results. An exception ``fn`` raises is raised in the caller. A pool
+    subclasses this class to inherit `map`.
     """
 
     @property
@@ -116,8 +119,9 @@ def chunked(items: Sequence[T], chunk: int) -> list[Sequence[T]]:
 class _Shared:
     #: What the parent gave every worker (in this process, with one job, the same).
     value: object = None
-    #: In a worker: its pipe to the parent. In this process: where `tell` goes.
+    #: In a worker: its pipe to the parent, and the map its chunk is of. In this process: where `tell` goes.
     pipe: multiprocessing.connection.Connection | None = None
+    map: int = 0
     told: Callable[[Any], None] | None = None
 
 
@@ -135,7 +139,7 @@ def tell(message: Any) -> None:
     """Send ``message`` to the caller's ``told`` callback, now: progress from inside a
     long piece of work. Does nothing where the pool cannot carry it (on Dask)."""
     if _Shared.pipe is not None:
-        _Shared.pipe.send(("told", message))
+        _Shared.pipe.send(("told", _Shared.map, message))
     elif _Shared.told is not None:
         _Shared.told(message)
 
@@ -168,21 +172,21 @@ def _serve(pipe: multiprocessing.connection.Connection, value: object) -> None:
             return
         if task is None:
             return
-        number, fn, items = task
+        _Shared.map, number, fn, items = task
         try:
             results = [fn(item) for item in items]
         except Exception as exc:  # raised again in the parent, where it can be reported
-            pipe.send(("error", number, exc))
+            pipe.send(("error", _Shared.map, number, exc))
             continue
-        pipe.send(("done", number, results))
+        pipe.send(("done", _Shared.map, number, results))
 
 
 @attrs.define(eq=False)
 class _Worker:
     process: multiprocessing.process.BaseProcess
     pipe: multiprocessing.connection.Connection
-    #: The number of the chunk it works on, or None when idle.
-    chunk: int | None = None
+    #: The map (`Workers.maps`) and the number of the chunk it works on, or None when idle.
+    task: tuple[int, int] | None = None
 
 
 def _start_worker(context: multiprocessing.context.SpawnContext, value: object) -> _Worker:
@@ -201,6 +205,8 @@ class Workers(Pool):
     workers: list[_Worker]
     #: What every worker shares: a worker started in place of one that died gets it too.
     value: object = None
+    #: The maps begun: a worker's messages name theirs, and those of a map left early are dropped.
+    maps: int = 0
 
     @property
     def name(self) -> str:
@@ -251,15 +257,16 @@ class Workers(Pool):
             finally:
                 _Shared.told = None
             return
+        self.maps += 1
         pending = deque(range(len(chunks)))
         deaths = [0] * len(chunks)
         done = 0
         while done < len(chunks):
             for index, worker in enumerate(self.workers):
-                if worker.chunk is None and pending:
-                    worker.chunk = pending.popleft()
+                if worker.task is None and pending:
+                    worker.task = (self.maps, pending.popleft())
                     try:
-                        worker.pipe.send((worker.chunk, fn, chunks[worker.chunk]))
+                        worker.pipe.send((*worker.task, fn, chunks[worker.task[1]]))
                     except OSError:  # it died while idle: its replacement takes the chunk
                         self._replace(index, pending, deaths)
             if stopped():
@@ -273,33 +280,36 @@ class Workers(Pool):
                 except (EOFError, OSError):
                     self._replace(index, pending, deaths)
                     continue
-                if message[0] == "told":
-                    if told is not None:
-                        told(message[1])
+                kind, which, *rest = message
+                if kind == "told":
+                    if told is not None and which == self.maps:
+                        told(rest[0])
                     continue
-                if message[0] == "error":
-                    raise message[2]
-                _, number, results = message
-                worker.chunk = None
+                worker.task = None
+                if which != self.maps:  # the chunk of a map left early: dropped
+                    continue
+                if kind == "error":
+                    raise rest[1]
                 done += 1
-                yield number, results
+                yield rest[0], rest[1]
 
     def _replace(self, index: int, pending: deque[int], deaths: list[int]) -> None:
         """Worker ``index`` died: start another in its place and put its chunk back first in
-        ``pending``; or raise `WorkerDied` when that chunk's worker died too often."""
+        ``pending`` (if of this map); or raise `WorkerDied` when that chunk's worker died too often."""
         worker = self.workers[index]
         worker.process.join(1.0)
         worker.pipe.close()
         code = worker.process.exitcode
-        if worker.chunk is not None:
-            deaths[worker.chunk] += 1
-            if deaths[worker.chunk] > RETRIES:
+        if worker.task is not None and worker.task[0] == self.maps:
+            number = worker.task[1]
+            deaths[number] += 1
+            if deaths[number] > RETRIES:
                 why = "killed by the OS for want of memory, or by hand" if code == -9 else f"exit code {code}"
                 raise WorkerDied(
-                    f"a worker process ended in the middle of its work ({why}), {deaths[worker.chunk]} times "
+                    f"a worker process ended in the middle of its work ({why}), {deaths[number]} times "
                     "on the same piece of work"
                 )
-            pending.appendleft(worker.chunk)
+            pending.appendleft(number)
         self.workers[index] = _start_worker(multiprocessing.get_context("spawn"), self.value)
 
     def end(self) -> None:
