@@ -161,9 +161,13 @@ def run_sharing(fn: Callable[[T], R], items: Sequence[T], value: object) -> list
 _unset = object()
 
 
-def _serve(pipe: multiprocessing.connection.Connection, value: object) -> None:
-    """A worker's life: run what the parent sends until it sends None."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _serve(pipe: multiprocessing.connection.Connection) -> None:
+    """A worker's life: take the shared value, then run what the parent sends until it sends None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already, if it started under `_interrupts_ignored`
+    try:
+        value = pipe.recv()
+    except EOFError:  # the parent is gone
+        return
     _Shared.value, _Shared.pipe = value, pipe
     while True:
         try:
@@ -192,10 +196,30 @@ class _Worker:
 def _start_worker(context: multiprocessing.context.SpawnContext, value: object) -> _Worker:
     """A new worker process sharing ``value``."""
     mine, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(theirs, value), daemon=True)
-    process.start()
+    process = context.Process(target=_serve, args=(theirs,), daemon=True)
+    with _interrupts_ignored():  # the start sends the process little: over in milliseconds
+        process.start()
     theirs.close()  # the worker's end: when it dies, our recv sees EOF
+    mine.send(value)  # pickled once, as the worker reads it
     return _Worker(process=process, pipe=mine)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker starts: it inherits that through exec, and Python keeps it,
+    so a Ctrl-C while it imports sim does not kill it half-started with a traceback. A Ctrl-C
+    in that window (a fork, an exec and a short write: milliseconds, the shared value goes
+    after) is lost here; a blocked signal would not be, but the spawn clears the block in the
+    child. Outside the main thread, where no handler can be set, nothing changes."""
+    try:
+        saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 @attrs.define(eq=False)
