@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sim import __version__
 from sim.run.schedule import STRATEGIES
+from sim.scale.pools import INSTALL_DASK, SCHEDULER_ADDRESS_ENV
 from sim.verify.explore import MAX_RUNS
 
 #: The scenario ``sim run`` uses when given no file.
@@ -205,23 +206,23 @@ def _add_sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument(
         "--report", metavar="PATH", help="write a self-contained HTML page with plots and the table (needs sim[plot])"
     )
-    add_pool_arguments(sweep)
-
-
-def add_pool_arguments(parser: argparse.ArgumentParser) -> None:
-    """--jobs and --scheduler-address: what runs many independent simulations."""
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        metavar="J",
-        help="1: run everything in this process, no Dask; J: a local Dask cluster (or processes) of J workers "
-        "(default: one per core)",
+    add_pool_arguments(
+        sweep,
+        jobs_help="1: everything in this process, no Dask; J: a local Dask cluster of J workers (processes "
+        "without Dask) (default: one worker per core)",
     )
+
+
+def add_pool_arguments(parser: argparse.ArgumentParser, *, jobs_help: str) -> None:
+    """``--jobs`` and ``--scheduler-address``: where independent simulations run
+    (`sim.scale.pools.open_pool`). ``--jobs`` defaults to None (not given): each command
+    says what that means in ``jobs_help``."""
+    parser.add_argument("--jobs", type=int, default=None, metavar="J", help=jobs_help)
     parser.add_argument(
         "--scheduler-address",
         metavar="ADDRESS",
-        help="use the Dask cluster whose scheduler is at ADDRESS, such as tcp://10.0.0.5:8786 (default: "
-        "$DASK_SCHEDULER_ADDRESS, else a local cluster)",
+        help=f"run on the Dask cluster whose scheduler is at ADDRESS, such as tcp://HOST:8786 (default: "
+        f"${SCHEDULER_ADDRESS_ENV} if set); needs {INSTALL_DASK}; --jobs 1 still runs here; see docs/races.md",
     )
 
 
@@ -249,13 +250,11 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
         metavar="D",
         help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
     )
-    explore.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="J",
-        help="spread the schedules over J processes, at most one per core; the result is the same for any J "
-        "(default 1)",
+    add_pool_arguments(
+        explore,
+        jobs_help="spread the schedules over J processes, at most one per core; 1 runs them in this process; the "
+        "result is the same for any J and on a cluster (default 1, or the cluster's workers with "
+        "--scheduler-address)",
     )
     explore.add_argument(
         "--shrink-replays",

@@ -15,10 +15,11 @@ import resource
 import shlex
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Literal, NoReturn, TextIO
 
 import attrs
 import trio
@@ -37,14 +38,15 @@ from sim.observe.summary import Summary
 from sim.observe.trace import TraceSink
 from sim.run.activity import ActivitySink
 from sim.run.schedule import ScheduleError, parse_schedule
+from sim.scale.pools import PoolError, chosen_scheduler, open_pool
 from sim.scenario import MAX_FILE_BYTES, ScenarioError, decode_scenario, load_scenario, parse_scenario
 from sim.scenario.estimate import MemoryGuard, available_memory, estimate_memory
 from sim.scenario.loader import load_variants
 from sim.scenario.model import Problem, Scenario
 from sim.sweep_command import sweep
 from sim.verify.exploration_report import format_exploration
-from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, usable_cores, worker_count
-from sim.verify.workers import WorkerDied
+from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, worker_count
+from sim.verify.workers import Pool, WorkerDied, usable_cores
 
 #: Exit codes; a signal's (130, 143) are sim.observe.signals'.
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -145,7 +147,7 @@ def _explore(args: argparse.Namespace) -> int:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
-    jobs = _fit_jobs(args, scenario)
+    opener = pool_opener(args, jobs=_explore_jobs(args, scenario), local="processes")
     line = _ExploreProgressLine(terminal=sys.stderr.isatty(), shrink_replays=args.shrink_replays)
     stop = Stop()
     # Both signals only ask (a signal handler must not raise inside trio's machinery):
@@ -156,7 +158,7 @@ def _explore(args: argparse.Namespace) -> int:
                 scenario,
                 runs=args.runs,
                 seed=args.seed,
-                jobs=jobs,
+                pool=opener,
                 strategy=args.strategy,
                 pct_depth=args.pct_depth,
                 shrink_replays=args.shrink_replays,
@@ -166,6 +168,10 @@ def _explore(args: argparse.Namespace) -> int:
     except WorkerDied as exc:
         line.clear()
         print(f"error: {exc}; the other workers were ended. Fewer --jobs need less memory", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PoolError as exc:
+        line.clear()
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     explore_seconds, shrink_seconds = line.durations(ended=time.perf_counter())
     line.clear()
@@ -182,7 +188,7 @@ def _explore_option_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with ``sim explore``'s numeric options, if anything: each sizes the work or the memory."""
     for option, value, low, high in (
         ("--runs", args.runs, 1, MAX_RUNS),
-        ("--jobs", args.jobs, 1, None),
+        ("--jobs", 1 if args.jobs is None else args.jobs, 1, None),
         ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),
         ("--shrink-replays", args.shrink_replays, 0, MAX_SHRINK_REPLAYS),
     ):
@@ -192,22 +198,43 @@ def _explore_option_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _fit_jobs(args: argparse.Namespace, scenario: Scenario) -> int:
-    """The worker processes ``--jobs`` gets: at most one per core, per schedule and per run the memory holds
-    (each worker holds the people of a run), with a note when that is fewer than asked."""
-    jobs = worker_count(args.jobs, args.runs)
+def _explore_jobs(args: argparse.Namespace, scenario: Scenario) -> int | None:
+    """What `open_pool` gets as ``jobs`` for ``sim explore``: None (the cluster's workers) with a
+    scheduler address and no --jobs 1; else --jobs (default 1: this process) as `_fit_jobs` fits it."""
+    if chosen_scheduler(args.scheduler_address) is not None and args.jobs != 1:
+        return None
+    return _fit_jobs(args.jobs or 1, args.runs, scenario)
+
+
+def _fit_jobs(asked: int, runs: int, scenario: Scenario) -> int:
+    """The worker processes ``asked`` (--jobs) gets: at most one per core, per schedule and per run the memory
+    holds (each worker holds the people of a run), with a note when that is fewer than asked."""
+    jobs = worker_count(asked, runs)
     fit = jobs
     if jobs > 1:
         fit = max(1, available_memory()[0] // estimate_memory(scenario).total)
-    if min(jobs, fit) < args.jobs:
+    if min(jobs, fit) < asked:
         jobs = min(jobs, fit)
-        memory = f"; memory for {fit}" if fit < args.jobs else ""
+        memory = f"; memory for {fit}" if fit < asked else ""
         print(
-            f"note: --jobs {args.jobs:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
-            f"(cores here: {usable_cores()}; schedules: {args.runs:,}{memory})",
+            f"note: --jobs {asked:,} runs {jobs} worker process{'es' if jobs > 1 else ''} "
+            f"(cores here: {usable_cores()}; schedules: {runs:,}{memory})",
             file=sys.stderr,
         )
     return jobs
+
+
+def pool_opener(
+    args: argparse.Namespace, *, jobs: int | None, local: Literal["dask", "processes"] = "dask"
+) -> Callable[[object], AbstractContextManager[Pool]]:
+    """What opens the pool `add_pool_arguments`' options ask for, given the value every worker
+    shares: ``jobs`` as the command sized it from --jobs, --scheduler-address (or
+    DASK_SCHEDULER_ADDRESS), and ``local``, what runs several jobs on this machine."""
+
+    def opener(shared: object) -> AbstractContextManager[Pool]:
+        return open_pool(jobs=jobs, scheduler_address=args.scheduler_address, shared=shared, local=local)
+
+    return opener
 
 
 @attrs.define(eq=False, kw_only=True)

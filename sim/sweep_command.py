@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -23,13 +23,14 @@ from sim.observe.output import AtomicFile, open_output, output_problem
 from sim.observe.plots import PlottingUnavailable, require_matplotlib
 from sim.scale.factors import FactorError, parse_loads, parse_workers, scalable_problem
 from sim.scale.point import Replication
-from sim.scale.sweep import Pool, SweepResult, SweepSpec, run_sweep
+from sim.scale.pools import PoolError, open_pool
+from sim.scale.sweep import SweepResult, SweepSpec, run_sweep
 from sim.scale.sweep_output import format_csv, format_table, to_json
 from sim.scenario import ScenarioError
 from sim.scenario.loader import load_variants
 from sim.scenario.model import Scenario
 from sim.scenario.units import parse_duration
-from sim.verify import workers
+from sim.verify.workers import WorkerDied
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -60,14 +61,21 @@ def sweep(args: argparse.Namespace, *, command_line: str) -> int:
             if isinstance(target, AtomicFile):
                 stack.callback(target.discard)  # a no-op once it is closed
         started = time.perf_counter()
-        with _open_pool(args, designs) as (pool, backend):
-            print(f"sweep: {len(spec.jobs(designs)):,} simulations on {backend}", file=sys.stderr)
-            result = run_sweep(spec, designs, pool, progress=line.show)
+        try:
+            with open_pool(jobs=args.jobs, scheduler_address=args.scheduler_address, shared=designs) as pool:
+                name = pool.name
+                backend = name if name.startswith("in ") else f"on {name}"  # "in this process", "on 2 processes"
+                print(f"sweep: {len(spec.jobs(designs)):,} simulations {backend}", file=sys.stderr)
+                result = run_sweep(spec, designs, pool, progress=line.show)
+        except (PoolError, WorkerDied) as exc:
+            line.clear()
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         line.clear()
         seconds = time.perf_counter() - started
         table = sys.stderr if "-" in outputs.values() else sys.stdout
         print(format_table(result), end="", file=table)
-        print(f"{result.jobs_done:,} simulations in {seconds:,.1f} s on {backend}", file=sys.stderr)
+        print(f"{result.jobs_done:,} simulations in {seconds:,.1f} s {backend}", file=sys.stderr)
         for option, target in targets.items():
             target.write(_output_text(option, result, command_line=command_line, backend=backend, seconds=seconds))
             target.close()
@@ -170,20 +178,6 @@ def _output_text(option: str, result: SweepResult, *, command_line: str, backend
     from sim.scale.sweep_page import format_sweep_page
 
     return format_sweep_page(result, command=command_line, backend=backend, seconds=seconds)
-
-
-@contextlib.contextmanager
-def _open_pool(args: argparse.Namespace, designs: Mapping[str, Scenario]) -> Iterator[tuple[Pool, str]]:
-    """The pool the options ask for, sharing ``designs`` with its workers, and its name."""
-    workers._Shared.value = designs
-    yield _InProcess(), "this process"
-
-
-@attrs.define
-class _InProcess:
-    def map_unordered(self, fn, items):  # type: ignore[no-untyped-def]
-        for i, item in enumerate(items):
-            yield i, fn(item)
 
 
 @attrs.define(eq=False, kw_only=True)

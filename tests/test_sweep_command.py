@@ -66,7 +66,7 @@ def test_a_sweep_prints_its_table_and_writes_csv_and_json(
     ]
     assert "  one, 1 workers: 2.50x (95% CI 2.50x-2.50x) from utilization; drains at every load swept" in lines
     assert "  two, 2 workers: 5.00x (95% CI 5.00x-5.00x) from utilization; drains at every load swept" in lines
-    assert "sweep: 8 simulations on this process" in captured.err
+    assert "sweep: 8 simulations in this process" in captured.err
     rows = csv_path.read_text().splitlines()
     assert "two,2,2,all,utilization,2,0.4,0.4,0.4," in rows
     data = json.loads(json_path.read_text())

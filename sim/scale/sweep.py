@@ -12,8 +12,7 @@ sums up the replications it has. docs/sweeps.md says how to read every figure.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -22,20 +21,13 @@ from sim.scale.point import ALL, PointJob, Replication, run_shared_point
 from sim.scale.statistics import Estimate, estimate
 from sim.scale.theory import MMc, Prediction, mmc_of, predict
 from sim.scenario.model import Scenario
+from sim.verify.workers import Pool
 
 #: Points below this utilization (mean over replications) feed the saturation estimate:
 #: there utilization is the offered work over the workers, linear in the load.
 LINEAR_BELOW = 0.9
 #: A point backs up when its trigger queue is this busy and still growing (docs/sweeps.md).
 BACKED_UP_UTILIZATION = 0.95
-
-
-class Pool(Protocol):
-    """What a sweep needs of a pool (`sim.verify.workers`): results as they finish."""
-
-    def map_unordered(
-        self, fn: Callable[[PointJob], Replication], items: Sequence[PointJob]
-    ) -> Iterator[tuple[int, Replication]]: ...
 
 
 @attrs.frozen(kw_only=True)

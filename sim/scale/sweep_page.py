@@ -90,7 +90,7 @@ def _facts(result: SweepResult, *, backend: str, seconds: float) -> list[tuple[s
         ("workers", workers),
         ("replications", f"{spec.replications} per point, seeds {spec.seed} to {spec.seed + spec.replications - 1}"),
         ("simulated", f"{duration} per replication, the first {spec.warmup:g} s left out (warm-up)"),
-        ("ran", f"{result.jobs_done:,} of {result.jobs:,} simulations in {seconds:,.1f} s on {backend}"),
+        ("ran", f"{result.jobs_done:,} of {result.jobs:,} simulations in {seconds:,.1f} s {backend}"),
     ]
 
 

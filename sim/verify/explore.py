@@ -12,8 +12,9 @@ that still give it. What a run ends with, and how two outcomes differ, is
 from __future__ import annotations
 
 import contextlib
-import os
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -23,6 +24,7 @@ from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.scenario.model import Scenario
 from sim.verify import workers
 from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
+from sim.verify.workers import Pool, usable_cores
 
 
 def _outcome_under(scenario: Scenario, schedule: str) -> Outcome:
@@ -201,6 +203,7 @@ def explore(
     shrink_replays: int = 200,
     progress: Callable[[ExploreProgress], None] | None = None,
     stop: Stop | None = None,
+    pool: Callable[[object], AbstractContextManager[Pool]] | None = None,
 ) -> Exploration:
     """Run ``scenario`` under ``runs`` random schedules (strategy seeds ``seed`` ..
     ``seed + runs - 1``), group the outcomes, and find a shrunk witness for each of the
@@ -208,8 +211,10 @@ def explore(
     other classes are counted only).
 
     ``jobs`` > 1 spreads the schedules and the shrinking over that many processes (at
-    most one per core and per schedule). The result is the same for any ``jobs``:
-    results are gathered in seed order. ``strategy`` "pct" uses PCT of ``pct_depth``
+    most one per core and per schedule); ``pool``, given what every worker shares, opens
+    the `Pool` to run them in instead (`sim.scale.pools.open_pool`: a Dask cluster, say).
+    The result is the same for any ``jobs`` and any pool: results are gathered in seed
+    order. ``strategy`` "pct" uses PCT of ``pct_depth``
     (`sim.run.schedule.PCTStrategy`), its change points drawn among as many choice points as
     the default order meets. On a ``stop`` request (a signal) the worker processes are
     ended and the schedules explored so far make the result (`Stop`).
@@ -219,13 +224,13 @@ def explore(
     )
     stop = stop or Stop()
     report = progress or (lambda event: None)
-    jobs = worker_count(jobs, runs)
-    with _stop_in_this_process(stop if jobs == 1 else None), workers.open_workers(jobs, options) as pool:
-        tally = _tally_outcomes(pool, range(seed, seed + runs), alone=jobs == 1, report=report, stop=stop)
+    opener = pool or functools.partial(workers.open_workers, worker_count(jobs, runs))
+    with opener(options) as running, _stop_in_this_process(stop if running.in_process else None):
+        tally = _tally_outcomes(running, range(seed, seed + runs), report=report, stop=stop)
         ranked = tally.ranked()
         top = [tally.first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
         report(ExploreProgress(phase="shrink", done=0, total=len(top)))
-        shrunk = _find_witnesses(pool, options, top, budget=shrink_replays, report=report, stop=stop)
+        shrunk = _find_witnesses(running, options, top, budget=shrink_replays, report=report, stop=stop)
     classes = _describe_classes(scenario, ranked, tally.first, shrunk, stop=stop)
     shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
     return Exploration(
@@ -299,14 +304,6 @@ def worker_count(jobs: int, runs: int) -> int:
     return max(1, min(jobs, usable_cores(), runs))
 
 
-def usable_cores() -> int:
-    """The cores this process may run on: more worker processes than that only wait."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def run_schedule(
     scenario: Scenario,
     strategy_seed: int,
@@ -339,7 +336,7 @@ def run_schedule(
         stop.running = None
 
 
-# -- running schedules, here or in worker processes (sim.verify.workers) ----------------------------
+# -- running schedules, here or in a pool of workers (sim.verify.workers) ---------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -393,20 +390,20 @@ class _Tally:
 
 
 def _tally_outcomes(
-    pool: workers.Workers,
+    pool: Pool,
     seeds: range,
     *,
-    alone: bool,
     report: Callable[[ExploreProgress], None],
     stop: Stop,
 ) -> _Tally:
-    """Run the schedule of each of ``seeds`` in the workers and count the outcomes, in seed
-    order. On a stop request, those explored so far; ``alone`` (one job, run in this process),
-    the schedule the request cut short is not counted."""
+    """Run the schedule of each of ``seeds`` in the pool and count the outcomes, in seed
+    order. On a stop request, those explored so far; in this process, the schedule the
+    request cut short is not counted."""
     tally = _Tally()
     chunk = max(1, min(64, len(seeds) // (pool.count * 8)))
-    for strategy_seed, fingerprint in pool.map(_digest_of_seed, seeds, stopped=lambda: stop.requested, chunk=chunk):
-        if stop.requested and alone:
+    digests = pool.map_unordered(_digest_of_seed, seeds, chunk=chunk, stopped=lambda: stop.requested)
+    for strategy_seed, fingerprint in workers.in_order(digests):
+        if stop.requested and pool.in_process:
             break  # the last one may have been cut short: not an outcome
         tally.add(strategy_seed, fingerprint)
         report(ExploreProgress(phase="explore", done=tally.done, total=len(seeds)))
@@ -414,7 +411,7 @@ def _tally_outcomes(
 
 
 def _find_witnesses(
-    pool: workers.Workers,
+    pool: Pool,
     options: _Options,
     seeds: Sequence[int],
     *,
@@ -434,10 +431,8 @@ def _find_witnesses(
             _, schedule = run_schedule(options.scenario, strategy_seed, **options.run_options())
             shrunk.append(Shrunk(witness=schedule, minimal=False, replays=0))
         return shrunk
-    pairs = [
-        (schedule, outcome)
-        for _, schedule, outcome in pool.map(_witness_of_seed, seeds, stopped=lambda: stop.requested)
-    ]
+    found = pool.map_unordered(_witness_of_seed, seeds, stopped=lambda: stop.requested)
+    pairs = [(schedule, outcome) for _, schedule, outcome in workers.in_order(found)]
     return _shrink_all(pool, pairs, budget, report, stop)
 
 
@@ -477,7 +472,7 @@ def _shrink_one(task: tuple[int, str, Outcome, int]) -> tuple[int, Shrunk]:
 
 
 def _shrink_all(
-    pool: workers.Workers,
+    pool: Pool,
     witnesses: Sequence[tuple[str, Outcome]],
     budget: int,
     report: Callable[[ExploreProgress], None],
@@ -497,7 +492,7 @@ def _shrink_all(
         report(ExploreProgress(phase="shrink", done=finished, total=total, replays=sum(replays)))
 
     tasks = [(index, schedule, outcome, budget) for index, (schedule, outcome) in enumerate(witnesses)]
-    for index, found in pool.unordered(_shrink_one, tasks, stopped=lambda: stop.requested, told=told):
+    for _, (index, found) in pool.map_unordered(_shrink_one, tasks, stopped=lambda: stop.requested, told=told):
         shrunk[index] = found
         replays[index] = found.replays
         finished += 1
