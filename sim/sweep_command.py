@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from sim.arguments import MAX_REPLICATIONS
 from sim.observe import signals
 from sim.observe.output import AtomicFile, open_output, output_problem
 from sim.observe.plots import PlottingUnavailable, require_matplotlib
@@ -89,8 +90,8 @@ def _read(args: argparse.Namespace) -> tuple[dict[str, Scenario], SweepSpec]:
         counts = parse_workers(args.workers) if args.workers is not None else ()
     except FactorError as exc:
         raise _Refused(str(exc)) from None
-    if not 1 <= args.replications <= 1_000:
-        raise _Refused(f"--replications {args.replications:,}: give 1 to 1,000")
+    if not 1 <= args.replications <= MAX_REPLICATIONS:
+        raise _Refused(f"--replications {args.replications:,}: give 1 to {MAX_REPLICATIONS:,}")
     designs = load_variants(args.files)
     if args.variant:
         unknown = [name for name in args.variant if name not in designs]

@@ -8,7 +8,7 @@ which is what lets a sweep gather results by key and print the same CSV however 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import attrs
 
@@ -123,12 +123,3 @@ def _percentile_figures(name: str, sample: Percentiles) -> dict[str, float]:
         f"{name}_p95": sample.p95,
         f"{name}_p99": sample.p99,
     }
-
-
-def figure_names(replications: Iterable[Replication]) -> dict[str, list[str]]:
-    """Scope -> the figures measured in any of ``replications``, in a fixed order."""
-    seen: dict[str, dict[str, None]] = {}
-    for replication in replications:
-        for scope, figures in replication.figures.items():
-            seen.setdefault(scope, {}).update(dict.fromkeys(figures))
-    return {scope: list(names) for scope, names in seen.items()}

@@ -158,7 +158,7 @@ def summarize_sweep(
     return SweepResult(
         spec=spec,
         points=points,
-        saturation=_saturations(spec, designs, points, by_point, models),
+        saturation=_saturations(points, by_point, models),
         complete=len(replications) == jobs,
         jobs_done=len(replications),
         jobs=jobs,
@@ -202,18 +202,23 @@ def _growing(series: Sequence[float], replication: Replication) -> bool:
     return late > early * 1.25 + workers
 
 
+def lines_of(points: Sequence[PointResult]) -> list[list[PointResult]]:
+    """The points of each design and worker count, in load order: a line of the plots,
+    and what each saturation is found along."""
+    lines: dict[tuple[str, int | None], list[PointResult]] = {}
+    for point in points:
+        lines.setdefault((point.factors.variant, point.factors.workers), []).append(point)
+    return list(lines.values())
+
+
 def _saturations(
-    spec: SweepSpec,
-    designs: Mapping[str, Scenario],
     points: Sequence[PointResult],
     by_point: Mapping[Factors, list[Replication]],
     models: Mapping[str, MMc | None],
 ) -> tuple[Saturation, ...]:
-    lines: dict[tuple[str, int], list[PointResult]] = {}
-    for point in points:
-        lines.setdefault((point.factors.variant, point.factors.workers or 0), []).append(point)
     found = []
-    for (variant, workers), line in lines.items():
+    for line in lines_of(points):
+        variant, workers = line[0].factors.variant, line[0].factors.workers or 0
         backed = [p.factors.load for p in line if p.backed_up]
         first = min(backed) if backed else None
         drained = [p.factors.load for p in line if not p.backed_up and (first is None or p.factors.load < first)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -32,16 +32,10 @@ CSV_COLUMNS = (
     "erlang_c",
 )
 
-#: The figures of a point that Erlang C predicts, and its name for each.
-THEORY_OF: Mapping[str, str] = {
-    "utilization": "utilization",
-    "queue_mean": "queue_mean",
-    "wait_mean": "wait_mean",
-    "wait_p50": "wait_p50",
-    "wait_p95": "wait_p95",
-    "wait_p99": "wait_p99",
-    "latency_mean": "latency_mean",
-}
+#: The figures of a point that Erlang C predicts (`sim.scale.theory.Prediction` has each).
+THEORY_FIGURES = frozenset(
+    ("utilization", "queue_mean", "wait_mean", "wait_p50", "wait_p95", "wait_p99", "latency_mean")
+)
 
 #: The table's columns: (heading, figure of the "all" scope, digits after the point).
 TABLE_FIGURES = (
@@ -63,8 +57,9 @@ def number(value: float) -> str:
 
 def theory_of(prediction: Prediction | None, figure: str) -> float | None:
     """Erlang C's value of ``figure`` at a point (None: no theory for it)."""
-    name = THEORY_OF.get(figure)
-    return None if prediction is None or name is None else float(getattr(prediction, name))
+    if prediction is None or figure not in THEORY_FIGURES:
+        return None
+    return float(getattr(prediction, figure))
 
 
 def csv_rows(result: SweepResult) -> Iterator[tuple[str, ...]]:

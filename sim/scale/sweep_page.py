@@ -16,7 +16,7 @@ from sim.observe.page import Cell, Column, Number, Page, Row
 from sim.observe.plots import Line, Marker, Steps, line_plot, step_plot
 from sim.scale.point import ALL
 from sim.scale.statistics import Estimate
-from sim.scale.sweep import PointResult, SweepResult
+from sim.scale.sweep import PointResult, SweepResult, lines_of
 from sim.scale.sweep_output import format_saturation, number
 
 #: The figures of the point table: (column key = the CSV's figure, heading, digits).
@@ -70,7 +70,7 @@ def format_sweep_page(result: SweepResult, *, command: str, backend: str, second
         "the last that drains and the first that backs up. Left of the dotted line is the warm-up, left out of "
         "every figure."
     )
-    for line in _lines(result):
+    for line in lines_of(result.points):
         page.figure(_queue_plot(result, line), name=f"queue-{_key(line[0].factors.variant, line[0].factors.workers)}")
     page.section("Every point")
     page.table(name="points", columns=_columns(POINT_COLUMNS), rows=[_point_row(p) for p in result.points],
@@ -92,14 +92,6 @@ def _facts(result: SweepResult, *, backend: str, seconds: float) -> list[tuple[s
         ("simulated", f"{duration} per replication, the first {spec.warmup:g} s left out (warm-up)"),
         ("ran", f"{result.jobs_done:,} of {result.jobs:,} simulations in {seconds:,.1f} s {backend}"),
     ]
-
-
-def _lines(result: SweepResult) -> list[list[PointResult]]:
-    """The points of each design and worker count, by load."""
-    lines: dict[tuple[str, int | None], list[PointResult]] = {}
-    for point in result.points:
-        lines.setdefault((point.factors.variant, point.factors.workers), []).append(point)
-    return list(lines.values())
 
 
 def _label(point: PointResult, result: SweepResult) -> str:
@@ -133,7 +125,7 @@ def _against_load(page: Page, result: SweepResult) -> None:
     )
     for figure, title, unit, seconds in plots:
         lines = []
-        for line in _lines(result):
+        for line in lines_of(result.points):
             values = [p.figures[ALL].get(figure) for p in line]
             if any(v is None for v in values) or len(line) != len(result.spec.loads):
                 continue  # a design that did not run at every load (stopped early): no line
