@@ -13,8 +13,8 @@ import sim
 
 PACKAGE = Path(sim.__file__).parent
 #: Stage -> its rank: a module may import its own stage and earlier ones only.
-STAGES = {"scenario": 1, "run": 2, "observe": 3, "verify": 4, "scale": 5}
-TOP = 6  # sim/__init__.py, cli.py, testing.py, ...
+STAGES = {"scenario": 1, "marketo": 2, "run": 3, "observe": 4, "verify": 5, "scale": 6}
+TOP = 7  # sim/__init__.py, cli.py, testing.py, ...
 MODULE_LINES, CLASS_LINES, FUNCTION_LINES = 600, 300, 80
 
 

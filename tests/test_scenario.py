@@ -14,6 +14,7 @@ import pytest
 
 from sim.run.arrivals import external_activities
 from sim.scenario import ScenarioError, load_scenario, model, parse_scenario
+from sim.scenario.dump import dump_scenario
 from sim.scenario.model import (
     AddToList,
     CallWebhook,
@@ -459,6 +460,25 @@ def test_R4_executable_with_schedule_or_active(line: str, words: tuple[str, ...]
 def test_unknown_campaign_kind() -> None:
     problem = only_problem(scenario('[campaigns.T]\nkind = "requestable"\n'), 'campaign "T"')
     assert_words(problem.message, ('kind "requestable" is not a campaign kind', '"executable"'))
+
+
+def test_marketo_id_is_read_dumped_and_must_be_unique() -> None:
+    """`sim import` writes each campaign's Marketo id; `sim compare` matches by it."""
+    text = scenario(FORM_FILL, '[campaigns.A]\nmarketo_id = 1001\ntriggers = [{ trigger = "fills_out_form" }]\n')
+    read = parse_scenario(text, source="x.toml")
+    assert read.campaigns["A"].marketo_id == 1001
+    assert read.campaigns["Form Fill"].marketo_id is None
+    assert parse_scenario(dump_scenario(read), source="x.toml") == read
+    twice = scenario(
+        '[campaigns.A]\nmarketo_id = 7\ntriggers = [{ trigger = "fills_out_form" }]\n',
+        '[campaigns.B]\nmarketo_id = 7\ntriggers = [{ trigger = "fills_out_form" }]\n',
+    )
+    problem = only_problem(twice, 'campaign "B"')
+    assert problem.message == '"marketo_id" 7 is also campaign "A"\'s; each Marketo campaign is imported once'
+    refused = {"0": ("is 0", "from 1 up"), '"7"': ('"marketo_id" must be an integer', 'not a string ("7")')}
+    for bad, words in refused.items():
+        text = scenario(f'[campaigns.A]\nmarketo_id = {bad}\ntriggers = [{{ trigger = "fills_out_form" }}]\n')
+        assert_words(only_problem(text, 'campaign "A"').message, words)
 
 
 # --- R9, R16: Wait and Call Webhook -------------------------------------------------

@@ -105,6 +105,22 @@ def check_requests_and_executes(r: Reader, campaigns: Mapping[str, Campaign]) ->
             r.problem(message, where=first.where)
 
 
+def check_marketo_ids(r: Reader, campaigns: Mapping[str, Campaign]) -> None:
+    """Each Marketo campaign id names one campaign, so `sim compare` can match by it."""
+    first: dict[int, str] = {}
+    for name, campaign in campaigns.items():
+        if campaign.marketo_id is None:
+            continue
+        if campaign.marketo_id in first:
+            r.problem(
+                f'"marketo_id" {campaign.marketo_id} is also campaign "{first[campaign.marketo_id]}"\'s; '
+                "each Marketo campaign is imported once",
+                where=f'campaign "{name}"',
+            )
+        else:
+            first[campaign.marketo_id] = name
+
+
 def _execute_chains(
     executes: Mapping[str, list[Call]], chain: tuple[str, ...], calls: tuple[Call, ...] = ()
 ) -> Iterator[tuple[Call, tuple[str, ...], str]]:

@@ -172,6 +172,8 @@ def _campaign(campaign: Campaign) -> Table:
         table["priority"] = campaign.priority
         if campaign.priority_from:
             table["priority_from"] = _duration(campaign.priority_from)
+    if campaign.marketo_id is not None:
+        table["marketo_id"] = campaign.marketo_id
     if campaign.flow:
         table["flow"] = [_step(step, campaign.program) for step in campaign.flow]
     return table

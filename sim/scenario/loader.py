@@ -173,6 +173,7 @@ def _read(r: Reader, data: Mapping[str, Any]) -> model.Scenario:
     population, people = read_people(r, data)
     campaigns = read_campaigns(r, data)
     cross_checks.check_requests_and_executes(r, campaigns)
+    cross_checks.check_marketo_ids(r, campaigns)
     activities = read_activities(r, data, campaigns)
     generators, replays = read_load(r, data, campaigns)
     cross_checks.check_new_people(r, generators)

@@ -314,6 +314,9 @@ class Campaign:
     #: after ``priority_from``; None: the priority its flow gives (R19).
     priority: Priority | None = None
     priority_from: float = 0.0
+    #: The id of the Marketo smart campaign this one was imported from (`sim import`);
+    #: `sim compare` matches an export's rows (their campaignId) to campaigns by it.
+    marketo_id: int | None = None
 
 
 # --- people and load -------------------------------------------------------------

@@ -41,7 +41,7 @@ def read_campaign(r: Reader, name: str, raw: object) -> Campaign:
         raise r.fail(f"a campaign must be a table, not {kind_of(raw)}")
     allowed = (
         *("kind", "program", "active", "qualification", "triggers", "filters", "schedule", "flow"),
-        *("priority", "priority_from"),
+        *("priority", "priority_from", "marketo_id"),
     )
     r.check_keys(raw, allowed, "a campaign")
     kind = r.get(raw, "kind", str, "trigger")
@@ -77,6 +77,7 @@ def read_campaign(r: Reader, name: str, raw: object) -> Campaign:
     no_override: tuple[model.Priority | None, float] = (None, 0.0)
     priority, priority_from = r.guard(lambda: _read_priority(r, raw, kind), no_override)
     flow = _read_flow(r, name, raw, kind, program)
+    marketo_id = r.guard(lambda: _read_marketo_id(r, raw), None)
     return Campaign(
         name=name,
         kind=kind,
@@ -89,7 +90,18 @@ def read_campaign(r: Reader, name: str, raw: object) -> Campaign:
         flow=flow,
         priority=priority,
         priority_from=priority_from,
+        marketo_id=marketo_id,
     )
+
+
+def _read_marketo_id(r: Reader, raw: Mapping[str, Any]) -> int | None:
+    """The Marketo smart campaign id `sim import` wrote: `sim compare` matches by it."""
+    if "marketo_id" not in raw:
+        return None
+    value = r.get(raw, "marketo_id", int)
+    if value < 1:
+        raise r.fail(f'"marketo_id" is {value}; a Marketo campaign id is a whole number from 1 up')
+    return int(value)
 
 
 def _read_flow(r: Reader, name: str, raw: Mapping[str, Any], kind: str, program: str | None) -> tuple[Step, ...]:
