@@ -18,7 +18,7 @@ from sim.testing import scenarios, seeds
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.toml"))
 #: The small examples: the big ones run in tests/test_golden.py already.
-SMALL = [path for path in EXAMPLES if path.stem not in ("lead-lifecycle", "webinar-backlog")]
+SMALL = [path for path in EXAMPLES if path.stem not in ("lead-lifecycle", "webinar-backlog", "chain-vs-executables")]
 
 
 def _log(scenario: Scenario, *, plan: Plan | None, strategy_seed: int) -> bytes:

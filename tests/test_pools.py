@@ -69,38 +69,53 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """A real `dask scheduler` and one `dask worker` (two threads), as subprocesses on localhost."""
+def _cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[subprocess.Popen[bytes]], Path]]:
+    """A real `dask scheduler` and one `dask worker` (two threads), as subprocesses on
+    localhost; their output goes to a log the `scheduler` fixture shows if one has died."""
     dask = Path(sys.executable).parent / "dask"
     address = f"tcp://127.0.0.1:{_free_port()}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)])}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-    started = [
-        subprocess.Popen(
-            [dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-            **quiet,  # type: ignore[call-overload]
-        )
-    ]
-    try:
-        started.append(
+    log_path = tmp_path_factory.mktemp("dask") / "cluster.log"
+    with log_path.open("wb") as log:
+        quiet = {"stdout": log, "stderr": subprocess.STDOUT, "env": env}
+        started = [
             subprocess.Popen(
-                [dask, "worker", address, "--nthreads", "2", "--no-nanny", "--no-dashboard"],
+                [dask, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
                 **quiet,  # type: ignore[call-overload]
             )
-        )
-        _EXTERNAL.update(process.pid for process in started)
-        with distributed.Client(address, timeout=30) as client:
-            client.wait_for_workers(1, timeout=30)
-        yield address
-    finally:
-        for process in reversed(started):
-            process.send_signal(signal.SIGTERM)
-        for process in reversed(started):
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        ]
+        try:
+            started.append(
+                subprocess.Popen(
+                    [dask, "worker", address, "--nthreads", "2", "--no-nanny", "--no-dashboard"],
+                    **quiet,  # type: ignore[call-overload]
+                )
+            )
+            _EXTERNAL.update(process.pid for process in started)
+            with distributed.Client(address, timeout=30) as client:
+                client.wait_for_workers(1, timeout=30)
+            yield address, started, log_path
+        finally:
+            for process in reversed(started):
+                process.send_signal(signal.SIGTERM)
+            for process in reversed(started):
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture
+def scheduler(_cluster: tuple[str, list[subprocess.Popen[bytes]], Path]) -> str:
+    """The address of `_cluster`'s scheduler, after checking it and its worker still run: a
+    dead worker would leave the test waiting for one forever."""
+    address, started, log_path = _cluster
+    ended = [process.args[1] for process in started if process.poll() is not None]  # type: ignore[index]
+    if ended:
+        tail = log_path.read_text(errors="replace")[-3000:]
+        pytest.fail(f"the test cluster's {' and '.join(map(str, ended))} ended; its log ends:\n{tail}")
+    return address
 
 
 @pytest.mark.slow
