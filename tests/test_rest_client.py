@@ -22,12 +22,12 @@ SECRET = "acme-SECRET/42+x="
 TYPES = "/rest/v1/activities/types.json"
 
 
-def client_for(server: FakeMarketo, clock: FakeClock, *, secret: str = SECRET, **limits: object) -> RestClient:
+def client_for(server: FakeMarketo, clock: FakeClock, *, secret: str = SECRET, retries: int = 5) -> RestClient:
     return RestClient(
         server.base_url,
         client_id=CLIENT_ID,
         client_secret=secret,
-        limits=Limits(clock=clock, sleep=clock.sleep, **limits),  # type: ignore[arg-type]
+        limits=Limits(clock=clock, sleep=clock.sleep, retries=retries),
     )
 
 
