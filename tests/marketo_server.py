@@ -53,6 +53,7 @@ class FakeMarketo:
     ) -> None:
         self.secret, self.clock, self.campaigns, self.hold, self.flow_steps = secret, clock, campaigns, hold, flow_steps
         self.fail: dict[str, list[str]] = {}  # path -> codes to answer, in turn, before the recorded answer
+        self.warn: dict[str, list[str]] = {}  # path -> warnings added to its answers
         self.reject_tokens = False  # answer 601 to every token (an instance that refuses them)
         self.seen: list[Seen] = []
         self.tokens: list[str] = []
@@ -98,7 +99,10 @@ class FakeMarketo:
             return 500, "<html><body>Internal Server Error</body></html>"
         if code:
             return 200, recorded(f"errors/{code}.json")
-        return self.asset(path, query)
+        status, body = self.asset(path, query)
+        if path in self.warn and isinstance(body, dict):
+            body["warnings"] = [*body.get("warnings", []), *self.warn[path]]
+        return status, body
 
     def token(self, query: dict[str, str]) -> tuple[int, Any]:
         if query.get("client_id") != CLIENT_ID or query.get("client_secret") != self.secret:

@@ -71,7 +71,12 @@ def test_acme_is_fetched_page_by_page_into_the_plans_layout(tmp_path: Path) -> N
     assert (summary.calls, summary.token_fetches, summary.retries) == (20, 1, 0)
     assert summary.flow_steps is True and summary.without_flow == () and summary.notes == ()
     assert lines[0] == f"fetching from {server.base_url}"
-    assert lines[1:4] == ["smart campaigns: 3 listed", "smart campaigns: 6 listed", "smart campaigns: 7 listed"]
+    assert lines[1:5] == [
+        "smart campaigns: 3 listed",
+        "smart campaigns: 6 listed",
+        "smart campaigns: 7 listed",
+        "7 campaigns: 15 more calls",
+    ]
     assert lines[-2:] == ["campaign details: 15 of 15 calls", f"wrote 16 files into {into}"]
 
 
@@ -126,6 +131,16 @@ def test_an_instance_without_flow_steps_is_fetched_without_them_and_says_so(tmp_
     # Once refused, the parameter is not sent again to every campaign.
     refused = [s for s in server.seen if "includeFlowSteps" in s.query]
     assert len(refused) <= 10  # at most the calls already in flight when the first was refused
+
+
+def test_marketos_warnings_become_notes_but_the_end_of_paging_does_not(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
+        server.warn["/rest/v1/activities/types.json"] = ["Some activity types are not visible to this user"]
+        summary = fetch(server, tmp_path / "acme", clock, page_size=3)
+    assert summary.notes == (
+        "GET /rest/v1/activities/types.json: Marketo warned 'Some activity types are not visible to this user'",
+    )
 
 
 def test_an_expired_token_mid_fetch_is_renewed_and_the_fetch_completes(tmp_path: Path) -> None:
@@ -188,9 +203,10 @@ def test_missing_credentials_name_the_environment_variables(
 
 def test_120_campaigns_keep_10_in_flight_and_100_in_any_20_seconds(tmp_path: Path) -> None:
     """R23's limits, as the server counts them (arrival times on the injected clock)."""
-    clock, into = FakeClock(), tmp_path / "many"
+    clock, into, lines = FakeClock(), tmp_path / "many", []
     with serve(FakeMarketo(secret=SECRET, clock=clock, campaigns=120, hold=0.002)) as server:
-        summary = fetch(server, into, clock, page_size=50)
+        summary = fetch(server, into, clock, lines, page_size=50)
+    assert "120 campaigns: 241 more calls, at least 40 s at 100 calls per 20 s" in lines
     assert len(summary.campaigns) == 120
     assert summary.calls == len(server.seen) == 1 + 4 + 2 * 120 + 1
     assert 2 <= server.most_in_flight <= 10

@@ -43,6 +43,8 @@ SMART_LIST = "/rest/asset/v1/smartCampaign/{id}/smartList.json"
 ACTIVITY_TYPES = "/rest/v1/activities/types.json"
 #: The most records an asset browse returns per call (Marketo's documented maximum).
 MAX_PAGE = 200
+#: The warning on the empty page after the last.
+END_OF_PAGES = "No assets found for the given search criteria"
 
 Progress = Callable[[str], None]
 
@@ -93,6 +95,7 @@ def fetch_instance(
     client = RestClient(base_url, client_id=client_id, client_secret=client_secret, limits=limits)
     tell(f"fetching from {client.base_url}")
     campaigns, notes = browse_campaigns(client, page_size=page_size, tell=tell)
+    tell(cost(len(campaigns), client.limits))
     details = CampaignDetails(client, tell=tell)
     records, smart_lists, types = details.fetch([campaign["id"] for campaign in campaigns])
     files: dict[Path, Any] = {}
@@ -116,6 +119,16 @@ def fetch_instance(
         without_flow=without_flow,
         notes=tuple(notes + details.notes),
     )
+
+
+def cost(campaigns: int, limits: Limits) -> str:
+    """What fetching the campaigns' details will take, against the window (R23)."""
+    calls = 2 * campaigns + 1
+    text = f"{campaigns} campaigns: {calls} more calls"
+    if calls <= limits.calls:
+        return text
+    wait = calls // limits.calls * limits.seconds
+    return f"{text}, at least {wait:.0f} s at {limits.calls} calls per {limits.seconds:.0f} s"
 
 
 def check_empty(into: Path) -> None:
@@ -143,6 +156,7 @@ def browse_campaigns(client: RestClient, *, page_size: int, tell: Progress) -> t
         params = {"offset": str(offset), "maxReturn": str(page_size)}
         body = client.get(BROWSE, params)
         page = records_of(body, describe(BROWSE, params))
+        notes += warnings_of(body, describe(BROWSE, params))
         if not page:
             break
         for record in page:
@@ -154,6 +168,16 @@ def browse_campaigns(client: RestClient, *, page_size: int, tell: Progress) -> t
     if not seen:
         notes.append("the instance listed no smart campaigns: check the API-only user's workspace access")
     return [seen[i] for i in sorted(seen)], notes
+
+
+def warnings_of(body: Mapping[str, Any], endpoint: str) -> list[str]:
+    """Marketo's warnings on an answer, as notes; the one that marks the end of paging is no news."""
+    warnings = body.get("warnings")
+    return [
+        f"{endpoint}: Marketo warned {str(w)!r}"
+        for w in (warnings if isinstance(warnings, list) else [])
+        if not str(w).startswith(END_OF_PAGES)
+    ]
 
 
 def records_of(body: Mapping[str, Any], endpoint: str) -> list[dict[str, Any]]:
@@ -187,18 +211,18 @@ class CampaignDetails:
         """(record by id, smart list by id, activity types)."""
         ids = list(ids)
         self._total = 2 * len(ids) + 1
-        with ThreadPoolExecutor(max_workers=self._client.limits.concurrent, thread_name_prefix="marketo") as pool:
+        pool = ThreadPoolExecutor(max_workers=self._client.limits.concurrent, thread_name_prefix="marketo")
+        try:
             types = pool.submit(self._activity_types)
             records = {i: pool.submit(self._record, i) for i in ids}
             smart_lists = {i: pool.submit(self._smart_list, i) for i in ids}
             every: list[Future[Any]] = [types, *records.values(), *smart_lists.values()]
             done, _ = wait(every, return_when=FIRST_EXCEPTION)
-            failed = [f for f in every if f in done and f.exception() is not None]
-            if failed:
-                pool.shutdown(wait=True, cancel_futures=True)
-                error = failed[0].exception()
-                assert error is not None
-                raise error
+        finally:  # after a failure (or Ctrl-C), what has not started never will
+            pool.shutdown(wait=True, cancel_futures=True)
+        failed = [error for f in every if f in done and (error := f.exception()) is not None]
+        if failed:
+            raise failed[0]
         return (
             {i: f.result() for i, f in records.items()},
             {i: f.result() for i, f in smart_lists.items()},
@@ -207,6 +231,8 @@ class CampaignDetails:
 
     def _one(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         body = self._client.get(path, params)
+        with self._lock:
+            self.notes += warnings_of(body, describe(path, params))
         records = records_of(body, describe(path, params))
         if len(records) != 1:
             raise MarketoApiError(
@@ -247,6 +273,8 @@ class CampaignDetails:
 
     def _activity_types(self) -> list[Any]:
         body = self._client.get(ACTIVITY_TYPES)
+        with self._lock:
+            self.notes += warnings_of(body, describe(ACTIVITY_TYPES))
         self._step()
         return records_of(body, describe(ACTIVITY_TYPES))
 

@@ -290,7 +290,7 @@ class RestClient:
             return {"success": False, "errors": [{"code": "401", "message": message}]}
         if status in (502, 503, 504):
             return {"success": False, "errors": [{"code": "502", "message": f"HTTP {status}"}]}
-        hint = "the URL may not be a Marketo instance: check it" if status == 200 else ""
+        hint = "the URL may not be a Marketo instance's: check it (Admin > Integration > Web Services)"
         raise MarketoApiError(
             endpoint=endpoint,
             code=f"HTTP {status}",
