@@ -95,8 +95,8 @@ class FakeMarketo:
                 self._valid.discard(token)
         if not valid:
             return 200, recorded("errors/601.json")
-        if code == "http500":
-            return 500, "<html><body>Internal Server Error</body></html>"
+        if code.startswith("http"):  # an HTTP error page from something in front of Marketo
+            return int(code[4:]), "<html><body>Internal Server Error</body></html>"
         if code:
             return 200, recorded(f"errors/{code}.json")
         status, body = self.asset(path, query)

@@ -187,6 +187,25 @@ def test_the_rate_limit_606_is_retried_after_a_back_off() -> None:
     assert clock.slept == [2.0, 4.0]  # doubling
 
 
+def test_a_gateway_error_page_is_retried_like_a_limit() -> None:
+    clock = FakeClock()
+    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
+        server.fail[TYPES] = ["http503", "http502"]
+        client = client_for(server, clock)
+        assert client.get(TYPES)["success"] is True
+    assert (len(server.calls(TYPES)), client.retries) == (3, 2)
+
+
+def test_a_url_that_is_not_marketos_api_says_where_to_find_the_right_one() -> None:
+    clock = FakeClock()
+    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server, pytest.raises(MarketoApiError) as caught:
+        client_for(server, clock).get("/rest/v1/nothing.json")
+    assert str(caught.value) == (
+        "GET /rest/v1/nothing.json: Marketo answered HTTP 404 '<html><body>Not Found</body></html>': the URL may "
+        "not be a Marketo instance's: check it (Admin > Integration > Web Services)"
+    )
+
+
 def test_a_limit_that_never_lifts_gives_up_after_the_retries_and_says_why() -> None:
     clock = FakeClock()
     with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:

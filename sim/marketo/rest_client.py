@@ -22,6 +22,7 @@ Threads, not trio: this stage imports no trio (docs/architecture.md), and urllib
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -246,7 +247,8 @@ class RestClient:
             code, message = first_error(body)
             if not code:
                 code, message = "token", "the answer holds no access_token"
-            raise MarketoApiError(endpoint=endpoint, code=code, message=self._scrub(message), hint=HINTS["401"])
+            hint = HINTS["401"] if code in ("401", "token") else HINTS.get(code, "")
+            raise MarketoApiError(endpoint=endpoint, code=code, message=self._scrub(message), hint=hint)
         self._token = token
         # A minute early, so a call is not sent with a token about to lapse.
         lifespan = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
@@ -263,9 +265,13 @@ class RestClient:
                 with urllib.request.urlopen(request, timeout=self.limits.timeout) as response:
                     raw = response.read()
             except urllib.error.HTTPError as error:
-                status, raw = error.code, error.read()
+                status = error.code
+                try:
+                    raw = error.read()
+                except (OSError, http.client.HTTPException):
+                    raw = b""
                 error.close()
-            except (urllib.error.URLError, OSError) as error:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
                 failure = str(getattr(error, "reason", error)) or type(error).__name__
         if failure:
             # Raised here, not in the except clause: the caught exception (whose request
