@@ -143,24 +143,24 @@ def test_marketos_warnings_become_notes_but_the_end_of_paging_does_not(tmp_path:
     )
 
 
-def test_an_expired_token_mid_fetch_is_renewed_and_the_fetch_completes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("fail", "tokens", "retries"),
+    [
+        ({"smartCampaign/1003/smartList.json": ["602"], "smartCampaigns.json": ["602"]}, 3, 0),
+        ({"smartCampaign/1005.json": ["606"], "/rest/v1/activities/types.json": ["615"]}, 1, 2),
+    ],
+    ids=["an expired token is renewed", "rate and concurrency limits are waited out"],
+)
+def test_a_fetch_completes_through_expired_tokens_and_limits(
+    tmp_path: Path, fail: dict[str, list[str]], tokens: int, retries: int
+) -> None:
     clock, into = FakeClock(), tmp_path / "acme"
     with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
-        server.fail["/rest/asset/v1/smartCampaign/1003/smartList.json"] = ["602"]
-        server.fail["/rest/asset/v1/smartCampaigns.json"] = ["602"]
+        for path, codes in fail.items():
+            server.fail[path if path.startswith("/") else f"/rest/asset/v1/{path}"] = codes
         summary = fetch(server, into, clock, page_size=3)
-    assert summary.token_fetches == 3
-    assert written(into) == sorted(LAYOUT)
-
-
-def test_a_rate_limit_answer_is_waited_out_and_the_fetch_completes(tmp_path: Path) -> None:
-    clock, into = FakeClock(), tmp_path / "acme"
-    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
-        server.fail["/rest/asset/v1/smartCampaign/1005.json"] = ["606"]
-        server.fail["/rest/v1/activities/types.json"] = ["615"]
-        summary = fetch(server, into, clock, page_size=3)
-    assert summary.retries == 2
-    assert sorted(clock.slept) == [2.0, 2.0]
+    assert (summary.token_fetches, summary.retries) == (tokens, retries)
+    assert clock.slept == [2.0] * retries  # one back-off each
     assert written(into) == sorted(LAYOUT)
 
 

@@ -176,24 +176,19 @@ def test_refused_client_credentials_say_where_to_find_them_and_never_show_the_se
 # -- retries and errors ----------------------------------------------------------------------
 
 
-def test_the_rate_limit_606_is_retried_after_a_back_off() -> None:
+@pytest.mark.parametrize(
+    "answers",
+    [["606", "615"], ["http503", "http502"]],
+    ids=["rate and concurrency limits", "gateway error pages"],
+)
+def test_a_limit_or_a_gateway_error_is_retried_after_a_doubling_back_off(answers: list[str]) -> None:
     clock = FakeClock()
     with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
-        server.fail[TYPES] = ["606", "615"]
-        client = client_for(server, clock)
-        assert client.get(TYPES)["success"] is True
-    assert len(server.calls(TYPES)) == 3
-    assert client.retries == 2
-    assert clock.slept == [2.0, 4.0]  # doubling
-
-
-def test_a_gateway_error_page_is_retried_like_a_limit() -> None:
-    clock = FakeClock()
-    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
-        server.fail[TYPES] = ["http503", "http502"]
+        server.fail[TYPES] = list(answers)
         client = client_for(server, clock)
         assert client.get(TYPES)["success"] is True
     assert (len(server.calls(TYPES)), client.retries) == (3, 2)
+    assert clock.slept == [2.0, 4.0]
 
 
 def test_a_url_that_is_not_marketos_api_says_where_to_find_the_right_one() -> None:
