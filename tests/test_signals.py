@@ -115,11 +115,22 @@ def test_sigterm_while_loading_stops_at_once_with_its_exit_code(tmp_path: Path) 
         encoding="utf-8",
     )
     process = _start("run", "big.toml", cwd=tmp_path)
-    time.sleep(0.8)  # loading: reading and checking 400,000 rows
+    # Loading: it has the CSV open (a fixed sleep raced Python's start on a busy machine,
+    # and a SIGTERM before `sim` handles signals kills it with the default action).
+    _wait_until(lambda: _has_open(process.pid, tmp_path / "rows.csv"), "the CSV to be opened")
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143
     assert "Traceback" not in err
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux's /proc; the suite runs there)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
+    except (FileNotFoundError, PermissionError):  # it has ended, or its fd closed meanwhile
+        return False
 
 
 def _children(pid: int) -> set[int]:
