@@ -193,6 +193,22 @@ def test_a_scheduler_that_does_not_answer_is_a_message_naming_it(capsys: pytest.
     assert "error: cannot reach the Dask scheduler nonsense (--scheduler-address" in capsys.readouterr().err
 
 
+def test_a_scheduler_with_no_worker_says_the_work_waits_for_one() -> None:
+    """A map on it would wait for a worker (an adaptive cluster may be starting them): the
+    user hears why nothing moves."""
+    scheduler = distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0")
+    heard: list[str] = []
+    try:
+        with open_pool(jobs=None, scheduler_address=scheduler.scheduler_address, shared=0, note=heard.append) as pool:
+            assert pool.name == f"Dask scheduler {scheduler.scheduler_address}, 0 workers"
+    finally:
+        scheduler.close()
+    address = scheduler.scheduler_address
+    assert heard == [
+        f"the Dask scheduler {address} has no worker yet: the work waits until one joins (`dask worker {address}`)"
+    ]
+
+
 def test_without_dask_processes_run_with_a_note_and_a_scheduler_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
     heard: list[str] = []

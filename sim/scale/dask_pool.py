@@ -209,11 +209,19 @@ def connect(address: str, *, timeout: float) -> distributed.Client:
 
 
 @contextlib.contextmanager
-def open_scheduler(client: distributed.Client, *, address: str, shared: object) -> Iterator[DaskPool]:
-    """The workers of the cluster ``client`` is connected to, at ``address``."""
+def open_scheduler(
+    client: distributed.Client, *, address: str, shared: object, note: Callable[[str], None]
+) -> Iterator[DaskPool]:
+    """The workers of the cluster ``client`` is connected to, at ``address``; ``note`` hears
+    that there is none yet (the work then waits for one, as an adaptive cluster starts them)."""
     with _quiet() as closing:
         closing.callback(client.close)
         count = len(client.scheduler_info(n_workers=-1)["workers"])
+        if count == 0:
+            note(
+                f"the Dask scheduler {address} has no worker yet: the work waits until one joins "
+                f"(`dask worker {address}`)"
+            )
         pool = _pool(
             client, shared, f"Dask scheduler {address}, {count} worker{'s' if count != 1 else ''}", closing.pop_all()
         )

@@ -80,7 +80,7 @@ def open_pool(
             yield pool
         return
     if address is not None:
-        with _open_scheduler(address, shared=shared, timeout=connect_timeout) as pool:
+        with _open_scheduler(address, shared=shared, timeout=connect_timeout, note=note or _to_stderr) as pool:
             yield pool
         return
     count = jobs or usable_cores()
@@ -97,8 +97,9 @@ def open_pool(
 
 
 @contextlib.contextmanager
-def _open_scheduler(address: str, *, shared: object, timeout: float) -> Iterator[Pool]:
-    """The workers of the Dask cluster whose scheduler is at ``address``."""
+def _open_scheduler(address: str, *, shared: object, timeout: float, note: Callable[[str], None]) -> Iterator[Pool]:
+    """The workers of the Dask cluster whose scheduler is at ``address``; ``note`` hears that
+    it has none yet (Dask then waits for one: an adaptive cluster may be starting them)."""
     if not dask_installed():
         raise PoolError(f"the scheduler {address} needs Dask, which is not installed here: {INSTALL_DASK}")
     from sim.scale.dask_pool import connect, open_scheduler
@@ -111,7 +112,7 @@ def _open_scheduler(address: str, *, shared: object, timeout: float) -> Iterator
             f"{timeout:g} s: {_first_line(exc)}. Check that `dask scheduler` runs there and the address is "
             "tcp://HOST:PORT, or drop the option (and unset the variable) to run here"
         ) from None
-    with open_scheduler(client, address=address, shared=shared) as pool:
+    with open_scheduler(client, address=address, shared=shared, note=note) as pool:
         yield pool
 
 
