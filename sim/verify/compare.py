@@ -197,7 +197,7 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
     log = _LogRows()
     simulation = Simulation(scenario, seed=seed, sinks=[log], measure=False)
     summary = simulation.run_sync()
-    sim_runs, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects))
+    _, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects))
     rows = traffic.produced_rows
     kept = [i for i in range(len(rows)) if rows.times[i] >= 0]
     instance_runs, instance_lags = runs_and_lags(
@@ -205,8 +205,8 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
         ((rows.times[i], rows.leads[i], rows.campaigns[i]) for i in kept),
     )
     sim_counts: dict[tuple[str, str], int] = {}
-    for _, _, campaign, kind in log.effects:
-        sim_counts[campaign, kind] = sim_counts.get((campaign, kind), 0) + 1
+    for _, _, owner, kind in log.effects:
+        sim_counts[owner, kind] = sim_counts.get((owner, kind), 0) + 1
     instance_counts: dict[tuple[int, str], int] = {}
     for i in kept:
         key = (rows.campaigns[i], rows.names[rows.kinds[i]])
