@@ -37,9 +37,9 @@ def compare_command(args: argparse.Namespace) -> int:
         scenario = load_scenario(scenario_path)
         inputs.update({f"the CSV replay {replay.csv}": Path(replay.csv) for replay in scenario.replays})
         if args.json is not None:
-            problem = output_problem({"--json": args.json}, inputs)
-            if problem is not None:
-                print(f"error: {problem}", file=sys.stderr)
+            refused = output_problem({"--json": args.json}, inputs)
+            if refused is not None:
+                print(f"error: {refused}", file=sys.stderr)
                 return EXIT_BAD_INPUT
         types = read_activity_types(str(args.types)) if args.types is not None else None
         names = {c.marketo_id: name for name, c in scenario.campaigns.items() if c.marketo_id is not None}

@@ -219,14 +219,15 @@ def _json_records(path: str, data: Any, problems: Problems) -> Iterator[Activity
         cells = dict(item)
         attributes = item.get("attributes", [])
         if isinstance(attributes, list):
-            pairs: dict[str, Any] = {}
-            for index, pair in enumerate(attributes):
-                if not isinstance(pair, dict) or not isinstance(pair.get("name"), str):
-                    problems.add(path, f"{at}.attributes[{index}]", 'an attribute must be {"name": ..., "value": ...}')
-                    break
-                pairs[pair["name"]] = pair.get("value")
-            else:
-                cells["attributes"] = pairs
+            bad = [
+                i
+                for i, pair in enumerate(attributes)
+                if not isinstance(pair, dict) or not isinstance(pair.get("name"), str)
+            ]
+            if bad:
+                problems.add(path, f"{at}.attributes[{bad[0]}]", 'an attribute must be {"name": ..., "value": ...}')
+                continue
+            cells["attributes"] = {pair["name"]: pair.get("value") for pair in attributes}
         record = _record(path, at, cells, problems, csv_cell=False)
         if record is not None:
             yield record
