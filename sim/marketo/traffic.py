@@ -24,9 +24,9 @@ Build one with `read_traffic(paths, types=...)`. The choices (docs/compare.md):
 from __future__ import annotations
 
 import array
-import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -120,7 +120,11 @@ def read_traffic(
         for path in paths:
             yield from read_activity_records(path, problems)
 
-    traffic = build_traffic(records(), types=types, campaign_names=campaign_names, files=tuple(paths))
+    try:
+        traffic = build_traffic(records(), types=types, campaign_names=campaign_names, files=tuple(paths))
+    except ExportError:
+        problems.raise_any()  # "no activities" because every row was bad: the rows' problems say why
+        raise
     problems.raise_any()
     return traffic
 
@@ -258,8 +262,7 @@ def _replay(
             requested[dict(attributes)["campaign"]] = None
     form_columns = sorted({name for _, _, fields in shapes for name, _ in fields})
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*REPLAY_COLUMNS, *(f"field.{name}" for name in form_columns)])
+    out.write(_csv_line([*REPLAY_COLUMNS, *(f"field.{name}" for name in form_columns)]))
     created: set[str] = set()
     people: dict[str, None] = {}
     position = {name: at for at, name in enumerate(REPLAY_COLUMNS)}
@@ -276,16 +279,27 @@ def _replay(
             cells[position[name]] = value
         for name, value in fields:
             cells[position[f"field.{name}"]] = value
-        writer.writerow(cells)
+        out.write(_csv_line(cells))
     fields_out: dict[str, str | float] = {name: 0 if numeric else "" for name, numeric in sorted(field_values.items())}
     return out.getvalue(), tuple(people), fields_out, tuple(requested)
 
 
+def _csv_line(cells: Sequence[str]) -> str:
+    """One CSV line ending in a newline: a cell with a comma, a quote or a line break
+    quoted (the csv module leaves a lone carriage return bare when lines end in "\\n")."""
+    return ",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells) + "\n"
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
 def _is_number(text: str) -> bool:
+    """Whether a scenario reads ``text`` as a number it accepts (finite, within 2^53 - 1)."""
     try:
-        return math.isfinite(float(text))
+        number = float(text)
     except ValueError:
         return False
+    return math.isfinite(number) and abs(number) <= 2**53 - 1
 
 
 def _seconds(seconds: float) -> str:
