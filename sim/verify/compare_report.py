@@ -3,6 +3,7 @@ mean, and the same as JSON (docs/compare.md)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,8 @@ from sim.observe.metrics import Percentiles
 from sim.scenario.units import format_duration
 from sim.verify.compare import CampaignComparison, Comparison
 
+#: The width the header lines and notes are wrapped to.
+WIDTH = 110
 #: A lag differs enough to be worth a note when one side's p50 is this many times the other's.
 LAG_RATIO = 2.0
 
@@ -27,7 +30,7 @@ def format_comparison(comparison: Comparison) -> str:
         f"campaigns, {skipped:,} skipped (not modelled)"
         + (f", {traffic.duplicates:,} duplicates left out" if traffic.duplicates else ""),
         f"t = 0 is {traffic.start.strftime('%Y-%m-%dT%H:%M:%SZ')}, the first external activity",
-        f"load: {comparison.load.note}",
+        *textwrap.wrap(f"load: {comparison.load.note}", WIDTH, subsequent_indent="  "),
         "",
         "Runs and step activities per campaign (sim: this run; instance: the export; difference: sim - instance):",
     ]
@@ -49,10 +52,8 @@ def format_comparison(comparison: Comparison) -> str:
         sim, instance = campaign.lag
         if sim.count or instance.count:
             mid = str(campaign.marketo_id) if campaign.marketo_id is not None else "-"
-            cells = [_seconds(p, attribute) for attribute in ("p50", "p95", "p99") for p in (sim, instance)]
-            lag_rows.append([campaign.name, mid, f"{sim.count:,}/{instance.count:,}", *cells])
-    header = ["campaign", "marketo_id", "samples sim/instance"]
-    header += [f"{p} {side}" for p in ("p50", "p95", "p99") for side in ("sim", "instance")]
+            lag_rows.append([campaign.name, mid, f"{sim.count:,}/{instance.count:,}", _spread(sim), _spread(instance)])
+    header = ["campaign", "marketo_id", "samples sim/instance", "sim p50/p95/p99", "instance p50/p95/p99"]
     out += _table(header, lag_rows) if lag_rows else ["  (no samples on either side)"]
     if comparison.unmatched:
         out += ["", "Rows whose campaignId matches no campaign of the scenario (not imported, or no marketo_id):"]
@@ -64,7 +65,8 @@ def format_comparison(comparison: Comparison) -> str:
     if comparison.before_start:
         out += ["", f"{comparison.before_start:,} produced rows come before t = 0 and are not compared."]
     out += ["", "What the differences may mean:"]
-    out += [f"  - {note}" for note in notes(comparison)]
+    for note in notes(comparison):
+        out += textwrap.wrap(note, WIDTH, initial_indent="  - ", subsequent_indent="    ")
     return "\n".join(out) + "\n"
 
 
@@ -175,8 +177,9 @@ def _counts(pair: tuple[int, int | None]) -> list[str]:
     return [f"{sim:,}", f"{instance:,}", f"{sim - instance:+,}" if sim != instance else "0"]
 
 
-def _seconds(p: Percentiles, attribute: str) -> str:
-    return f"{getattr(p, attribute):g}" if p.count else "-"
+def _spread(p: Percentiles) -> str:
+    """p50/p95/p99 in seconds, or "-" without samples (not a lag of 0)."""
+    return f"{p.p50:g}/{p.p95:g}/{p.p99:g}" if p.count else "-"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
