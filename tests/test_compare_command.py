@@ -78,3 +78,15 @@ def test_activities_are_required(capsys: pytest.CaptureFixture[str]) -> None:
         main(["compare", SCENARIO])
     assert exited.value.code == 2
     assert "the following arguments are required: --activities" in capsys.readouterr().err
+
+
+def test_the_example_of_docs_compare_is_what_sim_compare_prints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).parent.parent
+    page = (root / "docs" / "compare.md").read_text(encoding="utf-8")
+    command, _, rest = page.partition("$ sim compare ")[2].partition("\n")
+    quoted = rest[: rest.index("```")]
+    monkeypatch.chdir(root)
+    assert main(["compare", *command.split()]) == 0
+    assert capsys.readouterr().out == quoted
