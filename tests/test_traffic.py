@@ -16,24 +16,13 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.marketo.activities import read_activity_types
+from sim.marketo.activities import COLUMNS, read_activity_types
 from sim.marketo.external import form_fields
 from sim.marketo.problems import ExportError
 from sim.marketo.traffic import DRAIN, read_traffic
 from sim.scenario import load_scenario
 
 DATA = Path(__file__).parent / "data" / "marketo"
-COLUMNS = (
-    "marketoGUID",
-    "leadId",
-    "activityDate",
-    "activityTypeId",
-    "campaignId",
-    "primaryAttributeValueId",
-    "primaryAttributeValue",
-    "attributes",
-    "actionResult",
-)
 
 
 def write_export(path: Path, rows: list[tuple[Any, ...]]) -> str:

@@ -35,12 +35,10 @@ import attrs
 
 from sim.marketo.activity_types import ActivityType
 from sim.marketo.problems import ExportError, ExportProblem
+from sim.scenario.read_csv import MAX_CSV_LINE, LineTooLong, bounded_lines
 
 #: Problems shown per file; the rest are counted (as a CSV replay's, docs/scenarios.md).
 PROBLEMS_PER_FILE = 20
-#: The longest CSV line read: a Bulk Activity Extract row is a few hundred bytes; a
-#: longer line means the file is not an export (a binary file, /dev/zero).
-MAX_LINE = 2**20
 #: The largest JSON file read: a Get Lead Activities page holds at most 300 activities.
 MAX_JSON_BYTES = 64 * 2**20
 
@@ -163,7 +161,7 @@ def read_activity_records(path: str, problems: Problems) -> Iterator[ActivityRec
 
 
 def _csv_records(path: str, stream: TextIO, problems: Problems) -> Iterator[ActivityRecord]:
-    reader = csv.reader(_lines(stream))
+    reader = csv.reader(bounded_lines(stream))
     try:
         header = next(reader, None)
         if header is None:
@@ -183,8 +181,10 @@ def _csv_records(path: str, stream: TextIO, problems: Problems) -> Iterator[Acti
                 yield record
     except csv.Error as exc:
         problems.add(path, reader.line_num, f"not a CSV file the csv module can read: {exc}")
-    except _LineTooLong:
-        problems.add(path, reader.line_num + 1, f"a line longer than {MAX_LINE // 2**20} MB: not an activity export")
+    except LineTooLong:
+        problems.add(
+            path, reader.line_num + 1, f"a line longer than {MAX_CSV_LINE // 2**20} MB: not an activity export"
+        )
 
 
 def _header(path: str, header: list[str], problems: Problems) -> dict[str, int] | None:
@@ -402,18 +402,3 @@ def _shown(value: Any) -> str:
 def _suggest(name: str, known: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     return f'; did you mean "{close[0]}"?' if close else f"; the columns are {', '.join(known)}"
-
-
-class _LineTooLong(Exception):
-    """A line over `MAX_LINE`: the file is not an activity export."""
-
-
-def _lines(stream: TextIO) -> Iterator[str]:
-    """The lines of ``stream``, each read with a bound."""
-    while True:
-        line = stream.readline(MAX_LINE + 1)
-        if not line:
-            return
-        if len(line) > MAX_LINE:
-            raise _LineTooLong
-        yield line

@@ -89,9 +89,9 @@ class Traffic:
     #: Activity type name -> how many rows neither (not modelled), for the import report.
     skipped: Mapping[str, int]
     #: The external rows (kinds name sim activity types), in replay order.
-    external_rows: Rows = Rows()
+    external_rows: Rows = attrs.field(factory=Rows)
     #: The rows with a campaignId, modelled or not (kinds name Marketo types), for compare.
-    produced_rows: Rows = Rows()
+    produced_rows: Rows = attrs.field(factory=Rows)
     #: The files read, as given, and how many activities they held (duplicates included).
     files: tuple[str, ...] = ()
     records: int = 0

@@ -14,18 +14,11 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sim.marketo.activities import COLUMNS as ALL_COLUMNS
+
 HERE = Path(__file__).parent / "acme-activities"
 START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
-COLUMNS = (
-    "marketoGUID",
-    "leadId",
-    "activityDate",
-    "activityTypeId",
-    "campaignId",
-    "primaryAttributeValueId",
-    "primaryAttributeValue",
-    "attributes",
-)
+COLUMNS = ALL_COLUMNS[:-1]  # no actionResult
 
 
 def php(fields: dict[str, str]) -> str:
