@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -247,7 +248,7 @@ def _record(
         problems.add(path, at(name), message if json_path else f'"{name}": {message}')
 
     lead = cells.get("leadId")
-    if not _is_id(lead, text=csv_cell):
+    if not _is_id(lead):
         fail("leadId", f"a lead id is a whole number >= 1, not {_shown(lead)}")
         return None
     date = _date(cells.get("activityDate"))
@@ -258,7 +259,7 @@ def _record(
         )
         return None
     type_id = cells.get("activityTypeId")
-    if not _is_id(type_id, text=csv_cell):
+    if not _is_id(type_id):
         fail("activityTypeId", f"an activity type id is a whole number >= 1, not {_shown(type_id)}")
         return None
     optional: dict[str, int | None] = {}
@@ -266,7 +267,7 @@ def _record(
         value = cells.get(name)
         if value is None or value == "" or (csv_cell and value == "null"):
             optional[name] = None
-        elif _is_id(value, text=csv_cell):
+        elif _is_id(value):
             optional[name] = int(value)
         else:
             fail(name, f"an id is a whole number >= 1 or empty, not {_shown(value)}")
@@ -376,15 +377,21 @@ def _results(path: str, data: Any, problems: Problems) -> Iterator[tuple[str, An
 # --- small helpers -------------------------------------------------------------------
 
 
-def _is_id(value: Any, *, text: bool = False) -> bool:
+def _is_id(value: Any) -> bool:
     """A whole number >= 1 (as text in a CSV cell, as a JSON number or text otherwise)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return value >= 1
-    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        return int(value) >= 1
-    return False
+    if type(value) is str:
+        return _text_id(value) is not None
+    return type(value) is int and value >= 1
+
+
+@functools.lru_cache(maxsize=2**16)
+def _text_id(text: str) -> int | None:
+    """The id a cell holds, or None; remembered, as a lead, type or campaign id recurs."""
+    text = text.strip()
+    if not (text.isdigit() and text.isascii()):
+        return None
+    number = int(text)
+    return number if number >= 1 else None
 
 
 def _kind(value: Any) -> str:
