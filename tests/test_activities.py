@@ -179,3 +179,35 @@ def test_bad_activity_types_raise_every_problem() -> None:
         ": $.result[3].id: activity type 1 appears twice",
         ": $.result[4]: an activity type must be an object, not an array",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1, 2]", ': $: a REST response is an object {"success": ..., "result": [...]}, not an array'),
+        ('{"success": true, "result": {"id": 1}}', ": $.result: must be an array, not an object"),
+        (
+            '{"result": [{"leadId": 1, "activityDate": "2026-03-02T09:00:00Z", "activityTypeId": 1, '
+            '"primaryAttributeValue": ["a"]}]}',
+            ": $.result[0].primaryAttributeValue: must be text, not an array",
+        ),
+        (
+            '{"result": [{"leadId": 1, "activityDate": "2026-03-02T09:00:00Z", "activityTypeId": 1, "attributes": 7}]}',
+            ": $.result[0].attributes: must be a JSON object of name: value, not a number",
+        ),
+    ],
+)
+def test_every_problem_of_a_json_envelope(tmp_path: Path, text: str, message: str) -> None:
+    page = tmp_path / "page.json"
+    page.write_text(text, encoding="utf-8")
+    assert records(page) == ([], [f"{page}{message}"])
+
+
+def test_a_column_twice_and_types_with_none_are_problems(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.csv"
+    twice.write_text("leadId,activityDate,activityTypeId,leadId\n", encoding="utf-8")
+    assert records(twice)[1] == [f'{twice}:1: column "leadId" appears twice']
+    empty = tmp_path / "types.json"
+    empty.write_text('{"success": true, "result": []}', encoding="utf-8")
+    with pytest.raises(ExportError, match=r"\$\.result: no activity types; give the Get Activity Types response"):
+        read_activity_types(str(empty))

@@ -14,7 +14,7 @@ them ("Bulk Activity Extract", "Lead Database: Activities", "Get Activity Types"
 - ``activities/types.json`` is ``{"success": true, "result": [{"id", "name",
   "description", "primaryAttribute", "attributes"}, ...]}``.
 
-A file is told apart by its content (JSON starts with ``{``), not its name. Every
+A file is told apart by its content (JSON starts with ``{`` or ``[``), not its name. Every
 malformed row or record is an `ExportProblem` naming the file and its line (CSV) or JSON
 path; at most `PROBLEMS_PER_FILE` are shown per file, then how many more, and the reader
 raises one `ExportError` with all of them. CSV files are streamed: a record is made per
@@ -149,7 +149,7 @@ def read_activity_records(path: str, problems: Problems) -> Iterator[ActivityRec
             while first.isspace():
                 first = stream.read(1)
             stream.seek(0)
-            if first == "{":
+            if first in ("{", "["):  # JSON; anything else is read as CSV
                 data = _json_text(path, stream, problems)
                 if data is not None:
                     yield from _json_records(path, data, problems)
