@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from sim import __version__
+from sim.compare_command import add_compare_arguments
 from sim.run.schedule import STRATEGIES
 from sim.scale.pools import INSTALL_DASK, SCHEDULER_ADDRESS_ENV
 from sim.verify.explore import MAX_RUNS
@@ -69,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         "and writes what finished. See docs/sweeps.md.",
     )
     _add_sweep_arguments(sweep)
+    compare = commands.add_parser(
+        "compare",
+        help="run a scenario on an activity export's traffic and compare it with what the instance did",
+        description="Read a Marketo activity export (Bulk Activity Extract CSV, Get Lead Activities JSON), run the "
+        "scenario on its external activities (form fills, clicks, visits, API requests) and compare per campaign "
+        "(by marketo_id) the runs, the step activities by type and the lag from cause to effect with what the "
+        "export recorded. See docs/compare.md.",
+    )
+    add_compare_arguments(compare)
     check = commands.add_parser(
         "check",
         help="check scenario files without running them",

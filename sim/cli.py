@@ -25,6 +25,7 @@ import attrs
 import trio
 
 from sim.arguments import DEFAULT_SCENARIO, MAX_PCT_DEPTH, MAX_SHRINK_REPLAYS, build_parser
+from sim.compare_command import compare_command
 from sim.observe import signals
 from sim.observe.output import AtomicFile, StandardOutput, open_output, output_problem
 from sim.observe.plots import PlottingUnavailable, require_matplotlib
@@ -112,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             command_line = shown_command(sys.argv[1:] if argv is None else argv)
             if args.command == "sweep":
                 return sweep(args, command_line=command_line)
+            if args.command == "compare":
+                return compare_command(args)
             return _run(args, command_line)
         except KeyboardInterrupt:
             return _interrupted()

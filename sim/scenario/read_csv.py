@@ -57,13 +57,13 @@ def _read_rows(
     r: Reader, stream: TextIO, resolved: str, number: int, campaigns: Mapping[str, Campaign]
 ) -> model.Replay | None:
     """The rows of CSV replay ``number``, or None (and a problem) if it is not a CSV file."""
-    reader = csv.reader(_lines(stream))
+    reader = csv.reader(bounded_lines(stream))
     try:
         return _rows(r, reader, resolved, number, campaigns)
     except csv.Error as exc:
         r.csv_problem(number, reader.line_num, f"not a CSV file the csv module can read: {exc}")
         return None
-    except _LineTooLong:
+    except LineTooLong:
         message = f"a line longer than {MAX_CSV_LINE // 2**20} MB: not a CSV export (a binary file, /dev/zero?)"
         r.csv_problem(number, reader.line_num + 1, message)
         return None
@@ -280,11 +280,11 @@ def _cell_value(r: Reader, field: str, cell: str) -> Value:
     return cell
 
 
-class _LineTooLong(Exception):
+class LineTooLong(Exception):
     """A CSV line over `MAX_CSV_LINE`: the file is not a CSV export."""
 
 
-def _lines(stream: TextIO) -> Iterator[str]:
+def bounded_lines(stream: TextIO) -> Iterator[str]:
     """The lines of ``stream``, each read with a bound: a file with no newline (``/dev/zero``)
     must not be read into memory whole."""
     while True:
@@ -292,5 +292,5 @@ def _lines(stream: TextIO) -> Iterator[str]:
         if not line:
             return
         if len(line) > MAX_CSV_LINE:
-            raise _LineTooLong
+            raise LineTooLong
         yield line

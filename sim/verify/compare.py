@@ -1,0 +1,278 @@
+"""`sim compare`: run a scenario on an export's external activities and set what the
+simulation did beside what the instance recorded, per campaign: runs, step activities by
+type, and the lag from cause to effect (docs/compare.md). A first calibration of the
+queue model (R19-R22) against reality.
+
+- The load: the export's external activities (`sim.marketo.traffic.Traffic`). A scenario
+  whose CSV replay already holds exactly those rows (one `sim import` wrote from this
+  export) runs as it is; any other has its ``[[load]]`` and ``[[activities]]`` replaced by
+  the export's replay, and the people and fields the replay needs declared. Either way it
+  is simulated for the export's duration (`Traffic.duration`).
+- Campaigns are matched by ``marketo_id`` to the export's campaignId.
+- Counts: a campaign's step activities of each type that Marketo records too
+  (`sim.marketo.activity_types.SIM_ACTIVITY`). Runs: the simulation's runs started; the
+  instance's are estimated, as the export has no run records: one per lead and cause
+  with at least one activity of the campaign.
+- Lag: the cause of an activity of lead L is L's latest external activity at or before
+  it; a campaign's lag for that cause is from it to the campaign's first activity for L
+  after it. Measured the same way on both sides, so the two compare.
+"""
+
+from __future__ import annotations
+
+import bisect
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from sim.marketo.activity_types import SIM_ACTIVITY
+from sim.marketo.traffic import Traffic
+from sim.observe.metrics import Percentiles, percentiles
+from sim.observe.simulation import Simulation
+from sim.run.activity import Activity
+from sim.scenario import ScenarioError
+from sim.scenario.loader import build_scenario, read_text, read_toml
+from sim.scenario.model import Problem, Scenario
+
+#: The sim activity types Marketo records as activities too: the ones compared.
+COMPARED_TYPES = tuple(dict.fromkeys(SIM_ACTIVITY.values()))
+#: External activity types in sim's log (a cause).
+_CAUSES = frozenset(("fill_out_form", "click_link", "visit_page", "change_data_value", "request_campaign"))
+
+#: (time, lead, campaign key) of an effect, in time order.
+Effect = tuple[float, str, object]
+
+
+@attrs.frozen(kw_only=True)
+class Loaded:
+    """The scenario as `sim compare` runs it, and what was done to its load."""
+
+    scenario: Scenario
+    #: "as is" (it replays the export already) or "replaced".
+    load: str
+    #: What the output says about it.
+    note: str
+
+
+@attrs.frozen(kw_only=True)
+class CampaignComparison:
+    """One campaign of the scenario beside its Marketo counterpart."""
+
+    name: str
+    marketo_id: int | None
+    runs: tuple[int, int | None]  # (sim, instance); instance None without a marketo_id
+    #: sim activity type -> (sim, instance), for the compared types either side has.
+    activities: Mapping[str, tuple[int, int | None]]
+    lag: tuple[Percentiles, Percentiles]  # (sim, instance), seconds
+    #: Marketo type name -> rows of this campaign of a type sim does not model.
+    not_modelled: Mapping[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Comparison:
+    """Everything `sim compare` prints and writes."""
+
+    source: str
+    seed: int
+    duration: float
+    load: Loaded
+    traffic: Traffic
+    campaigns: tuple[CampaignComparison, ...]
+    #: campaignId -> (rows, {Marketo type name: rows}) of ids no campaign has.
+    unmatched: Mapping[int, tuple[int, Mapping[str, int]]]
+    #: Produced rows before t = 0 (before the first external activity): not compared.
+    before_start: int
+    has_queue: bool
+
+
+def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
+    """The scenario at ``path``, with the export's external activities as its load;
+    raises ScenarioError (with the problems of the export's replay named as such)."""
+    scenario = build_scenario(read_toml(read_text(path), source=str(path)), source=str(path), file=str(path))
+    for replay in scenario.replays:
+        if _same_rows(replay.times, replay.people, [t.type for t in replay.templates], replay.kinds, traffic):
+            rest = len(scenario.replays) + len(scenario.generators) - 1 + (1 if scenario.activities else 0)
+            others = f", with its {rest} other load tables" if rest else ""
+            note = (
+                f'the scenario already replays this export (its [[load]] csv "{Path(replay.csv).name}" holds the '
+                f"same {len(replay):,} rows): run as it is{others}"
+            )
+            return Loaded(scenario=attrs.evolve(scenario, duration=traffic.duration), load="as is", note=note)
+    return _replaced(path, scenario, traffic)
+
+
+def _same_rows(
+    times: Sequence[float], people: Sequence[str], types: Sequence[str], kinds: Sequence[int], traffic: Traffic
+) -> bool:
+    rows = traffic.external_rows
+    if len(times) != len(rows) or list(times) != list(rows.times) or list(people) != list(rows.leads):
+        return False
+    return all(types[a] == rows.names[b] for a, b in zip(kinds, rows.kinds, strict=True))
+
+
+def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
+    """The scenario's data with its load replaced by the export's replay."""
+    data: dict[str, Any] = dict(read_toml(read_text(path), source=str(path)))
+    replaced = [
+        count_of
+        for count_of in (
+            _count(len(data.get("load", data.get("generators", []))), "[[load]] table"),
+            _count(len(data.get("activities", [])), "[[activities]] entry", "[[activities]] entries"),
+        )
+        if count_of
+    ]
+    for key in ("load", "generators", "activities"):
+        data.pop(key, None)
+    data["sim"] = {**data.get("sim", {}), "duration": traffic.duration}
+    fields = dict(data.get("fields", {}))
+    for name, default in traffic.fields.items():
+        fields.setdefault(name, default)
+    data["fields"] = fields
+    declared = {person.id for person in scenario.people}
+    added = [person for person in traffic.people if person not in declared]
+    data["person"] = [*data.get("person", []), *({"id": person} for person in added)]
+    with tempfile.TemporaryDirectory(prefix="sim-compare-") as folder:
+        replay = Path(folder) / "export-replay.csv"
+        replay.write_text(traffic.replay, encoding="utf-8")
+        data["load"] = [{"csv": str(replay)}]
+        try:
+            loaded = build_scenario(data, source=str(path), file=str(path))
+        except ScenarioError as exc:
+            shown = f"the export's replay ({', '.join(traffic.files)})"
+            raise ScenarioError(
+                Problem(file=p.file.replace(str(replay), shown), where=p.where, message=p.message) for p in exc.problems
+            ) from None
+    what = " and ".join(replaced) if replaced else "no load"
+    note = (
+        f"the scenario's own load ({what}) was replaced by the export's {len(traffic.external_rows):,} external "
+        f"activities; {len(added):,} people declared for them"
+    )
+    return Loaded(scenario=loaded, load="replaced", note=note)
+
+
+def _count(number: int, one: str, many: str = "") -> str:
+    if not number:
+        return ""
+    return f"{number:,} {one if number == 1 else (many or one + 's')}"
+
+
+@attrs.define(eq=False)
+class _LogRows:
+    """A sink that keeps only what compare reads of the log: causes and step activities."""
+
+    causes: list[tuple[float, str]] = attrs.field(factory=list)
+    effects: list[tuple[float, str, str, str]] = attrs.field(factory=list)  # time, person, campaign, type
+
+    def write(self, activity: Activity) -> None:
+        self.write_fields(
+            {
+                "t": activity.time,
+                "person": activity.person,
+                "campaign": activity.campaign,
+                "step": activity.step,
+                "type": activity.type,
+                "details": activity.details,
+            }
+        )
+
+    def write_fields(self, fields: dict[str, Any]) -> None:
+        campaign = fields["campaign"]
+        if campaign is None:
+            kind = fields["type"]
+            if kind in _CAUSES and fields["details"].get("source") not in ("form", "webhook"):
+                self.causes.append((fields["t"], fields["person"]))
+        elif fields["step"] is not None:
+            self.effects.append((fields["t"], fields["person"], campaign, fields["type"]))
+
+    def close(self) -> None:
+        pass
+
+
+def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Comparison:
+    """Run ``loaded.scenario`` once (seeded) and compare it with ``traffic``."""
+    scenario = loaded.scenario
+    log = _LogRows()
+    simulation = Simulation(scenario, seed=seed, sinks=[log], measure=False)
+    summary = simulation.run_sync()
+    _, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects))
+    rows = traffic.produced_rows
+    kept = [i for i in range(len(rows)) if rows.times[i] >= 0]
+    instance_runs, instance_lags = runs_and_lags(
+        zip(traffic.external_rows.times, traffic.external_rows.leads, strict=True),
+        ((rows.times[i], rows.leads[i], rows.campaigns[i]) for i in kept),
+    )
+    sim_counts: dict[tuple[str, str], int] = {}
+    for _, _, owner, kind in log.effects:
+        sim_counts[owner, kind] = sim_counts.get((owner, kind), 0) + 1
+    instance_counts: dict[tuple[int, str], int] = {}
+    for i in kept:
+        key = (rows.campaigns[i], rows.names[rows.kinds[i]])
+        instance_counts[key] = instance_counts.get(key, 0) + 1
+    ids = {c.marketo_id for c in scenario.campaigns.values() if c.marketo_id is not None}
+    campaigns = []
+    for name, campaign in scenario.campaigns.items():
+        mid = campaign.marketo_id
+        mine = {t: n for (c, t), n in instance_counts.items() if c == mid} if mid is not None else {}
+        theirs = {SIM_ACTIVITY[t]: n for t, n in mine.items() if t in SIM_ACTIVITY}
+        types = [t for t in COMPARED_TYPES if sim_counts.get((name, t)) or theirs.get(t)]
+        campaigns.append(
+            CampaignComparison(
+                name=name,
+                marketo_id=mid,
+                runs=(summary.campaigns[name].started, instance_runs.get(mid, 0) if mid is not None else None),
+                activities={
+                    t: (sim_counts.get((name, t), 0), theirs.get(t, 0) if mid is not None else None) for t in types
+                },
+                lag=(percentiles(sim_lags.get(name, ())), percentiles(instance_lags.get(mid, ()))),
+                not_modelled={t: n for t, n in sorted(mine.items()) if t not in SIM_ACTIVITY},
+            )
+        )
+    unmatched: dict[int, tuple[int, dict[str, int]]] = {}
+    for (cid, kind), n in sorted(instance_counts.items()):
+        if cid not in ids:
+            total, kinds = unmatched.get(cid, (0, {}))
+            unmatched[cid] = (total + n, {**kinds, kind: n})
+    return Comparison(
+        source=scenario.source,
+        seed=scenario.seed if seed is None else seed,
+        duration=scenario.duration,
+        load=loaded,
+        traffic=traffic,
+        campaigns=tuple(campaigns),
+        unmatched=unmatched,
+        before_start=len(rows) - len(kept),
+        has_queue=scenario.queue is not None,
+    )
+
+
+def runs_and_lags(
+    causes: Iterable[tuple[float, str]], effects: Iterable[Effect]
+) -> tuple[dict[Any, int], dict[Any, list[float]]]:
+    """Runs and lags per campaign key from causes (time, lead) and effects (time, lead,
+    campaign), both in time order.
+
+    An effect's cause is its lead's latest cause at or before it. Each (campaign, lead,
+    cause) is one run, and its lag is from the cause to the campaign's first effect for
+    it; effects with no cause before them (a batch run) count one run per lead and have
+    no lag.
+    """
+    times_of: dict[str, list[float]] = {}
+    for at, lead in causes:
+        times_of.setdefault(lead, []).append(at)
+    seen: set[tuple[object, str, int]] = set()
+    runs: dict[Any, int] = {}
+    lags: dict[Any, list[float]] = {}
+    for at, lead, campaign in effects:
+        times = times_of.get(lead, [])
+        cause = bisect.bisect_right(times, at) - 1
+        key = (campaign, lead, cause)
+        if key in seen:
+            continue
+        seen.add(key)
+        runs[campaign] = runs.get(campaign, 0) + 1
+        if cause >= 0:
+            lags.setdefault(campaign, []).append(round(at - times[cause], 6))
+    return runs, lags

@@ -1,0 +1,196 @@
+"""sim.verify.compare and its report: the acme scenario run on its own export, compared
+per campaign (by marketo_id) with what the instance recorded; lags computed by hand on a
+tiny case; the load replaced or kept, never counted twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.marketo.activities import read_activity_types
+from sim.marketo.traffic import Traffic, read_traffic
+from sim.scenario import ScenarioError
+from sim.verify.compare import compare, load_for_compare, runs_and_lags
+from sim.verify.compare_report import comparison_json, format_comparison, notes
+
+DATA = Path(__file__).parent / "data" / "marketo"
+SCENARIO = DATA / "acme-imported.toml"
+
+#: `sim compare` of the acme fixture, after its first line (which names the scenario).
+ACME = (
+    "export: 1 file, 248 activities: 47 external, 158 produced by campaigns, 43 skipped (not modelled)\n"
+    "t = 0 is 2026-03-02T09:00:00Z, the first external activity\n"
+    'load: the scenario already replays this export (its [[load]] csv "acme-imported.csv" holds the same 47 rows):\n'
+    "  run as it is\n"
+    "\n"
+    "Runs and step activities per campaign (sim: this run; instance: the export; difference: sim - instance):\n"
+    "  campaign              marketo_id  activity            sim  instance  difference\n"
+    "  Contact Us Form Fill  1001        runs                 19        19           0\n"
+    "                                    change_data_value    19        19           0\n"
+    "                                    change_score         19        19           0\n"
+    "                                    request_campaign     19        19           0\n"
+    "  Score Lead            1002        runs                 19        19           0\n"
+    "                                    change_score         19        19           0\n"
+    "  Route Lead            1004        runs                 19        19           0\n"
+    "                                    change_data_value    19        19           0\n"
+    "                                    add_to_list          19        19           0\n"
+    "  Sync to Sales         1003        runs                 19        19           0\n"
+    "                                    interesting_moment   19        19           0\n"
+    "  Nightly Nurture       1005        runs                  0         0           0\n"
+    "  Pricing Interest      1006        runs                 24        24           0\n"
+    "                                    change_score         24        24           0\n"
+    "\n"
+    "Lag from cause to effect, seconds (an external activity to the campaign's first activity for its lead):\n"
+    "  campaign              marketo_id  samples sim/instance  sim p50/p95/p99  instance p50/p95/p99\n"
+    "  Contact Us Form Fill  1001        19/19                           0/0/0              26/40/40\n"
+    "  Score Lead            1002        19/19                           0/0/0              28/42/42\n"
+    "  Route Lead            1004        19/19                           0/0/0              28/42/42\n"
+    "  Sync to Sales         1003        19/19                           0/0/0           182/325/325\n"
+    "  Pricing Interest      1006        24/24                           0/0/0              10/18/20\n"
+    "\n"
+    "Rows whose campaignId matches no campaign of the scenario (not imported, or no marketo_id):\n"
+    "  campaignId  rows  types\n"
+    "  1007        1     Change Score 1\n"
+    "\n"
+    "What the differences may mean:\n"
+    "  - The scenario has no [queue]: every run starts at once and its steps take no time, so the sim's lags are 0.\n"
+    "    Add a [queue] with the instance's workers and service times (docs/queue.md, R19-R22) to model its delays,\n"
+    "    then compare again.\n"
+    "  - Rows of campaigns the scenario does not hold: a campaign whose triggers sim does not model is not\n"
+    "    imported; give an imported campaign its marketo_id to compare it.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def traffic() -> Traffic:
+    types = read_activity_types(str(DATA / "acme-activities" / "types.json"))
+    return read_traffic([str(DATA / "acme-activities" / "acme-activities.csv")], types=types)
+
+
+def test_runs_and_lags_by_hand() -> None:
+    causes = [(0.0, "a"), (10.0, "b"), (100.0, "a")]
+    effects = [
+        (3.0, "c", "X"),  # no cause before it (a batch run): a run, no lag
+        (5.0, "a", "X"),  # cause a@0: lag 5
+        (6.0, "a", "X"),  # the same run: not counted again
+        (12.0, "b", "X"),  # cause b@10: lag 2
+        (30.0, "a", "Y"),  # cause a@0, another campaign: lag 30
+        (105.0, "a", "X"),  # a's next cause, a@100: lag 5
+        (110.0, "a", "Y"),  # a@100: lag 10
+    ]
+    runs, lags = runs_and_lags(causes, effects)
+    assert runs == {"X": 4, "Y": 2}
+    assert lags == {"X": [5.0, 2.0, 5.0], "Y": [30.0, 10.0]}
+
+
+def test_the_acme_scenario_compared_with_its_export(traffic: Traffic) -> None:
+    loaded = load_for_compare(SCENARIO, traffic)
+    assert loaded.load == "as is"  # it replays the export already: not replayed twice
+    report = format_comparison(compare(loaded, traffic))
+    assert report == f"sim compare: {SCENARIO}, seed 0, 4h21m48s simulated\n" + ACME
+
+
+def test_a_scenario_with_another_load_gets_the_exports_instead(traffic: Traffic, tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    own = (
+        text[: text.index("[[person]]")]
+        + '[people]\ncount = 3\n\n[[load]]\ntype = "visit_page"\npage = "/"\nrate = "1/h"\n'
+    )
+    path = tmp_path / "acme.toml"
+    path.write_text(own + '\n[[activities]]\nat = "1m"\nperson = "p1"\ntype = "visit_page"\n', encoding="utf-8")
+    loaded = load_for_compare(path, traffic)
+    assert loaded.load == "replaced"
+    assert loaded.note == (
+        "the scenario's own load (1 [[load]] table and 1 [[activities]] entry) was replaced by the export's 47 "
+        "external activities; 19 people declared for them"
+    )
+    assert loaded.scenario.activities == () and loaded.scenario.generators == ()
+    assert len(loaded.scenario.replays[0]) == 47
+    report = format_comparison(compare(loaded, traffic))
+    as_is = format_comparison(compare(load_for_compare(SCENARIO, traffic), traffic))
+    # The same rows, the same people: the same comparison but for the header.
+    tables = "Runs and step activities"
+    assert report[report.index(tables) :] == as_is[as_is.index(tables) :]
+
+
+def test_a_replay_the_scenario_cannot_take_names_the_export(traffic: Traffic, tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8")
+    path = tmp_path / "acme.toml"
+    path.write_text(text[: text.index("[[person]]")].replace('Country = ""', "Country = 0"), encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_for_compare(path, traffic)
+    export = str(DATA / "acme-activities" / "acme-activities.csv")
+    first = str(caught.value.problems[0])
+    assert first.startswith(f"the export's replay ({export}):2: ")
+    assert 'field "Country" holds numbers; "US" is not a number' in first
+
+
+def test_a_queue_gives_lags_and_notes_on_them(traffic: Traffic, tmp_path: Path) -> None:
+    text = SCENARIO.read_text(encoding="utf-8").replace(
+        'csv = "acme-imported.csv"', f'csv = "{DATA / "acme-imported.csv"}"'
+    )
+    path = tmp_path / "queued.toml"
+    path.write_text(text + '\n[queue]\nworkers = 1\n\n[queue.service]\ndefault = "4s"\n', encoding="utf-8")
+    comparison = compare(load_for_compare(path, traffic), traffic, seed=0)
+    lags = {c.name: (c.lag[0].p50, c.lag[1].p50) for c in comparison.campaigns if c.lag[0].count}
+    assert lags == {
+        "Contact Us Form Fill": (4.0, 26.0),
+        "Score Lead": (16.0, 28.0),
+        "Route Lead": (20.0, 28.0),
+        "Sync to Sales": (28.0, 182.0),
+        "Pricing Interest": (4.0, 10.0),
+    }
+    report = format_comparison(comparison)
+    assert (
+        '"Sync to Sales": the instance took longer (p50 182s against 28s): fewer free workers or slower steps than '
+        "the model's [queue] (R19-R22), or other campaigns' work queued ahead of it." in notes(comparison)
+    )
+    assert "The scenario has no [queue]" not in report
+    assert format_comparison(compare(load_for_compare(path, traffic), traffic, seed=0)) == report  # deterministic
+
+
+def test_counts_that_differ_say_what_may_cause_them(traffic: Traffic, tmp_path: Path) -> None:
+    # Route Lead imported without its Add to List step; Pricing Interest with a step too many.
+    text = SCENARIO.read_text(encoding="utf-8")
+    text = text.replace('  { step = "add_to_list", list = "MQL" },\n', "")
+    text = text.replace(
+        'flow = [{ step = "change_score", field = "Lead Score", change = "+2" }]',
+        'flow = [{ step = "change_score", field = "Lead Score", change = "+2" }, { step = "change_data_value", '
+        'field = "Lead Status", value = "Pricing" }]',
+    )
+    path = tmp_path / "acme.toml"
+    path.write_text(
+        text.replace('csv = "acme-imported.csv"', f'csv = "{DATA / "acme-imported.csv"}"'), encoding="utf-8"
+    )
+    comparison = compare(load_for_compare(path, traffic), traffic)
+    by_name = {c.name: c for c in comparison.campaigns}
+    assert by_name["Route Lead"].activities == {"change_data_value": (19, 19), "add_to_list": (0, 19)}
+    assert by_name["Pricing Interest"].activities == {"change_data_value": (24, 0), "change_score": (24, 24)}
+    report = format_comparison(comparison)
+    said = " ".join(notes(comparison))
+    assert '"Route Lead": the instance recorded more add_to_list: a flow step or choice missing' in said
+    assert '"Pricing Interest": the sim produced more change_data_value: a filter or qualification rule' in said
+    assert "                                    add_to_list           0        19         -19" in report
+
+
+def test_the_json_holds_what_the_table_shows(traffic: Traffic) -> None:
+    comparison = compare(load_for_compare(SCENARIO, traffic), traffic)
+    data = json.loads(json.dumps(comparison_json(comparison)))
+    assert data["load"]["mode"] == "as is"
+    assert data["export"]["skipped"] == {
+        "Change Data Value (written by a form fill)": 19,
+        "New Lead": 20,
+        "Open Email": 4,
+    }
+    first = data["campaigns"][0]
+    assert (first["name"], first["marketo_id"], first["runs"]) == (
+        "Contact Us Form Fill",
+        1001,
+        {"sim": 19, "instance": 19, "difference": 0},
+    )
+    assert first["lag"]["instance"]["p50"] == 26.0
+    assert first["lag"]["sim"] == {"count": 19, "mean": 0.0, "p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+    assert data["unmatched"] == [{"campaignId": 1007, "rows": 1, "types": {"Change Score": 1}}]
+    assert data["notes"][0].startswith("The scenario has no [queue]")
