@@ -21,7 +21,7 @@ from sim.run.activity import Activity
 from sim.run.arrivals import arrival_times, new_arrivals
 from sim.scenario import load_scenario, parse_scenario
 from sim.scenario.dump import dump_activities_csv, dump_scenario
-from sim.scenario.model import Generator, Replay, Scenario
+from sim.scenario.model import ExternalActivity, Generator, Replay, Scenario
 from sim.testing import run_scenario, run_text, simulate
 from sim.verify.guarantees import Log, check_conservation, check_guarantees
 from sim.verify.strategies import scenarios, seeds
@@ -392,6 +392,20 @@ def test_a_csv_replay_of_the_activities_gives_the_same_log(scenario: Scenario, s
         replayed = parse_scenario(text, source=str(Path(folder, "replay.toml")))
     assert len(replayed.replays[0]) == len(scenario.activities)
     assert run_scenario(replayed, seed=seed) == run_scenario(scenario, seed=seed)
+
+
+def test_a_lone_carriage_return_in_a_cell_is_quoted_and_read_back(tmp_path: Path) -> None:
+    """The csv module leaves a lone CR bare when lines end in "\\n"; the loader would then
+    split the row there. dump_activities_csv and sim import's replay share one writer."""
+    scenario = parse_scenario(REPLAY.split("[[load]]")[0], source=str(tmp_path / "replay.toml"))
+    visit = ExternalActivity(at=1.0, person="ann", type="visit_page", attributes={"page": "/a\rb"})
+    text = dump_activities_csv([visit])
+    assert text == 'time,person,activity,page\n1.0,ann,visit_page,"/a\rb"\n'
+    (tmp_path / "activities.csv").write_text(text, encoding="utf-8")
+    replayed = parse_scenario(
+        dump_scenario(scenario) + '\n[[load]]\ncsv = "activities.csv"\n', source=str(tmp_path / "replay.toml")
+    )
+    assert list(replayed.replays[0].activities()) == [visit]
 
 
 def test_a_replay_and_new_people_round_trip_through_a_file(tmp_path: Path) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import array
 import io
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -36,6 +35,7 @@ from sim.marketo.activities import ActivityRecord, Problems, read_activity_recor
 from sim.marketo.activity_types import ActivityType, default_activity_types
 from sim.marketo.external import classify
 from sim.marketo.problems import ExportError, ExportProblem
+from sim.scenario.dump import replay_line
 
 #: Seconds simulated after the export's last activity, for the queue to drain.
 DRAIN = 3600.0
@@ -262,7 +262,7 @@ def _replay(
             requested[dict(attributes)["campaign"]] = None
     form_columns = sorted({name for _, _, fields in shapes for name, _ in fields})
     out = io.StringIO()
-    out.write(_csv_line([*REPLAY_COLUMNS, *(f"field.{name}" for name in form_columns)]))
+    out.write(replay_line([*REPLAY_COLUMNS, *(f"field.{name}" for name in form_columns)]))
     created: set[str] = set()
     people: dict[str, None] = {}
     position = {name: at for at, name in enumerate(REPLAY_COLUMNS)}
@@ -279,18 +279,9 @@ def _replay(
             cells[position[name]] = value
         for name, value in fields:
             cells[position[f"field.{name}"]] = value
-        out.write(_csv_line(cells))
+        out.write(replay_line(cells))
     fields_out: dict[str, str | float] = {name: 0 if numeric else "" for name, numeric in sorted(field_values.items())}
     return out.getvalue(), tuple(people), fields_out, tuple(requested)
-
-
-def _csv_line(cells: Sequence[str]) -> str:
-    """One CSV line ending in a newline: a cell with a comma, a quote or a line break
-    quoted (the csv module leaves a lone carriage return bare when lines end in "\\n")."""
-    return ",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells) + "\n"
-
-
-_SPECIAL = re.compile(r'[,"\r\n]')
 
 
 def _is_number(text: str) -> bool:

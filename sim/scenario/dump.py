@@ -9,10 +9,10 @@ durations as "1h30m", rates as "20/h", most defaults left out. `tomli_w` writes 
 
 from __future__ import annotations
 
-import csv
 import decimal
 import io
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import tomli_w
@@ -348,13 +348,22 @@ def dump_activities_csv(activities: Iterable[model.ExternalActivity]) -> str:
     attributes = [name for name in CSV_ATTRIBUTES if name in used]
     fields = list(dict.fromkeys(name for row in rows for name in row.fields))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["time", "person", "activity", *attributes, *(f"field.{name}" for name in fields)])
+    out.write(replay_line(["time", "person", "activity", *attributes, *(f"field.{name}" for name in fields)]))
     for row in rows:
         cells = [_cell(row.attributes[name]) if name in row.attributes else "" for name in attributes]
         values = [_cell(row.fields[name]) if name in row.fields else "" for name in fields]
-        writer.writerow([repr(row.at), row.person, row.type, *cells, *values])
+        out.write(replay_line([repr(row.at), row.person, row.type, *cells, *values]))
     return out.getvalue()
+
+
+def replay_line(cells: Sequence[str]) -> str:
+    """One line of a CSV replay, ending in a newline: a cell with a comma, a quote or a line
+    break is quoted (the csv module leaves a lone carriage return bare when lines end in
+    "\\n", and the loader would then split the row there)."""
+    return ",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells) + "\n"
+
+
+_SPECIAL = re.compile(r'[,"\r\n]')
 
 
 #: The attribute columns of a CSV replay, in the loader's order (sim.scenario.read_csv.CSV_COLUMNS).
