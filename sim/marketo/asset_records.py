@@ -188,9 +188,7 @@ def read_campaign(p: Payload, path: str, raw: Mapping[str, Any]) -> CampaignReco
     )
 
 
-def _qualification_interval(
-    p: Payload, path: str, raw: Mapping[str, Any], rule: str
-) -> tuple[int | None, str | None]:
+def _qualification_interval(p: Payload, path: str, raw: Mapping[str, Any], rule: str) -> tuple[int | None, str | None]:
     if rule != "interval":
         return None, None
     interval = p.get(raw, path, "qualificationRuleInterval", int)

@@ -128,7 +128,7 @@ def _classify(p: Payload, data: object) -> tuple[str | None, list[tuple[str, dic
         p.problem("$", f"not {_EXPECTED}; it is {json_kind(data)}" + (" without a result" if data else ""))
         return None, []
     if data.get("success") is False:
-        errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+        errors = data["errors"] if isinstance(data.get("errors"), list) else []
         shown = "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors if isinstance(e, dict))
         p.problem("$.success", f"the API answered false ({shown or 'no errors listed'}); fetch it again")
         return None, []

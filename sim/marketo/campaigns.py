@@ -129,7 +129,8 @@ def schedule(record: CampaignRecord, zero: datetime | None, report: CampaignRepo
     if at < 0 and every is not None:
         at += math.ceil(-at / every) * every  # the first run at or after time zero
     if at < 0:
-        report.add("schedule", "skipped", f"its one run ({recurrence.start_at:%Y-%m-%d %H:%M}Z) is before time zero: inactive")
+        once = f"{recurrence.start_at:%Y-%m-%d %H:%M}Z"
+        report.add("schedule", "skipped", f"its one run ({once}) is before time zero: inactive")
         return {"at": "0s"}, None
     if recurrence.end_at is not None:
         ends = (recurrence.end_at - zero) / timedelta(seconds=1)

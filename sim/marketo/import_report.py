@@ -67,10 +67,7 @@ class ImportReport:
                     "name": c.name,
                     "sim_name": c.sim_name,
                     "kind": c.kind or None,
-                    "lines": [
-                        {"subject": line.subject, "outcome": line.outcome, "detail": line.detail, "kind": line.kind or None}
-                        for line in c.lines
-                    ],
+                    "lines": [attrs.asdict(line) | {"kind": line.kind or None} for line in c.lines],
                 }
                 for c in self.campaigns
             ],

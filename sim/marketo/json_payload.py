@@ -102,7 +102,9 @@ class Payload:
             return None
         return value
 
-    def objects(self, obj: Mapping[str, Any], path: str, key: str, *, required: bool = True) -> list[tuple[str, dict]]:
+    def objects(
+        self, obj: Mapping[str, Any], path: str, key: str, *, required: bool = True
+    ) -> list[tuple[str, dict[str, Any]]]:
         """The objects of the array ``obj[key]``, each with its path; a problem for the
         array if it is not one, and for each item that is not an object."""
         items = self.get(obj, path, key, list, required=required)

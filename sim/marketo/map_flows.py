@@ -18,8 +18,16 @@ from sim.marketo.activity_types import DEFAULT_ACTIVITY_TYPES
 from sim.marketo.asset_records import ChoiceRule, FlowStep, StepChoice
 from sim.marketo.declarations import Declarations
 from sim.marketo.import_report import Outcome
-from sim.marketo.map_rules import LIST_FILTERS, NUMBER_OPERATORS, PROGRAM_FILTERS, Mapped, Table, field_filter
-from sim.marketo.map_rules import inline, list_filter
+from sim.marketo.map_rules import (
+    LIST_FILTERS,
+    NUMBER_OPERATORS,
+    PROGRAM_FILTERS,
+    Mapped,
+    Table,
+    field_filter,
+    inline,
+    list_filter,
+)
 from sim.scenario.model import TOKEN
 from sim.scenario.units import parse_duration
 
@@ -101,10 +109,10 @@ def map_step(step: FlowStep, ctx: FlowContext) -> tuple[Table | None, Outcome, s
     if not choices:
         if isinstance(fallback, str):
             return None, "skipped", "; ".join(notes)
-        table = {"step": kind} | fallback
+        result: Table = {"step": kind} | fallback
     else:
-        table = {"step": kind, "choices": choices, "default": fallback}
-    return table, "approximated" if notes else "mapped", inline(table) + "".join(f"; {n}" for n in notes)
+        result = {"step": kind, "choices": choices, "default": fallback}
+    return result, "approximated" if notes else "mapped", inline(result) + "".join(f"; {n}" for n in notes)
 
 
 def _choices(kind: str, rules: list[StepChoice], ctx: FlowContext) -> tuple[list[Table], list[str]]:
@@ -133,7 +141,8 @@ def choice_filter(rule: ChoiceRule, d: Declarations) -> Mapped:
         return list_filter(rule.operator, rule.values, d)
     if name in PROGRAM_FILTERS and len(rule.values) == 1:
         negate = rule.operator.casefold() in ("not in", "is not")
-        table = {"program": d.program(rule.values[0]), "status": "Not in Program"} | ({} if negate else {"op": "is not"})
+        table = {"program": d.program(rule.values[0]), "status": "Not in Program"}
+        table |= {} if negate else {"op": "is not"}
         return [table], "mapped", inline(table)
     if rule.rule_type.casefold() == "activity":
         return [], "skipped", f'the activity condition "{rule.name}" is not modelled'
@@ -271,7 +280,9 @@ def _call_webhook(c: StepChoice, ctx: FlowContext) -> Built:
     if ctx.kind != "trigger":
         return None, f"Call Webhook is only valid in trigger campaigns, not in a {ctx.kind} campaign (R16)"
     webhook = c.attribute("Webhook", "Webhook Name")
-    return _missing("Webhook") if webhook is None else ({"webhook": webhook}, "the response (latency, mappings) is not exported: sim's defaults")
+    if webhook is None:
+        return _missing("Webhook")
+    return {"webhook": webhook}, "its response (latency, status, mappings) is not exported: sim's defaults"
 
 
 _BUILDERS: dict[str, Callable[[StepChoice, FlowContext], Built]] = {

@@ -70,7 +70,7 @@ def _tokens(text: str) -> list[str]:
         tokens.append(match.group(0).strip().lower())
         at = match.end()
     if not tokens:
-        raise ValueError("the logic is empty; write e.g. \"1 and (2 or 3)\"")
+        raise ValueError('the logic is empty; write e.g. "1 and (2 or 3)"')
     return tokens
 
 

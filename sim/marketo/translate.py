@@ -90,11 +90,14 @@ def translate(
         resolve_id=resolve_id,
     )
     user = _user_flows(flows, records, resolve_id)
-    zero = traffic.start if traffic is not None else parts.first_start([r for r in records if imp.kinds[r.id] == "batch"])
+    batches = [r for r in records if imp.kinds[r.id] == "batch"]
+    zero = traffic.start if traffic is not None else parts.first_start(batches)
     for record in records:
         _campaign(imp, record, zero)
     _flows(imp, records, user, flows)
-    duration = _traffic(imp, traffic) if traffic is not None else max([DAY] + [at + AFTER_LAST_BATCH for at in imp.firsts])
+    duration = max([DAY] + [at + AFTER_LAST_BATCH for at in imp.firsts])
+    if traffic is not None:
+        duration = _traffic(imp, traffic)
     _notes(imp, traffic, zero)
     data = _scenario_data(imp, traffic, duration, replay_name)
     return Translation(
@@ -234,7 +237,7 @@ def _smart_list(
             report.add(
                 "smart list",
                 "todo",
-                f"not exported (GET smartCampaign/{record.id}/smartList.json?includeRules=true): no triggers or filters",
+                f"not exported (smartCampaign/{record.id}/smartList.json?includeRules=true): no triggers or filters",
             )
         return [], []
     triggers = parts.map_triggers(smart_list, kind, imp.d, report)
@@ -249,9 +252,7 @@ def _flows(
 ) -> None:
     """Each written campaign's flow: the user's, the exported one mapped, or a TODO."""
     targets = {r.id: _target(imp, r.id) for r in records if r.id in imp.tables}
-    calls = {
-        r.id: {t for ref in executed(r.flow or ()) if (t := imp.resolve_id(ref)) is not None} for r in records
-    }
+    calls = {r.id: {t for ref in executed(r.flow or ()) if (t := imp.resolve_id(ref)) is not None} for r in records}
     for record in records:
         table = imp.tables.get(record.id)
         if table is None:
@@ -275,13 +276,13 @@ def _flows(
             resolve=lambda ref: targets.get(imp.resolve_id(ref) or -1),
             cycles=frozenset(imp.names[t] for t in calls[record.id] if _reaches(calls, t, record.id)),
         )
-        steps = []
+        mapped_steps: list[Table] = []
         for step in record.flow:
             mapped, outcome, detail = map_step(step, ctx)
             report.add(f'step {step.number} "{step.type_name or step.type_id}"', outcome, detail, "step")
-            steps += [mapped] if mapped is not None else []
+            mapped_steps += [mapped] if mapped is not None else []
         if steps:
-            table["flow"] = steps
+            table["flow"] = mapped_steps
 
 
 def _target(imp: _Import, campaign: int) -> Target:
@@ -328,8 +329,10 @@ def _traffic(imp: _Import, traffic: Traffic) -> float:
     for name in traffic.requested:
         campaign = by_name.get(name)
         table = imp.tables.get(campaign) if campaign is not None else None
-        if table is None or not table.get("active", True) or not any(
-            _accepts(t, "web_service_api") for t in table.get("triggers", [])
+        if (
+            table is None
+            or not table.get("active", True)
+            or not any(_accepts(t, "web_service_api") for t in table.get("triggers", []))
         ):
             message = (
                 f'the activity export requests campaign "{name}" through the API, but the export has no active '
@@ -387,17 +390,17 @@ def _render(data: Mapping[str, Any], imp: _Import) -> str:
     comments: dict[str, list[str]] = {}
     for record_id, report in imp.reports.items():
         lines = [f"# Marketo smart campaign {record_id}: {report.name}"]
-        for line in report.lines:
-            if line.outcome != "mapped":
-                marker = "TODO" if line.outcome == "todo" else line.outcome
-                lines.append(f"# {marker}: {line.subject}: {line.detail}")
+        for entry in report.lines:
+            if entry.outcome != "mapped":
+                marker = "TODO" if entry.outcome == "todo" else entry.outcome
+                lines.append(f"# {marker}: {entry.subject}: {entry.detail}")
         comments[imp.names[record_id]] = lines
     head = ["# Imported by `sim import` from a Marketo export (docs/import.md); check it with `sim check`."]
     for report in imp.report.campaigns:
         if report.sim_name is None:
             head.append(f'# Not written: Marketo smart campaign {report.marketo_id} "{report.name}":')
-            head += [f"#   {line.outcome}: {line.subject}: {line.detail}" for line in report.lines]
-    out = head + [""]
+            head += [f"#   {entry.outcome}: {entry.subject}: {entry.detail}" for entry in report.lines]
+    out = [*head, ""]
     for line in tomli_w.dumps(data, indent=2).splitlines():
         name = _campaign_header(line)
         if name is not None and name in comments:

@@ -52,7 +52,8 @@ def read_user_flows(path: str | Path) -> UserFlows:
     for key, steps in data.items():
         where = f'campaign "{key}"'
         if not isinstance(steps, list):
-            message = f"{where}: must be an array of steps like [{{ step = \"change_score\", change = \"+5\" }}], not {kind_of(steps)}"
+            example = '[{ step = "change_score", change = "+5" }]'
+            message = f"{where}: must be an array of steps like {example}, not {kind_of(steps)}"
             problems.append(ExportProblem(file=shown, where="", message=message))
             continue
         bad = [n for n, step in enumerate(steps, 1) if not isinstance(step, dict) or "step" not in step]
