@@ -167,6 +167,7 @@ def read_campaign(p: Payload, path: str, raw: Mapping[str, Any]) -> CampaignReco
         qualification = "once"
     interval, unit = _qualification_interval(p, path, raw, qualification.casefold())
     flow = _read_flow(p, path, raw)
+    recurrence = _read_recurrence(p, path, raw)
     if id_ is None or name is None or kind is None or active is None or requestable is None:
         return None
     return CampaignRecord(
@@ -180,7 +181,7 @@ def read_campaign(p: Payload, path: str, raw: Mapping[str, Any]) -> CampaignReco
         qualification=qualification.casefold(),
         qualification_interval=interval,
         qualification_unit=unit,
-        recurrence=_read_recurrence(p, path, raw),
+        recurrence=recurrence,
         smart_list_id=p.get(raw, path, "smartListId", int, required=False),
         program_id=p.get(raw, path, "parentProgramId", int, required=False),
         status=p.get(raw, path, "status", str, required=False) or "",

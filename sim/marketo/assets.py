@@ -35,9 +35,8 @@ R = TypeVar("R", CampaignRecord, SmartListRecord, ProgramRecord)
 KINDS = ("smart campaigns", "smart lists", "programs", "activity types", "lead activities")
 
 _EXPECTED = (
-    'a Marketo REST API answer {"success": true, "result": [...]} of smart campaigns (smartCampaigns.json, '
-    "smartCampaign/{id}.json), smart lists (smartCampaign/{id}/smartList.json?includeRules=true), programs, "
-    "activity types (activities/types.json) or lead activities"
+    "sim import reads answers of Marketo's REST API, {\"success\": true, \"result\": [...]}, of smart campaigns, "
+    "smart lists (with rules), programs, activity types or lead activities (docs/import.md)"
 )
 
 
@@ -124,13 +123,14 @@ def read_export(paths: Sequence[str | Path]) -> Export:
 def _classify(p: Payload, data: object) -> tuple[str | None, list[tuple[str, dict[str, Any]]]]:
     """The kind of records ``data`` holds (None: no records, or a problem recorded) and
     the records, each with its JSON path."""
-    if not isinstance(data, dict) or "result" not in data:
-        p.problem("$", f"not {_EXPECTED}; it is {json_kind(data)}" + (" without a result" if data else ""))
-        return None, []
-    if data.get("success") is False:
+    if isinstance(data, dict) and data.get("success") is False:
         errors = data["errors"] if isinstance(data.get("errors"), list) else []
         shown = "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors if isinstance(e, dict))
         p.problem("$.success", f"the API answered false ({shown or 'no errors listed'}); fetch it again")
+        return None, []
+    if not isinstance(data, dict) or "result" not in data:
+        what = json_kind(data) + (" without a result" if isinstance(data, dict) else "")
+        p.problem("$", f"not an API answer: it is {what}; {_EXPECTED}")
         return None, []
     records = p.objects(data, "$", "result")
     if not records:
@@ -138,7 +138,7 @@ def _classify(p: Payload, data: object) -> tuple[str | None, list[tuple[str, dic
     kind = _kind_of(records[0][1])
     if kind is None:
         keys = ", ".join(sorted(records[0][1])[:8])
-        p.problem("$.result[0]", f"records of an unknown kind (keys: {keys}); expected {_EXPECTED}")
+        p.problem("$.result[0]", f"records of an unknown kind (keys: {keys}); {_EXPECTED}")
     return kind, records
 
 

@@ -90,7 +90,8 @@ def format_report(report: ImportReport) -> str:
         out += [f"  {line.outcome:<{width}}  {line.subject}: {line.detail}" for line in campaign.lines]
     out += [f"note: {note}" for note in report.notes]
     written = sum(c.sim_name is not None for c in report.campaigns)
-    out.append(f"{len(report.campaigns)} campaigns read, {written} written.")
+    read = len(report.campaigns)
+    out.append(f"{read} campaign{'' if read == 1 else 's'} read, {written} written.")
     for kind, counts in report.counts().items():
         parts = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
         out.append(f"{kind}s: {parts}")

@@ -28,7 +28,7 @@ from sim.marketo.map_flows import FlowContext, Target, executed, flow_numeric_fi
 from sim.marketo.map_rules import Table, rule_numeric_fields
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.marketo.traffic import Traffic
-from sim.marketo.user_flows import UserFlows, declare
+from sim.marketo.user_flows import UserFlows, declare, user_executed
 from sim.scenario.units import format_duration
 
 DAY = 86_400.0
@@ -78,7 +78,9 @@ def translate(
     records = list(export.campaigns.values())
     resolve_id = _resolver(records)
     smart_lists = {r.id: export.smart_lists.get(r.smart_list_id or -1) for r in records}
-    called = {i for r in records for ref in executed(r.flow or ()) if (i := resolve_id(ref)) is not None}
+    user = _user_flows(flows, records, resolve_id)
+    refs = [ref for r in records for ref in executed(r.flow or ())] + user_executed(user.values())
+    called = {i for ref in refs if (i := resolve_id(ref)) is not None}
     imp = _Import(
         export=export,
         d=Declarations(numeric=_numeric(records, smart_lists, traffic)),
@@ -89,7 +91,6 @@ def translate(
         smart_lists=smart_lists,
         resolve_id=resolve_id,
     )
-    user = _user_flows(flows, records, resolve_id)
     batches = [r for r in records if imp.kinds[r.id] == "batch"]
     zero = traffic.start if traffic is not None else parts.first_start(batches)
     for record in records:
@@ -200,6 +201,8 @@ def _campaign(imp: _Import, record: CampaignRecord, zero: datetime | None) -> No
         report.add("name", "approximated", f'another campaign is also called "{record.name}": written as "{name}"')
     if kind == "executable" and not record.is_executable:
         report.add("kind", "mapped", "executable: an Execute Campaign step runs it (the API has no executable flag)")
+    elif kind == "batch" and record.type == "default":
+        report.add("kind", "approximated", "no smart list rules, and no flow of the export executes it: an inactive batch")
     table: Table = {"kind": kind}
     if program is not None:
         table["program"] = imp.d.program(program)

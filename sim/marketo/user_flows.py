@@ -18,7 +18,7 @@ those of the export; the steps themselves are checked by the scenario loader.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +95,16 @@ def _declare(table: Mapping[str, Any], kind: object, d: Declarations, program: s
     owner = table.get("program", program if kind == "change_program_status" else None)
     if isinstance(status, str) and isinstance(owner, str):
         d.program(owner, [status])
+
+
+def user_executed(flows: Iterable[tuple[dict[str, Any], ...]]) -> list[str]:
+    """The campaigns the steps execute (so that they are imported as executables, R4)."""
+    found = []
+    for steps in flows:
+        for step in steps:
+            if step.get("step") != "execute_campaign":
+                continue
+            choices = step.get("choices")
+            tables = [step, step.get("default"), *(choices if isinstance(choices, list) else [])]
+            found += [t["campaign"] for t in tables if isinstance(t, dict) and isinstance(t.get("campaign"), str)]
+    return found
