@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sim.marketo.asset_records import Condition, Rule
-from sim.marketo.declarations import Declarations
+from sim.marketo.declarations import Declarations, as_number
 from sim.marketo.import_report import Outcome
 
 Table = dict[str, Any]
@@ -221,7 +221,7 @@ def field_filter(field: str, operator: str, values: Sequence[str], d: Declaratio
     if op == "between":
         if len(values) != 2:
             return [], "skipped", f"between needs two values, got {list(values)}"
-        low, high = (d.value(field, v) if field in d.numeric else None for v in values)
+        low, high = (as_number(v) for v in values)
         if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
             return [], "skipped", f"between {list(values)} is not between two numbers (dates are not modelled)"
         tables = [
@@ -237,7 +237,7 @@ def field_filter(field: str, operator: str, values: Sequence[str], d: Declaratio
     if sim_op not in ("is empty", "is not empty"):
         if not values:
             return [], "skipped", f'"{operator}" with no value'
-        converted = [d.value(field, v) if sim_op in NUMBER_OPERATORS else _compared(d, field, v) for v in values]
+        converted = [as_number(v) if sim_op in NUMBER_OPERATORS else _compared(d, field, v) for v in values]
         if any(v is None for v in converted):
             return [], "skipped", f"{sim_op} {list(values)}: not a number"
         table["value"] = one_or_many(converted)

@@ -284,7 +284,7 @@ def _flows(
             mapped, outcome, detail = map_step(step, ctx)
             report.add(f'step {step.number} "{step.type_name or step.type_id}"', outcome, detail, "step")
             mapped_steps += [mapped] if mapped is not None else []
-        if steps:
+        if mapped_steps:
             table["flow"] = mapped_steps
 
 
