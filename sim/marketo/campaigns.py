@@ -87,7 +87,8 @@ def qualification(record: CampaignRecord, report: CampaignReport) -> str | None:
         report.add("qualification", "mapped", "every time")
         return "every time"
     if record.qualification == "interval" and record.qualification_interval and record.qualification_unit:
-        rule = f"once every {record.qualification_interval} {record.qualification_unit}"
+        plural = "" if record.qualification_interval == 1 else "s"
+        rule = f"once every {record.qualification_interval} {record.qualification_unit}{plural}"
         month = " (a month is 30 days)" if record.qualification_unit == "month" else ""
         report.add("qualification", "mapped", rule + month)
         return rule

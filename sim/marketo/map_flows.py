@@ -27,6 +27,7 @@ from sim.marketo.map_rules import (
     field_filter,
     inline,
     list_filter,
+    quoted,
 )
 from sim.scenario.model import TOKEN
 from sim.scenario.units import parse_duration
@@ -271,8 +272,8 @@ def _remove_from_flow(c: StepChoice, ctx: FlowContext) -> Built:
         target = ctx.resolve(ref)
         names.append(target.name) if target is not None else unknown.append(ref)
     if not names:
-        return None, f"none of the campaigns {unknown} is in the export"
-    note = f"{unknown} not in the export, left out" if unknown else ""
+        return None, f"none of the campaigns {quoted(unknown)} is in the export"
+    note = f"{quoted(unknown)} not in the export, left out" if unknown else ""
     return {"campaigns": names[0] if len(names) == 1 else names}, note
 
 

@@ -78,6 +78,11 @@ def _toml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def quoted(values: Sequence[str]) -> str:
+    """``"A", "B"``: values as a message shows them."""
+    return ", ".join(f'"{v}"' for v in values)
+
+
 def one_or_many(values: Sequence[Any]) -> Any:
     return values[0] if len(values) == 1 else list(values)
 
@@ -139,7 +144,7 @@ def _data_value_changes(rule: Rule, d: Declarations) -> Mapped:
         if values is not None:
             converted = [d.value(field, v) for v in values]
             if any(v is None for v in converted):
-                notes.append(f"{key} {list(values)} dropped: {field} holds numbers")
+                notes.append(f"{key} {quoted(values)} dropped: {field} holds numbers")
             else:
                 table[key] = one_or_many(converted)
     return _result(table, "; ".join(notes), rule, *used)
@@ -163,7 +168,7 @@ def _campaign_is_requested(rule: Rule, d: Declarations) -> Mapped:
         if known:
             table["source"] = one_or_many(known)
         if unknown:
-            dropped = f"source {unknown} not modelled" + ("" if known else ", so any source is accepted")
+            dropped = f"source {quoted(unknown)} not modelled" + ("" if known else ", so any source is accepted")
     return _result(table, dropped, rule, source)
 
 
@@ -220,10 +225,10 @@ def field_filter(field: str, operator: str, values: Sequence[str], d: Declaratio
     op = operator.strip().casefold()
     if op == "between":
         if len(values) != 2:
-            return [], "skipped", f"between needs two values, got {list(values)}"
+            return [], "skipped", f"between needs two values, got {quoted(values)}"
         low, high = (as_number(v) for v in values)
         if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
-            return [], "skipped", f"between {list(values)} is not between two numbers (dates are not modelled)"
+            return [], "skipped", f"between {quoted(values)} is not between two numbers (dates are not modelled)"
         tables = [
             {"field": d.field(field), "op": "at least", "value": low},
             {"field": field, "op": "at most", "value": high},
@@ -239,7 +244,7 @@ def field_filter(field: str, operator: str, values: Sequence[str], d: Declaratio
             return [], "skipped", f'"{operator}" with no value'
         converted = [as_number(v) if sim_op in NUMBER_OPERATORS else _compared(d, field, v) for v in values]
         if any(v is None for v in converted):
-            return [], "skipped", f"{sim_op} {list(values)}: not a number"
+            return [], "skipped", f"{sim_op} {quoted(values)}: not a number"
         table["value"] = one_or_many(converted)
     return [table], "mapped", inline(table)
 
@@ -260,14 +265,14 @@ def list_filter(operator: str, lists: Sequence[str], d: Declarations) -> Mapped:
         table = {"list": d.list(lists[0])}
         for name in lists[1:]:
             d.list(name)
-        return [table], "approximated", f"{inline(table)}; member of any of {list(lists)}: kept the first list only"
+        return [table], "approximated", f"{inline(table)}; member of any of {quoted(lists)}: kept the first list only"
     tables: list[Table] = [{"list": d.list(name)} | ({} if member else {"member": False}) for name in lists]
     return tables, "mapped", " and ".join(inline(t) for t in tables)
 
 
 def _program_filter(operator: str, programs: Sequence[str], status: Condition | None, d: Declarations) -> Mapped:
     if len(programs) != 1:
-        return [], "skipped", f"needs one program, got {list(programs)}"
+        return [], "skipped", f"needs one program, got {quoted(programs) or 'none'}"
     program = d.program(programs[0])
     negate = operator.strip().casefold() in ("not in", "is not", "not member of")
     statuses = status.values if status is not None else ()
@@ -277,11 +282,11 @@ def _program_filter(operator: str, programs: Sequence[str], status: Condition | 
     d.program(program, statuses)
     if negate:
         table = {"program": program, "status": "Not in Program"}
-        return [table], "approximated", f"{inline(table)}; not in the program, whatever the status {list(statuses)}"
+        return [table], "approximated", f"{inline(table)}; not in the program, whatever the status ({quoted(statuses)})"
     status_negate = status is not None and status.operator.casefold() in ("is not", "not in")
     if len(statuses) > 1 and not status_negate:
         table = {"program": program, "status": statuses[0]}
-        return [table], "approximated", f"{inline(table)}; status any of {list(statuses)}: kept the first only"
+        return [table], "approximated", f"{inline(table)}; status any of {quoted(statuses)}: kept the first only"
     tables: list[Table] = [
         {"program": program, "status": s} | ({"op": "is not"} if status_negate else {}) for s in statuses
     ]
