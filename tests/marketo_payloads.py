@@ -37,7 +37,14 @@ def condition(name: str, operator: str, *values: str, primary: bool = True) -> J
 
 
 def rule(name: str, operator: str = "is", *conditions: Json, rule_type: str = "Activity") -> Json:
-    return {"id": 1, "name": name, "ruleTypeId": 1, "ruleType": rule_type, "operator": operator, "conditions": list(conditions)}
+    return {
+        "id": 1,
+        "name": name,
+        "ruleTypeId": 1,
+        "ruleType": rule_type,
+        "operator": operator,
+        "conditions": list(conditions),
+    }
 
 
 def field_rule(name: str, operator: str, *values: str) -> Json:
@@ -57,7 +64,11 @@ def step(name: str, *choices: Json) -> Json:
 
 
 def choice(attributes: dict[str, str], rule: Json | None = None) -> Json:
-    found: Json = {"id": 1, "default": rule is None, "attributes": [{"id": 1, "name": k, "value": v} for k, v in attributes.items()]}
+    found: Json = {
+        "id": 1,
+        "default": rule is None,
+        "attributes": [{"id": 1, "name": k, "value": v} for k, v in attributes.items()],
+    }
     if rule is not None:
         found["rule"] = rule
     return found
@@ -83,7 +94,18 @@ def export_of(campaigns: Sequence[Json], smart_lists: Sequence[Json] = (), progr
 NAMES = ("Form Fill", "Score", "Route", "Nurture", "Sync", "form fill")
 FIELDS = ("Lead Status", "Country", "Lead Score", "Job Title")
 VALUES = ("US", "Engaged", "50", "7.5", "NULL", "", "{{lead.Country}}", "{{my.Owner}}", "{{company.Name}}", "any")
-OPERATORS = ("is", "is not", "contains", "starts with", "greater than", "at least", "between", "is empty", "in past", "ends with")
+OPERATORS = (
+    "is",
+    "is not",
+    "contains",
+    "starts with",
+    "greater than",
+    "at least",
+    "between",
+    "is empty",
+    "in past",
+    "ends with",
+)
 TRIGGERS = (
     "Fills Out Form",
     "Data Value Changes",
@@ -95,7 +117,19 @@ TRIGGERS = (
     "Program Status is Changed",
     "Opens Email",
 )
-ATTRIBUTES = ("Form", "Attribute", "New Value", "Previous Value", "Score Name", "List", "Source", "Program", "New Status", "Link", "Web Page")
+ATTRIBUTES = (
+    "Form",
+    "Attribute",
+    "New Value",
+    "Previous Value",
+    "Score Name",
+    "List",
+    "Source",
+    "Program",
+    "New Status",
+    "Link",
+    "Web Page",
+)
 STEPS = (
     "Change Data Value",
     "Change Score",
@@ -129,12 +163,18 @@ STEP_ATTRIBUTES = (
     "Webhook",
     "Use Parent Campaign Token Context",
 )
-STEP_VALUES = VALUES + ("+10", "-5", "=0", "1 day", "Form Fill", "Score", "Route", "1", "2", "true", "Lead Lifecycle", "MQL", "Do Nothing")
+STEP_VALUES = (
+    *VALUES,
+    *("+10", "-5", "=0", "1 day", "Form Fill", "Score", "Route", "1", "2", "true", "Lead Lifecycle", "MQL"),
+    "Do Nothing",
+)
 
 texts = st.sampled_from
 conditions = st.builds(
     condition, texts(ATTRIBUTES), texts(OPERATORS), texts(VALUES), primary=st.booleans()
-) | st.builds(lambda n, o, a, b: condition(n, o, a, b), texts(ATTRIBUTES), texts(OPERATORS), texts(VALUES), texts(VALUES))
+) | st.builds(
+    lambda n, o, a, b: condition(n, o, a, b), texts(ATTRIBUTES), texts(OPERATORS), texts(VALUES), texts(VALUES)
+)
 triggers = st.builds(lambda n, cs: rule(n, "is", *cs), texts(TRIGGERS), st.lists(conditions, max_size=3))
 filters = st.builds(
     lambda n, o, vs: field_rule(n, o, *vs), texts(FIELDS), texts(OPERATORS), st.lists(texts(VALUES), max_size=2)
@@ -170,7 +210,7 @@ PARAMETER_VALUES = {
     "New Status": ("Member", "MQL", "Not in Program"),
     "List": ("Newsletter", "MQL"),
     "Wait Duration": ("1 day", "2 hours", "until Monday"),
-    "Campaign": NAMES + ("1001", "1003", "9999"),
+    "Campaign": (*NAMES, "1001", "1003", "9999"),
     "Campaigns": ("Form Fill", "Score, Route", "9999"),
     "Use Parent Campaign Token Context": ("true", "false"),
 }
@@ -186,7 +226,7 @@ def step_choice(draw: st.DrawFn, name: str, ruled: bool) -> Json:
     if not ruled:
         return choice(attributes)
     rule_ = {
-        "name": draw(texts(FIELDS + ("Member of List", "Member of Program", "Visited Web Page"))),
+        "name": draw(texts((*FIELDS, "Member of List", "Member of Program", "Visited Web Page"))),
         "operator": draw(texts(OPERATORS)),
         "ruleType": draw(texts(("Attribute", "Attribute", "Activity"))),
         "values": draw(st.lists(texts(VALUES), max_size=2)),
@@ -219,7 +259,9 @@ def payloads(draw: st.DrawFn) -> tuple[list[Json], list[Json]]:
         }
         if draw(st.booleans()):
             more["recurrence"] = {
-                "startAt": draw(texts(("2026-03-02T02:00:00Z+0000", "2026-03-01T23:30:00Z", "2026-03-05T10:00:00+0100"))),
+                "startAt": draw(
+                    texts(("2026-03-02T02:00:00Z+0000", "2026-03-01T23:30:00Z", "2026-03-05T10:00:00+0100"))
+                ),
                 "intervalType": draw(texts(("Daily", "Weekly", "Hourly", "Monthly", "Yearly"))),
                 "interval": draw(st.integers(1, 3)),
                 "weekdayOnly": draw(st.booleans()),
@@ -234,6 +276,12 @@ def payloads(draw: st.DrawFn) -> tuple[list[Json], list[Json]]:
             if len(filter_rules) >= 3:
                 logic = "1 and (2 or 3)"
             lists.append(
-                smart_list(id_, draw(st.lists(triggers, max_size=3)), filter_rules, filterMatchType=match, filterCustomRuleLogic=logic)
+                smart_list(
+                    id_,
+                    draw(st.lists(triggers, max_size=3)),
+                    filter_rules,
+                    filterMatchType=match,
+                    filterCustomRuleLogic=logic,
+                )
             )
     return records, lists

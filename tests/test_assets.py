@@ -38,7 +38,12 @@ def test_a_directory_is_read_whole_and_each_file_classified_by_content() -> None
 def test_the_records_hold_what_the_api_sent() -> None:
     export = read_export([ACME])
     nightly = export.campaigns[1005]
-    assert (nightly.type, nightly.qualification, nightly.smart_list_id, nightly.program_id) == ("batch", "any", 4005, 2001)
+    assert (nightly.type, nightly.qualification, nightly.smart_list_id, nightly.program_id) == (
+        "batch",
+        "any",
+        4005,
+        2001,
+    )
     assert nightly.recurrence == Recurrence(
         start_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC), interval_type="Daily", interval=1, weekday_only=False
     )
@@ -66,31 +71,46 @@ def test_the_records_hold_what_the_api_sent() -> None:
 def test_the_documented_example_record_reads() -> None:
     """The "Process Bounced Emails" record of the Asset API's smart campaign page."""
     record = read_export([DATA / "docs-example"]).campaigns[1001]
-    assert (record.name, record.type, record.is_active, record.status) == ("Process Bounced Emails", "batch", False, "Never Run")
+    assert (record.name, record.type, record.is_active, record.status) == (
+        "Process Bounced Emails",
+        "batch",
+        False,
+        "Never Run",
+    )
     assert record.recurrence == Recurrence() and record.flow is None and record.program_id is None
 
 
 def test_match_types_are_accepted_as_the_api_and_the_ui_write_them(tmp_path: Path) -> None:
     for written, read in (("All", "all"), ("ANY", "any"), ("Advanced", "custom"), ("custom", "custom")):
-        answer = {"success": True, "result": [{"id": 1, "rules": {"filterMatchType": written, "filterCustomRuleLogic": "1"}}]}
+        answer = {
+            "success": True,
+            "result": [{"id": 1, "rules": {"filterMatchType": written, "filterCustomRuleLogic": "1"}}],
+        }
         (tmp_path / "sl.json").write_text(json.dumps(answer), encoding="utf-8")
         assert read_export([tmp_path / "sl.json"]).smart_lists[1].match == read
 
 
 def test_an_executable_flag_is_taken_when_a_payload_has_one(tmp_path: Path) -> None:
     base = {"id": 1, "name": "Score", "isActive": False, "isRequestable": False, "smartListId": 1}
-    answer = {"success": True, "result": [base | {"type": "executable"}, base | {"id": 2, "type": "batch", "isExecutable": True}]}
+    answer = {
+        "success": True,
+        "result": [base | {"type": "executable"}, base | {"id": 2, "type": "batch", "isExecutable": True}],
+    }
     (tmp_path / "c.json").write_text(json.dumps(answer), encoding="utf-8")
     assert [c.is_executable for c in read_export([tmp_path]).campaigns.values()] == [True, True]
 
 
 def test_every_problem_of_every_bad_file_at_once() -> None:
     b = f"{BAD}/"
-    expected = "sim import reads answers of Marketo's REST API, {\"success\": true, \"result\": [...]}, of smart campaigns, smart lists (with rules), programs, activity types or lead activities (docs/import.md)"
+    expected = (
+        'sim import reads answers of Marketo\'s REST API, {"success": true, "result": [...]}, of smart campaigns, '
+        "smart lists (with rules), programs, activity types or lead activities (docs/import.md)"
+    )
     assert problems(BAD) == [
         f"{b}failed.json: $.success: the API answered false (601 Access token invalid); fetch it again",
         f"{b}not-an-answer.json: $: not an API answer: it is an array; {expected}",
-        f'{b}rules.json: $.result[0].rules.filterMatchType: unknown match type "sometimes"; known: "all", "any", "custom"',
+        f'{b}rules.json: $.result[0].rules.filterMatchType: unknown match type "sometimes"; known: '
+        f'"all", "any", "custom"',
         f"{b}rules.json: $.result[0].rules.triggers: must be an array, not an object ({{}})",
         f"{b}rules.json: $.result[0].rules.filters[1]: must be an object, not a string",
         f'{b}rules.json: $.result[0].rules.filters[0]: "name" is missing; the API always sends it here',
@@ -101,9 +121,11 @@ def test_every_problem_of_every_bad_file_at_once() -> None:
         f'{b}types.json: $.result[0].id: must be an integer, not a string ("1001")',
         f'{b}types.json: $.result[0].isActive: must be true or false, not a string ("yes")',
         f"{b}types.json: $.result[0].qualificationRuleInterval: must be at least 1, not 0",
-        f'{b}types.json: $.result[0].qualificationRuleUnit: unknown unit "fortnight"; known: "hour", "day", "week", "month"',
+        f'{b}types.json: $.result[0].qualificationRuleUnit: unknown unit "fortnight"; known: '
+        f'"hour", "day", "week", "month"',
         f'{b}types.json: $.result[1]: "name" is missing; the API always sends it here',
-        f'{b}types.json: $.result[1].type: unknown campaign type "nurture"; the API sends "batch", "trigger" or "default"',
+        f'{b}types.json: $.result[1].type: unknown campaign type "nurture"; the API sends "batch", '
+        f'"trigger" or "default"',
         f'{b}types.json: $.result[1].recurrence.startAt: "tomorrow" is not a date-time like "2026-03-02T02:00:00Z"',
         f"{b}unknown-kind.json: $.result[0]: records of an unknown kind (keys: email, id); {expected}",
     ]
@@ -131,8 +153,14 @@ def test_an_empty_answer_is_no_problem(tmp_path: Path) -> None:
 
 
 def test_activity_files_are_listed_for_the_activity_reader(tmp_path: Path) -> None:
-    types = {"success": True, "result": [{"id": 1, "name": "Visit Webpage", "primaryAttribute": {"name": "Webpage ID"}}]}
-    leads = {"success": True, "result": [{"id": 9, "leadId": 5001, "activityDate": "2026-03-02T08:00:00Z", "activityTypeId": 2}]}
+    types = {
+        "success": True,
+        "result": [{"id": 1, "name": "Visit Webpage", "primaryAttribute": {"name": "Webpage ID"}}],
+    }
+    leads = {
+        "success": True,
+        "result": [{"id": 9, "leadId": 5001, "activityDate": "2026-03-02T08:00:00Z", "activityTypeId": 2}],
+    }
     (tmp_path / "types.json").write_text(json.dumps(types), encoding="utf-8")
     (tmp_path / "activities.json").write_text(json.dumps(leads), encoding="utf-8")
     export = read_export([tmp_path])

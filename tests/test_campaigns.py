@@ -22,11 +22,21 @@ def record(**more: object) -> CampaignRecord:
 
 def rules(triggers: int = 0, filters: int = 0, match: str = "all", logic: str | None = None) -> SmartListRecord:
     def rule(n: int) -> Rule:
-        return Rule(number=n, name=f"F{n}", rule_type="Attribute", operator="is",
-                    conditions=(Condition(name=f"F{n}", operator="is", values=("x",), primary=True),))
+        return Rule(
+            number=n,
+            name=f"F{n}",
+            rule_type="Attribute",
+            operator="is",
+            conditions=(Condition(name=f"F{n}", operator="is", values=("x",), primary=True),),
+        )
+
     return SmartListRecord(
-        id=1, origin=ORIGIN, match=match, logic=logic,
-        triggers=tuple(rule(n) for n in range(1, triggers + 1)), filters=tuple(rule(n) for n in range(1, filters + 1)),
+        id=1,
+        origin=ORIGIN,
+        match=match,
+        logic=logic,
+        triggers=tuple(rule(n) for n in range(1, triggers + 1)),
+        filters=tuple(rule(n) for n in range(1, filters + 1)),
     )
 
 
@@ -40,12 +50,19 @@ def test_kinds() -> None:
 
 @pytest.mark.parametrize(
     ("rule", "interval", "unit", "written"),
-    [("any", None, None, "every time"), ("interval", 2, "week", "once every 2 weeks"),
-     ("interval", 1, "month", "once every 1 month"), ("once", None, None, None)],
+    [
+        ("any", None, None, "every time"),
+        ("interval", 2, "week", "once every 2 weeks"),
+        ("interval", 1, "month", "once every 1 month"),
+        ("once", None, None, None),
+    ],
 )
 def test_qualification_rules(rule: str, interval: int | None, unit: str | None, written: str | None) -> None:
     report = CampaignReport(marketo_id=1, name="C")
-    assert qualification(record(qualification=rule, qualification_interval=interval, qualification_unit=unit), report) == written
+    assert (
+        qualification(record(qualification=rule, qualification_interval=interval, qualification_unit=unit), report)
+        == written
+    )
 
 
 def at(hour: int, day: int = 2) -> datetime:
@@ -55,21 +72,46 @@ def at(hour: int, day: int = 2) -> datetime:
 @pytest.mark.parametrize(
     ("recurrence", "table", "first", "line"),
     [
-        (Recurrence(start_at=at(2), interval_type="Daily", interval=1), {"at": "2h", "every": "daily"}, 7200.0,
-         ("mapped", '{ at = "2h", every = "daily" } (starts 2026-03-02 02:00Z)')),
-        (Recurrence(start_at=at(2, day=1), interval_type="Weekly", interval=2), {"at": "13d2h", "every": "14d"},
-         (13 * 24 + 2) * 3600.0, ("mapped", '{ at = "13d2h", every = "14d" } (starts 2026-03-01 02:00Z)')),
-        (Recurrence(start_at=at(5), interval_type="Monthly", interval=1, weekday_only=True),
-         {"at": "5h", "every": "30d"}, 18000.0,
-         ("approximated", '{ at = "5h", every = "30d" } (starts 2026-03-02 05:00Z); monthly as every 30 days; '
-          "weekdayOnly not modelled: runs on weekends too")),
+        (
+            Recurrence(start_at=at(2), interval_type="Daily", interval=1),
+            {"at": "2h", "every": "daily"},
+            7200.0,
+            ("mapped", '{ at = "2h", every = "daily" } (starts 2026-03-02 02:00Z)'),
+        ),
+        (
+            Recurrence(start_at=at(2, day=1), interval_type="Weekly", interval=2),
+            {"at": "13d2h", "every": "14d"},
+            (13 * 24 + 2) * 3600.0,
+            ("mapped", '{ at = "13d2h", every = "14d" } (starts 2026-03-01 02:00Z)'),
+        ),
+        (
+            Recurrence(start_at=at(5), interval_type="Monthly", interval=1, weekday_only=True),
+            {"at": "5h", "every": "30d"},
+            18000.0,
+            (
+                "approximated",
+                '{ at = "5h", every = "30d" } (starts 2026-03-02 05:00Z); monthly as every 30 days; '
+                "weekdayOnly not modelled: runs on weekends too",
+            ),
+        ),
         (Recurrence(start_at=at(9)), {"at": "9h"}, 32400.0, ("mapped", '{ at = "9h" } (starts 2026-03-02 09:00Z)')),
-        (Recurrence(start_at=at(9, day=1)), {"at": "0s"}, None,
-         ("skipped", "its one run (2026-03-01 09:00Z) is before time zero: inactive")),
-        (Recurrence(), {"at": "0s"}, None, ("skipped", "not scheduled in Marketo (no recurrence.startAt): written inactive")),
+        (
+            Recurrence(start_at=at(9, day=1)),
+            {"at": "0s"},
+            None,
+            ("skipped", "its one run (2026-03-01 09:00Z) is before time zero: inactive"),
+        ),
+        (
+            Recurrence(),
+            {"at": "0s"},
+            None,
+            ("skipped", "not scheduled in Marketo (no recurrence.startAt): written inactive"),
+        ),
     ],
 )
-def test_schedules_from_time_zero(recurrence: Recurrence, table: dict, first: float | None, line: tuple[str, str]) -> None:
+def test_schedules_from_time_zero(
+    recurrence: Recurrence, table: dict, first: float | None, line: tuple[str, str]
+) -> None:
     report = CampaignReport(marketo_id=1, name="C")
     assert schedule(record(recurrence=recurrence), ZERO, report) == (table, first)
     assert (report.lines[0].outcome, report.lines[0].detail) == line
@@ -85,7 +127,9 @@ def test_any_keeps_filter_one_and_reports_the_rest() -> None:
     filters = map_filters(rules(0, 2, match="any"), Declarations(), report)
     assert filters == [{"field": "F1", "op": "is", "value": "x"}]
     assert [(line.subject, line.outcome) for line in report.lines] == [
-        ("filter logic", "approximated"), ('filter 1 "F1"', "mapped"), ('filter 2 "F2"', "skipped")
+        ("filter logic", "approximated"),
+        ('filter 1 "F1"', "mapped"),
+        ('filter 2 "F2"', "skipped"),
     ]
     assert report.lines[0].detail.startswith('"any" kept as 1: sim ANDs filters')
 
@@ -93,4 +137,6 @@ def test_any_keeps_filter_one_and_reports_the_rest() -> None:
 def test_unreadable_custom_logic_ands_every_filter() -> None:
     report = CampaignReport(marketo_id=1, name="C")
     assert len(map_filters(rules(0, 2, match="custom", logic="1 nand 2"), Declarations(), report)) == 2
-    assert report.lines[0].detail == 'cannot read "nand 2" in "1 nand 2"; write e.g. "1 and (2 or 3)": every filter ANDed'
+    assert (
+        report.lines[0].detail == 'cannot read "nand 2" in "1 nand 2"; write e.g. "1 and (2 or 3)": every filter ANDed'
+    )

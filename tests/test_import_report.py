@@ -36,7 +36,9 @@ def test_json() -> None:
         "name": "Opens",
         "sim_name": None,
         "kind": "trigger",
-        "lines": [{"subject": 'trigger 1 "Opens Email"', "outcome": "skipped", "detail": "not modelled", "kind": "trigger"}],
+        "lines": [
+            {"subject": 'trigger 1 "Opens Email"', "outcome": "skipped", "detail": "not modelled", "kind": "trigger"}
+        ],
     }
     assert data["campaigns"][0]["lines"][1]["kind"] is None
     assert data["notes"] == ["time zero is now"]

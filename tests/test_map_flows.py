@@ -29,47 +29,93 @@ def context(kind: str = "trigger", program: str | None = "Webinar") -> FlowConte
 
 def plain(name: str, **attributes: str) -> FlowStep:
     attrs = {key.replace("_", " "): value for key, value in attributes.items()}
-    return FlowStep(number=1, type_id=None, type_name=name, choices=(StepChoice(default=True, attributes=attrs, rule=None),))
+    return FlowStep(
+        number=1, type_id=None, type_name=name, choices=(StepChoice(default=True, attributes=attrs, rule=None),)
+    )
 
 
 @pytest.mark.parametrize(
     ("step", "outcome", "detail"),
     [
-        (plain("Change Data Value", Attribute="Lead Status", New_Value="MQL"), "mapped",
-         '{ step = "change_data_value", field = "Lead Status", value = "MQL" }'),
-        (plain("Change Data Value", Attribute="Lead Score", New_Value="high"), "skipped",
-         '"high" is not a number, and Lead Score holds numbers'),
-        (plain("Change Score", Score_Name="Lead Score", Change="10"), "mapped",
-         '{ step = "change_score", field = "Lead Score", change = "+10" }'),
-        (plain("Change Score", Score_Name="Lead Score", Change="{{my.Points}}"), "skipped",
-         'change "{{my.Points}}" is not "+N", "-N" or "=N" (a token is not modelled)'),
-        (plain("Change Status in Progression", New_Status="Attended"), "mapped",
-         '{ step = "change_program_status", status = "Attended" }'),
-        (plain("Change Program Status", Program="Nurture", New_Status="Member"), "mapped",
-         '{ step = "change_program_status", program = "Nurture", status = "Member" }'),
+        (
+            plain("Change Data Value", Attribute="Lead Status", New_Value="MQL"),
+            "mapped",
+            '{ step = "change_data_value", field = "Lead Status", value = "MQL" }',
+        ),
+        (
+            plain("Change Data Value", Attribute="Lead Score", New_Value="high"),
+            "skipped",
+            '"high" is not a number, and Lead Score holds numbers',
+        ),
+        (
+            plain("Change Score", Score_Name="Lead Score", Change="10"),
+            "mapped",
+            '{ step = "change_score", field = "Lead Score", change = "+10" }',
+        ),
+        (
+            plain("Change Score", Score_Name="Lead Score", Change="{{my.Points}}"),
+            "skipped",
+            'change "{{my.Points}}" is not "+N", "-N" or "=N" (a token is not modelled)',
+        ),
+        (
+            plain("Change Status in Progression", New_Status="Attended"),
+            "mapped",
+            '{ step = "change_program_status", status = "Attended" }',
+        ),
+        (
+            plain("Change Program Status", Program="Nurture", New_Status="Member"),
+            "mapped",
+            '{ step = "change_program_status", program = "Nurture", status = "Member" }',
+        ),
         (plain("Add to List", List="MQL"), "mapped", '{ step = "add_to_list", list = "MQL" }'),
         (plain("Remove from List", List="MQL"), "mapped", '{ step = "remove_from_list", list = "MQL" }'),
-        (plain("Interesting Moment", Description="Hi {{lead.First Name:default=you}} {{company.Name}}"), "approximated",
-         '{ step = "interesting_moment", description = "Hi {{lead.First Name}} " }; {{company.Name}} not modelled: left out'),
+        (
+            plain("Interesting Moment", Description="Hi {{lead.First Name:default=you}} {{company.Name}}"),
+            "approximated",
+            '{ step = "interesting_moment", description = "Hi {{lead.First Name}} " }; '
+            "{{company.Name}} not modelled: left out",
+        ),
         (plain("Send Email", Email="Welcome"), "mapped", '{ step = "send_email", email = "Welcome" }'),
-        (plain("Send Alert", Alert="New lead", Send_To="sales@acme.example"), "mapped",
-         '{ step = "send_alert", alert = "New lead", to = "sales@acme.example" }'),
+        (
+            plain("Send Alert", Alert="New lead", Send_To="sales@acme.example"),
+            "mapped",
+            '{ step = "send_alert", alert = "New lead", to = "sales@acme.example" }',
+        ),
         (plain("Wait", Wait_Duration="2 days"), "mapped", '{ step = "wait", duration = "2 days" }'),
-        (plain("Wait", Wait_Duration="until Monday 9am"), "skipped",
-         '"until Monday 9am" is not a duration (waiting until a date or a weekday is not modelled)'),
+        (
+            plain("Wait", Wait_Duration="until Monday 9am"),
+            "skipped",
+            '"until Monday 9am" is not a duration (waiting until a date or a weekday is not modelled)',
+        ),
         (plain("Request Campaign", Campaign="Sync"), "mapped", '{ step = "request_campaign", campaign = "Sync" }'),
-        (plain("Request Campaign", Campaign="Nightly"), "skipped",
-         '"Nightly" cannot be requested by a flow: no active Campaign is Requested trigger (R3)'),
+        (
+            plain("Request Campaign", Campaign="Nightly"),
+            "skipped",
+            '"Nightly" cannot be requested by a flow: no active Campaign is Requested trigger (R3)',
+        ),
         (plain("Request Campaign", Campaign="Gone"), "skipped", 'campaign "Gone" is not in the export'),
-        (plain("Execute Campaign", Campaign="Score", Use_Parent_Campaign_Token_Context="true"), "mapped",
-         '{ step = "execute_campaign", campaign = "Score", use_parent_tokens = true }'),
+        (
+            plain("Execute Campaign", Campaign="Score", Use_Parent_Campaign_Token_Context="true"),
+            "mapped",
+            '{ step = "execute_campaign", campaign = "Score", use_parent_tokens = true }',
+        ),
         (plain("Execute Campaign", Campaign="Sync"), "skipped", '"Sync" is not an executable campaign (R4)'),
-        (plain("Execute Campaign", Campaign="Route"), "skipped", 'executing "Route" calls this campaign back: a cycle (R8)'),
-        (plain("Remove from Flow", Campaigns="Sync, Gone"), "approximated",
-         '{ step = "remove_from_flow", campaigns = "Sync" }; "Gone" not in the export, left out'),
-        (plain("Call Webhook", Webhook="Enrich"), "approximated",
-         '{ step = "call_webhook", webhook = "Enrich" }; its response (latency, status, mappings) is not exported: '
-         "sim's defaults"),
+        (
+            plain("Execute Campaign", Campaign="Route"),
+            "skipped",
+            'executing "Route" calls this campaign back: a cycle (R8)',
+        ),
+        (
+            plain("Remove from Flow", Campaigns="Sync, Gone"),
+            "approximated",
+            '{ step = "remove_from_flow", campaigns = "Sync" }; "Gone" not in the export, left out',
+        ),
+        (
+            plain("Call Webhook", Webhook="Enrich"),
+            "approximated",
+            '{ step = "call_webhook", webhook = "Enrich" }; its response (latency, status, mappings) is not exported: '
+            "sim's defaults",
+        ),
         (plain("Sync Lead to SFDC"), "skipped", "not modelled: sim has no such flow action"),
         (plain("Send Email"), "skipped", 'no "Email" attribute'),
     ],
@@ -110,7 +156,9 @@ def test_choices_keep_their_order_and_drop_what_sim_cannot_test() -> None:
     table, outcome, detail = map_step(step, context())
     assert table == {
         "step": "change_data_value",
-        "choices": [{"if": {"field": "Job Title", "op": "starts with", "value": "VP"}, "field": "Segment", "value": "Exec"}],
+        "choices": [
+            {"if": {"field": "Job Title", "op": "starts with", "value": "VP"}, "field": "Segment", "value": "Exec"}
+        ],
         "default": {"field": "Segment", "value": "Other"},
     }
     assert outcome == "approximated"
@@ -126,7 +174,11 @@ def test_a_do_nothing_default_and_a_step_with_nothing_left() -> None:
     step = FlowStep(number=1, type_id=None, type_name="Change Data Value", choices=(choice("A", rule), nothing))
     table, outcome, _ = map_step(step, context())
     assert (table, outcome) == (
-        {"step": "change_data_value", "choices": [{"if": {"list": "MQL"}, "field": "Segment", "value": "A"}], "default": "do nothing"},
+        {
+            "step": "change_data_value",
+            "choices": [{"if": {"list": "MQL"}, "field": "Segment", "value": "A"}],
+            "default": "do nothing",
+        },
         "mapped",
     )
     dates = ChoiceRule(name="Created At", operator="before", rule_type="Attribute", values=("2026",))
@@ -135,7 +187,9 @@ def test_a_do_nothing_default_and_a_step_with_nothing_left() -> None:
 
 
 def test_a_step_named_only_by_its_activity_type_id() -> None:
-    step = FlowStep(number=1, type_id=24, type_name="", choices=(StepChoice(default=True, attributes={"List": "MQL"}, rule=None),))
+    step = FlowStep(
+        number=1, type_id=24, type_name="", choices=(StepChoice(default=True, attributes={"List": "MQL"}, rule=None),)
+    )
     assert map_step(step, context())[0] == {"step": "add_to_list", "list": "MQL"}
 
 

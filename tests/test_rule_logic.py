@@ -17,7 +17,9 @@ from sim.marketo.rule_logic import match_logic, parse_logic
         ("((4))", [4], [4], True),
     ],
 )
-def test_custom_logic_keeps_the_first_branch_of_every_or(text: str, numbers: list[int], kept: list[int], exact: bool) -> None:
+def test_custom_logic_keeps_the_first_branch_of_every_or(
+    text: str, numbers: list[int], kept: list[int], exact: bool
+) -> None:
     logic = parse_logic(text)
     assert (logic.numbers(), logic.kept(), logic.exact()) == (numbers, kept, exact)
 

@@ -54,13 +54,18 @@ def test_the_acme_scenario_loads_with_kinds_and_marketo_ids() -> None:
     assert scenario.campaigns["Nightly Nurture"].schedule == Schedule(at=7200.0, every=86400.0)  # R2
     assert scenario.campaigns["Pricing Interest"].qualification.interval == 86400.0  # R18
     assert scenario.campaigns["Contact Us Form Fill"].flow[3].action == ExecuteCampaign(
-        campaign="Score Lead", use_parent_tokens=True  # R10
+        campaign="Score Lead",
+        use_parent_tokens=True,  # R10
     )
     assert scenario.programs["Lead Lifecycle"].statuses == ("Not in Program", "Member", "MQL")
 
 
 def traffic(**more: object) -> Traffic:
-    replay = "time,person,activity,form,field.Country\n0,5001,fill_out_form,Contact Us,US\n600,5002,fill_out_form,Contact Us,\n"
+    replay = (
+        "time,person,activity,form,field.Country\n"
+        "0,5001,fill_out_form,Contact Us,US\n"
+        "600,5002,fill_out_form,Contact Us,\n"
+    )
     fields: dict[str, str | float] = {"Country": ""}
     values: dict[str, object] = dict(
         start=datetime(2026, 3, 2, 8, 0, tzinfo=UTC),
@@ -88,7 +93,11 @@ def test_traffic_declares_its_people_fields_duration_and_replay(tmp_path: Path) 
     assert scenario.campaigns["Nightly Nurture"].schedule == Schedule(at=18 * 3600.0, every=86400.0)
     notes = translation.report.notes
     assert notes[0] == "time zero is 2026-03-02 08:00:00Z (the first external activity)"
-    assert notes[1:4] == ["activities load: 2 Fill Out Form", "activities produced: 3 Change Score", "activities skipped: 1 Open Email"]
+    assert notes[1:4] == [
+        "activities load: 2 Fill Out Form",
+        "activities produced: 3 Change Score",
+        "activities skipped: 1 Open Email",
+    ]
 
 
 def test_traffic_requesting_a_campaign_the_api_cannot_request_is_a_problem() -> None:
@@ -166,7 +175,9 @@ def test_an_execute_campaign_cycle_is_skipped_not_written() -> None:
     translation = translate(export_of(campaigns))
     scenario = parse_scenario(translation.text)  # R8: a cycle would not load
     assert all(c.kind == "executable" and c.flow == () for c in scenario.campaigns.values())
-    assert translation.report.campaigns[0].lines[-1].detail == 'executing "Route" calls this campaign back: a cycle (R8)'
+    assert (
+        translation.report.campaigns[0].lines[-1].detail == 'executing "Route" calls this campaign back: a cycle (R8)'
+    )
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])

@@ -21,7 +21,11 @@ def test_the_acme_flows_file() -> None:
     d = Declarations()
     for steps in flows.flows.values():
         declare(steps, d, "Lead Lifecycle")
-    assert (list(d.fields), d.numeric, list(d.lists)) == (["Lead Status", "Country", "Lead Score"], {"Lead Score"}, ["MQL"])
+    assert (list(d.fields), d.numeric, list(d.lists)) == (
+        ["Lead Status", "Country", "Lead Score"],
+        {"Lead Score"},
+        ["MQL"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,8 +33,14 @@ def test_the_acme_flows_file() -> None:
     [
         ("x = ", "TOML syntax error: Invalid value (at end of document)"),
         ("", "no flows in it; see docs/import.md"),
-        ('"A" = 3', 'campaign "A": must be an array of steps like [{ step = "change_score", change = "+5" }], not an integer'),
-        ('"A" = [{ change = "+5" }]', 'campaign "A", step 1: a step is a table with "step" (its kind) and its parameters'),
+        (
+            '"A" = 3',
+            'campaign "A": must be an array of steps like [{ step = "change_score", change = "+5" }], not an integer',
+        ),
+        (
+            '"A" = [{ change = "+5" }]',
+            'campaign "A", step 1: a step is a table with "step" (its kind) and its parameters',
+        ),
     ],
 )
 def test_problems(tmp_path: Path, text: str, message: str) -> None:

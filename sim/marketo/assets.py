@@ -35,7 +35,7 @@ R = TypeVar("R", CampaignRecord, SmartListRecord, ProgramRecord)
 KINDS = ("smart campaigns", "smart lists", "programs", "activity types", "lead activities")
 
 _EXPECTED = (
-    "sim import reads answers of Marketo's REST API, {\"success\": true, \"result\": [...]}, of smart campaigns, "
+    'sim import reads answers of Marketo\'s REST API, {"success": true, "result": [...]}, of smart campaigns, '
     "smart lists (with rules), programs, activity types or lead activities (docs/import.md)"
 )
 

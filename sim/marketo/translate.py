@@ -202,7 +202,9 @@ def _campaign(imp: _Import, record: CampaignRecord, zero: datetime | None) -> No
     if kind == "executable" and not record.is_executable:
         report.add("kind", "mapped", "executable: an Execute Campaign step runs it (the API has no executable flag)")
     elif kind == "batch" and record.type == "default":
-        report.add("kind", "approximated", "no smart list rules, and no flow of the export executes it: an inactive batch")
+        report.add(
+            "kind", "approximated", "no smart list rules, and no flow of the export executes it: an inactive batch"
+        )
     table: Table = {"kind": kind}
     if program is not None:
         table["program"] = imp.d.program(program)
