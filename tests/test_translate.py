@@ -188,3 +188,16 @@ def test_any_well_formed_export_imports_to_a_scenario_that_loads(generated: tupl
     scenario = parse_scenario(translation.text)
     written = {c.marketo_id for c in scenario.campaigns.values()}
     assert written == {c.marketo_id for c in translation.report.campaigns if c.sim_name is not None}
+
+
+def test_a_requestable_campaign_without_its_smart_list_keeps_its_api_trigger() -> None:
+    """R3: isRequestable means an active Campaign is Requested trigger with source Web Service API."""
+    translation = translate(export_of([campaign(1, "Sync", isRequestable=True), campaign(2, "Other")]))
+    scenario = parse_scenario(translation.text)
+    assert list(scenario.campaigns) == ["Sync"]  # "Other" has no trigger sim knows of: not written
+    (trigger,) = scenario.campaigns["Sync"].triggers
+    assert (trigger.name, trigger.constraints) == ("campaign_is_requested", (("source", ("web_service_api",)),))
+    assert [(line.subject, line.outcome) for line in translation.report.campaigns[0].lines][:2] == [
+        ("smart list", "todo"),
+        ("trigger", "approximated"),
+    ]

@@ -236,25 +236,28 @@ def _wait(c: StepChoice, ctx: FlowContext) -> Built:
     return {"duration": text}, ""
 
 
-def _request_campaign(c: StepChoice, ctx: FlowContext) -> Built:
+def _target(c: StepChoice, ctx: FlowContext) -> tuple[Target | None, str]:
+    """The campaign a Request or Execute Campaign choice names, or why there is none."""
     ref = c.attribute("Campaign", "Campaign Name")
     if ref is None:
-        return _missing("Campaign")
+        return None, 'no "Campaign" attribute'
     target = ctx.resolve(ref)
+    return target, "" if target is not None else f'campaign "{ref}" is not in the export'
+
+
+def _request_campaign(c: StepChoice, ctx: FlowContext) -> Built:
+    target, why = _target(c, ctx)
     if target is None:
-        return None, f'campaign "{ref}" is not in the export'
+        return None, why
     if not target.requestable:
         return None, f'"{target.name}" cannot be requested by a flow: no active Campaign is Requested trigger (R3)'
     return {"campaign": target.name}, ""
 
 
 def _execute_campaign(c: StepChoice, ctx: FlowContext) -> Built:
-    ref = c.attribute("Campaign", "Campaign Name")
-    if ref is None:
-        return _missing("Campaign")
-    target = ctx.resolve(ref)
+    target, why = _target(c, ctx)
     if target is None:
-        return None, f'campaign "{ref}" is not in the export'
+        return None, why
     if target.kind != "executable":
         return None, f'"{target.name}" is not an executable campaign (R4)'
     if target.name in ctx.cycles:

@@ -133,18 +133,30 @@ def _data_value_changes(rule: Rule, d: Declarations) -> Mapped:
         return [], "skipped", 'no single "Attribute" condition naming the field'
     field = d.field(attribute.values[0])
     table: Table = {"trigger": "data_value_changes", "field": field}
+    pairs = (("new_value", ("New Value",)), ("old_value", ("Previous Value", "Old Value")))
+    return _changes(rule, table, attribute, pairs, lambda values: [d.value(field, v) for v in values])
+
+
+def _changes(
+    rule: Rule,
+    table: Table,
+    primary: Condition,
+    pairs: tuple[tuple[str, tuple[str, ...]], ...],
+    convert: Callable[[tuple[str, ...]], list[Any]],
+) -> Mapped:
+    """A trigger on a change: each (key, condition names) pair is a constraint on the
+    new or old value, its values as ``convert`` makes them (None: not one it can hold)."""
     notes = []
-    used: list[Condition | None] = [attribute]
-    for key, names in (("new_value", ("New Value",)), ("old_value", ("Previous Value", "Old Value"))):
+    used: list[Condition | None] = [primary]
+    for key, names in pairs:
         condition = rule.condition(*names)
         used.append(condition)
         values, dropped = constraint(condition)
-        if dropped:
-            notes.append(dropped)
+        notes += [dropped] if dropped else []
         if values is not None:
-            converted = [d.value(field, v) for v in values]
+            converted = convert(values)
             if any(v is None for v in converted):
-                notes.append(f"{key} {quoted(values)} dropped: {field} holds numbers")
+                notes.append(f"{key} {quoted(values)} dropped: {table.get('field')} holds numbers")
             else:
                 table[key] = one_or_many(converted)
     return _result(table, "; ".join(notes), rule, *used)
@@ -178,18 +190,13 @@ def _program_status_is_changed(rule: Rule, d: Declarations) -> Mapped:
         return [], "skipped", 'no single "Program" condition naming the program'
     name = d.program(program.values[0])
     table: Table = {"trigger": "program_status_is_changed", "program": name}
-    notes = []
-    used: list[Condition | None] = [program]
-    for key, names in (("new_status", ("New Status", "Status")), ("old_status", ("Previous Status", "Old Status"))):
-        condition = rule.condition(*names)
-        used.append(condition)
-        values, dropped = constraint(condition)
-        if dropped:
-            notes.append(dropped)
-        if values is not None:
-            d.program(name, values)
-            table[key] = one_or_many(list(values))
-    return _result(table, "; ".join(notes), rule, *used)
+    pairs = (("new_status", ("New Status", "Status")), ("old_status", ("Previous Status", "Old Status")))
+
+    def statuses(values: tuple[str, ...]) -> list[Any]:
+        d.program(name, values)  # declared as statuses of the program
+        return list(values)
+
+    return _changes(rule, table, program, pairs, statuses)
 
 
 _SPECIAL_TRIGGERS: dict[str, Callable[[Rule, Declarations], Mapped]] = {

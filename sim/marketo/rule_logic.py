@@ -10,6 +10,7 @@ would (never someone Marketo's would turn away). "any" is "1 or 2 or ...": filte
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import attrs
 
@@ -75,23 +76,23 @@ def _tokens(text: str) -> list[str]:
 
 
 def _or(tokens: list[str], text: str) -> tuple[Logic, list[str]]:
-    parts = []
-    part, tokens = _and(tokens, text)
-    parts.append(part)
-    while tokens and tokens[0] == "or":
-        part, tokens = _and(tokens[1:], text)
-        parts.append(part)
-    return (parts[0] if len(parts) == 1 else Logic(op="or", parts=tuple(parts))), tokens
+    return _chain("or", _and, tokens, text)
 
 
 def _and(tokens: list[str], text: str) -> tuple[Logic, list[str]]:
-    parts = []
-    part, tokens = _atom(tokens, text)
-    parts.append(part)
-    while tokens and tokens[0] == "and":
-        part, tokens = _atom(tokens[1:], text)
+    return _chain("and", _atom, tokens, text)
+
+
+def _chain(
+    op: str, read: Callable[[list[str], str], tuple[Logic, list[str]]], tokens: list[str], text: str
+) -> tuple[Logic, list[str]]:
+    """Parts read by ``read`` joined by ``op``: one part is itself, more an ``op`` node."""
+    part, tokens = read(tokens, text)
+    parts = [part]
+    while tokens and tokens[0] == op:
+        part, tokens = read(tokens[1:], text)
         parts.append(part)
-    return (parts[0] if len(parts) == 1 else Logic(op="and", parts=tuple(parts))), tokens
+    return (parts[0] if len(parts) == 1 else Logic(op=op, parts=tuple(parts))), tokens
 
 
 def _atom(tokens: list[str], text: str) -> tuple[Logic, list[str]]:

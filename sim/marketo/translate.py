@@ -25,7 +25,7 @@ from sim.marketo.assets import Export
 from sim.marketo.declarations import Declarations
 from sim.marketo.import_report import CampaignReport, ImportReport
 from sim.marketo.map_flows import FlowContext, Target, executed, flow_numeric_fields, map_step
-from sim.marketo.map_rules import Table, rule_numeric_fields
+from sim.marketo.map_rules import Table, inline, rule_numeric_fields
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.marketo.traffic import Traffic
 from sim.marketo.user_flows import UserFlows, declare, user_executed
@@ -244,6 +244,10 @@ def _smart_list(
                 "todo",
                 f"not exported (smartCampaign/{record.id}/smartList.json?includeRules=true): no triggers or filters",
             )
+        if kind == "trigger" and record.is_requestable:  # the API's word for "requested from the web service API"
+            trigger = {"trigger": "campaign_is_requested", "source": "web_service_api"}
+            report.add("trigger", "approximated", f"{inline(trigger)}, from isRequestable (R3)", "trigger")
+            return [trigger], []
         return [], []
     triggers = parts.map_triggers(smart_list, kind, imp.d, report)
     return triggers, parts.map_filters(smart_list, imp.d, report)
