@@ -288,7 +288,13 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR_OR_FILE",
         help="a directory of API answers (every *.json under it is read) or the JSON files themselves",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="PATH", help="the scenario file to write")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="the scenario file to write ('-': standard output; the report then goes to standard error)",
+    )
     parser.add_argument(
         "--flows",
         metavar="FILE",

@@ -75,7 +75,8 @@ def import_command(args: argparse.Namespace) -> int:
             print(f"error: {bug}", file=sys.stderr)
         return EXIT_BAD_INPUT
     report = format_report(written.translation.report)
-    print(report, end="", file=sys.stderr if args.report_json == "-" else sys.stdout)
+    # The report goes to standard output unless the scenario or the JSON report does.
+    print(report, end="", file=sys.stderr if "-" in (args.output, args.report_json) else sys.stdout)
     print(format_check(written.scenario), file=sys.stderr)
     return EXIT_OK
 
@@ -107,6 +108,8 @@ def write_import(
     ``report_json`` ("-": standard output). Raises `Refused` for an output over an input,
     ExportError for what the user gave (a flows file whose steps do not load) and `ImportBug` when
     the importer's own output does not load."""
+    if traffic is not None and str(output) == "-":
+        raise Refused("-o -: with traffic the scenario goes to a file, its CSV replay beside it; give a path")
     replay = replay_path(output) if traffic is not None else None
     outputs = {"-o": str(output)} | ({"--report-json": report_json} if report_json else {})
     outputs |= {"the replay": str(replay)} if replay is not None else {}

@@ -154,3 +154,10 @@ def test_help_lists_the_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["import", "--help"])
     assert "--report-json PATH" in capsys.readouterr().out
+
+
+def test_the_scenario_on_standard_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(ACME), "-o", "-"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == (DATA / "acme-import-expected.toml").read_text(encoding="utf-8")
+    assert printed.err.startswith('campaign 1001 "Contact Us Form Fill": trigger\n')
