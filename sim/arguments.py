@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
         "and writes what finished. See docs/sweeps.md.",
     )
     _add_sweep_arguments(sweep)
+    add_import_arguments(
+        commands.add_parser(
+            "import",
+            help="turn a Marketo export (smart campaigns, smart lists, flow steps) into a scenario file",
+            description="Read the JSON answers of Marketo's Asset API (smart campaigns, their smart lists with "
+            "rules, their flow steps; a directory: every *.json under it, each file classified by content), map "
+            "every campaign, trigger, filter and flow step to sim's, write the scenario (which `sim check` "
+            "accepts) and print the import report: per campaign and rule, what was mapped, approximated (and how) "
+            "or skipped (and why). See docs/import.md.",
+        )
+    )
     compare = commands.add_parser(
         "compare",
         help="run a scenario on an activity export's traffic and compare it with what the instance did",
@@ -276,4 +287,33 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
     )
     explore.add_argument(
         "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
+    )
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """``sim import``'s export files, its output and the user's own flows."""
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="DIR_OR_FILE",
+        help="a directory of API answers (every *.json under it is read) or the JSON files themselves",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="the scenario file to write ('-': standard output; the report then goes to standard error)",
+    )
+    parser.add_argument(
+        "--flows",
+        metavar="FILE",
+        help="a TOML file of flows for campaigns whose flow steps the export lacks: campaign name (or id) = "
+        "[steps in sim's syntax]; see docs/import.md",
+    )
+    parser.add_argument(
+        "--report-json",
+        metavar="PATH",
+        help="also write the import report as JSON to PATH ('-': standard output; the text report then goes to "
+        "standard error)",
     )

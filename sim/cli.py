@@ -1,4 +1,4 @@
-"""The ``sim`` command: ``sim run``, ``sim explore`` and ``sim check`` (their options: `sim.arguments`).
+"""The ``sim`` command: ``sim run``, ``sim explore``, ``sim check`` and ``sim import`` (their options: `sim.arguments`).
 
 Exit codes: 0 done, 2 bad input (with a message, never a traceback), 130
 after Ctrl-C and 143 after SIGTERM (a partial summary first, `sim.observe.signals`), 1 races found
@@ -26,6 +26,7 @@ import trio
 
 from sim.arguments import DEFAULT_SCENARIO, MAX_PCT_DEPTH, MAX_SHRINK_REPLAYS, build_parser
 from sim.compare_command import compare_command
+from sim.import_command import import_command
 from sim.observe import signals
 from sim.observe.output import AtomicFile, StandardOutput, open_output, output_problem
 from sim.observe.plots import PlottingUnavailable, require_matplotlib
@@ -110,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _check(args.files)
             if args.command == "explore":
                 return _explore(args)
+            if args.command == "import":
+                return import_command(args)
             command_line = shown_command(sys.argv[1:] if argv is None else argv)
             if args.command == "sweep":
                 return sweep(args, command_line=command_line)

@@ -1,0 +1,155 @@
+"""``sim import``: a Marketo export in, a scenario file (and its CSV replay) out, with the
+import report on standard output (docs/import.md).
+
+`import_command` reads the command's inputs and hands them to `write_import`, which a
+command with more inputs (an activity export -> `Traffic`, a live fetch) calls the same
+way: it translates, writes the replay, checks the scenario with the loader (the importer's
+own output must load: if it does not, that is a bug, reported as one) and writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import attrs
+
+from sim.marketo.assets import Export, read_export
+from sim.marketo.import_report import format_report
+from sim.marketo.problems import ExportError, ExportProblem
+from sim.marketo.traffic import Traffic
+from sim.marketo.translate import Translation, translate
+from sim.marketo.user_flows import UserFlows, read_user_flows
+from sim.observe.output import open_output, output_problem
+from sim.observe.report import format_check
+from sim.scenario import ScenarioError, parse_scenario
+from sim.scenario.model import Problem, Scenario
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+class Refused(Exception):
+    """An output path the command will not write (an input, a folder, another output)."""
+
+
+class ImportBug(Exception):
+    """The scenario the importer wrote does not load: a bug of the importer, not the user's."""
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@attrs.frozen(kw_only=True)
+class Written:
+    """What `write_import` wrote: the translation and the scenario as it loaded."""
+
+    translation: Translation
+    scenario: Scenario
+    replay: Path | None
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """Run ``sim import`` as ``args`` say; the exit code."""
+    try:
+        export = read_export(args.inputs)
+        flows = read_user_flows(args.flows) if args.flows is not None else None
+        written = write_import(
+            export, output=Path(args.output), flows=flows, report_json=args.report_json, inputs=_inputs(args, export)
+        )
+    except ExportError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found; nothing was written.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Refused as exc:
+        print(f"error: {exc}; nothing was written.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ImportBug as exc:
+        print(f"error: sim import wrote {args.output}, and it does not load: a bug in sim import;", file=sys.stderr)
+        print("please report it with the export. What the loader says:", file=sys.stderr)
+        for bug in exc.problems:
+            print(f"error: {bug}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report = format_report(written.translation.report)
+    # The report goes to standard output unless the scenario or the JSON report does.
+    print(report, end="", file=sys.stderr if "-" in (args.output, args.report_json) else sys.stdout)
+    print(format_check(written.scenario), file=sys.stderr)
+    return EXIT_OK
+
+
+def _inputs(args: argparse.Namespace, export: Export) -> dict[str, Path]:
+    """Every file the command reads: no output may overwrite one."""
+    inputs = {f"the export file {name}": Path(name) for name in export.files}
+    if args.flows is not None:
+        inputs[f"the flows file {args.flows}"] = Path(args.flows)
+    return inputs
+
+
+def replay_path(output: Path) -> Path:
+    """Where the CSV replay of a scenario goes: beside it, ``NAME-activities.csv``."""
+    return output.with_name(f"{output.stem}-activities.csv")
+
+
+def write_import(
+    export: Export,
+    *,
+    output: Path,
+    traffic: Traffic | None = None,
+    flows: UserFlows | None = None,
+    report_json: str | None = None,
+    inputs: dict[str, Path] | None = None,
+) -> Written:
+    """Translate ``export`` (with ``traffic`` and the user's ``flows``) and write the
+    scenario to ``output``, its replay beside it, and the report as JSON to
+    ``report_json`` ("-": standard output). Raises `Refused` for an output over an input,
+    ExportError for what the user gave (a flows file whose steps do not load) and `ImportBug` when
+    the importer's own output does not load."""
+    if traffic is not None and str(output) == "-":
+        raise Refused("-o -: with traffic the scenario goes to a file, its CSV replay beside it; give a path")
+    replay = replay_path(output) if traffic is not None else None
+    outputs = {"-o": str(output)} | ({"--report-json": report_json} if report_json else {})
+    outputs |= {"the replay": str(replay)} if replay is not None else {}
+    problem = output_problem(outputs, inputs or {})
+    if problem is not None:
+        raise Refused(problem)
+    translation = translate(export, traffic=traffic, flows=flows, replay_name=replay.name if replay else "")
+    existed = replay is not None and replay.exists()
+    if replay is not None and translation.replay is not None:
+        _write(str(replay), translation.replay)
+    try:
+        scenario = parse_scenario(translation.text, source=str(output))
+    except ScenarioError as exc:
+        if replay is not None and not existed:
+            replay.unlink(missing_ok=True)
+        raise _load_failure(exc, translation) from None
+    _write(str(output), translation.text)
+    if report_json:
+        _write(report_json, json.dumps(translation.report.to_json(), indent=1, ensure_ascii=False) + "\n")
+    return Written(translation=translation, scenario=scenario, replay=replay)
+
+
+def _load_failure(exc: ScenarioError, translation: Translation) -> Exception:
+    """The user's problems (steps of their flows file that do not load) or a bug."""
+    theirs = [
+        p
+        for p in exc.problems
+        if any(p.where.startswith(f'campaign "{n}", step') for n in translation.user_flow_campaigns)
+    ]
+    if translation.flows_file is not None and len(theirs) == len(exc.problems):
+        file = translation.flows_file
+        return ExportError([ExportProblem(file=file, where="", message=f"{p.where}: {p.message}") for p in theirs])
+    return ImportBug(exc.problems)
+
+
+def _write(path: str, text: str) -> None:
+    target = open_output(path)
+    try:
+        target.write(text)
+    except BaseException:
+        target.discard()
+        raise
+    target.close()

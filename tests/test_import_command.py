@@ -1,0 +1,163 @@
+"""``sim import`` end to end through `sim.cli.main`: every fixture imports to a scenario
+that `sim check` accepts and `sim run` runs; bad input exits 2 with every problem and
+writes nothing; no output overwrites an input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import sim.import_command
+from sim.cli import main
+from sim.import_command import write_import
+from sim.marketo.assets import read_export
+from sim.marketo.traffic import Traffic
+from sim.marketo.translate import Translation
+
+DATA = Path(__file__).parent / "data" / "marketo"
+ACME = DATA / "acme"
+BROWSE_ONLY = [
+    str(ACME / "smartCampaigns.json"),
+    *(str(p) for p in sorted(ACME.glob("smartCampaign/*/smartList.json"))),
+]
+
+FIXTURES = {
+    "acme": [str(ACME)],
+    "docs-example": [str(DATA / "docs-example")],
+    "acme-browse-only": BROWSE_ONLY,
+    "acme-browse-only-with-flows": [*BROWSE_ONLY, "--flows", str(DATA / "acme-flows.toml")],
+}
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_every_fixture_imports_checks_and_runs(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"{name}.toml"
+    assert main(["import", *FIXTURES[name], "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "campaign" in printed.out and printed.err.startswith(f"{out}: ok: ")
+    assert main(["check", str(out)]) == 0
+    assert main(["run", str(out), "--seed", "1"]) == 0
+
+
+def test_the_printed_report_is_the_pinned_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "acme.toml"
+    assert main(["import", str(ACME), "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == (DATA / "acme-import-report.txt").read_text(encoding="utf-8")
+    assert printed.err == (
+        f"{out}: ok: 6 campaigns (3 trigger, 2 executable, 1 batch), 13 steps, 0 people, 0 timed activities, "
+        "0 generators, 1d simulated\n"
+    )
+    assert out.read_text(encoding="utf-8") == (DATA / "acme-import-expected.toml").read_text(encoding="utf-8")
+
+
+def test_report_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "report.json"
+    assert main(["import", str(ACME), "-o", str(tmp_path / "a.toml"), "--report-json", str(report)]) == 0
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["counts"]["step"] == {"mapped": 13, "approximated": 0, "skipped": 1, "todo": 0}
+    assert [c["marketo_id"] for c in data["campaigns"]] == [1001, 1002, 1003, 1004, 1005, 1006, 1007]
+    capsys.readouterr()
+    assert main(["import", str(ACME), "-o", str(tmp_path / "b.toml"), "--report-json", "-"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == data  # the JSON on standard output, the text on standard error
+    assert printed.err.startswith('campaign 1001 "Contact Us Form Fill": trigger\n')
+
+
+def test_bad_input_exits_2_with_every_problem_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.toml"
+    assert main(["import", str(DATA / "bad"), str(ACME), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "16 problems found; nothing was written."
+    assert all(line.startswith(f"error: {DATA / 'bad'}/") for line in err[:-1])
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["-o", str(ACME / "programs.json")],
+            f"-o {ACME / 'programs.json'} is the export file {ACME / 'programs.json'}",
+        ),
+        (["-o", "OUT", "--report-json", "OUT"], "-o and --report-json are the same file (OUT); give each its own"),
+        (
+            ["-o", "OUT", "--flows", str(DATA / "acme-flows.toml"), "--report-json", str(DATA / "acme-flows.toml")],
+            f"--report-json {DATA / 'acme-flows.toml'} is the flows file {DATA / 'acme-flows.toml'}",
+        ),
+    ],
+)
+def test_no_output_overwrites_an_input(
+    extra: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = (ACME / "programs.json").read_bytes()
+    assert main(["import", str(ACME), *extra]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+    assert (ACME / "programs.json").read_bytes() == before
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_a_flows_file_whose_steps_do_not_load_is_the_users_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flows = tmp_path / "flows.toml"
+    flows.write_text('"Score Lead" = [{ step = "change_scroe", change = "+5" }]\n', encoding="utf-8")
+    assert main(["import", *BROWSE_ONLY, "-o", str(tmp_path / "s.toml"), "--flows", str(flows)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: {flows}: campaign "Score Lead", step 1 (change_scroe): unknown step '
+        f'"change_scroe"; did you mean "change_score"?\n'
+        "1 problem found; nothing was written.\n"
+    )
+
+
+def test_output_that_does_not_load_is_reported_as_a_bug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(
+        sim.import_command, "translate", lambda *a, **k: Translation(text="[sim]\nseed = 'x'\n", report=None)
+    )  # type: ignore[arg-type]
+    out = tmp_path / "s.toml"
+    assert main(["import", str(ACME), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: sim import wrote {out}, and it does not load: a bug in sim import;\n")
+    assert err.endswith(f'error: {out}: [sim]: "seed" must be an integer, not a string ("x")\n')
+    assert not out.exists()
+
+
+def test_write_import_writes_the_replay_beside_the_scenario(tmp_path: Path) -> None:
+    traffic = Traffic(
+        start=datetime(2026, 3, 2, 8, tzinfo=UTC),
+        duration=3600.0,
+        replay="time,person,activity,page\n60,5001,visit_page,/pricing\n",
+        people=("5001",),
+        fields={},
+        requested=(),
+        external={"Visit Webpage": 1},
+        produced={},
+        skipped={},
+    )
+    written = write_import(read_export([ACME]), output=tmp_path / "acme.toml", traffic=traffic)
+    assert written.replay == tmp_path / "acme-activities.csv"
+    assert written.replay.read_text(encoding="utf-8") == traffic.replay
+    assert 'csv = "acme-activities.csv"' in (tmp_path / "acme.toml").read_text(encoding="utf-8")
+    assert len(written.scenario.replays[0]) == 1
+    assert main(["run", str(tmp_path / "acme.toml")]) == 0
+
+
+def test_help_lists_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["import", "--help"])
+    assert "--report-json PATH" in capsys.readouterr().out
+
+
+def test_the_scenario_on_standard_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", str(ACME), "-o", "-"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == (DATA / "acme-import-expected.toml").read_text(encoding="utf-8")
+    assert printed.err.startswith('campaign 1001 "Contact Us Form Fill": trigger\n')
