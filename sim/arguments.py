@@ -294,9 +294,10 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     """``sim import``'s export files, its output and the user's own flows."""
     parser.add_argument(
         "inputs",
-        nargs="+",
+        nargs="*",
         metavar="DIR_OR_FILE",
-        help="a directory of API answers (every *.json under it is read) or the JSON files themselves",
+        help="a directory of API answers (every *.json under it is read) or the JSON files themselves; "
+        "none with --instance",
     )
     parser.add_argument(
         "-o",
@@ -310,6 +311,31 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a TOML file of flows for campaigns whose flow steps the export lacks: campaign name (or id) = "
         "[steps in sim's syntax]; see docs/import.md",
+    )
+    parser.add_argument(
+        "--activities",
+        nargs="+",
+        metavar="EXPORT",
+        help="the instance's activity export (Bulk Activity Extract CSV, Get Lead Activities JSON pages): its "
+        "form fills, clicks, visits and API requests become the scenario's load, a CSV replay written beside it",
+    )
+    parser.add_argument(
+        "--types",
+        metavar="TYPES_JSON",
+        help="the instance's activity types (activities/types.json); default: the export's own, else Marketo's "
+        "documented ids",
+    )
+    parser.add_argument(
+        "--instance",
+        metavar="URL",
+        help="fetch the export from this instance's REST API (https://MUNCHKIN.mktorest.com), with the client id "
+        "and secret of MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET; see docs/fetch.md",
+    )
+    parser.add_argument(
+        "--fetch-dir",
+        metavar="DIR",
+        help="with --instance: where the fetched answers are written (absent or empty; default NAME-marketo beside "
+        "the scenario), to import again later without a fetch",
     )
     parser.add_argument(
         "--report-json",

@@ -1,25 +1,30 @@
 """``sim import``: a Marketo export in, a scenario file (and its CSV replay) out, with the
 import report on standard output (docs/import.md).
 
-`import_command` reads the command's inputs and hands them to `write_import`, which a
-command with more inputs (an activity export -> `Traffic`, a live fetch) calls the same
-way: it translates, writes the replay, checks the scenario with the loader (the importer's
-own output must load: if it does not, that is a bug, reported as one) and writes it.
+`import_command` gathers the command's inputs: the export's files (or a live fetch of the
+instance into a directory, `sim.marketo.fetch`), the activity export as `Traffic`, and the
+user's flows, and hands them to `write_import`: it translates, writes the replay, checks
+the scenario with the loader (the importer's own output must load: if it does not, that is
+a bug, reported as one) and writes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import attrs
 
+from sim.marketo.activities import read_activity_types
 from sim.marketo.assets import Export, read_export
+from sim.marketo.fetch import FetchSummary, fetch_instance
 from sim.marketo.import_report import format_report
 from sim.marketo.problems import ExportError, ExportProblem
-from sim.marketo.traffic import Traffic
+from sim.marketo.rest_client import MarketoFetchError
+from sim.marketo.traffic import Traffic, read_traffic
 from sim.marketo.translate import Translation, translate
 from sim.marketo.user_flows import UserFlows, read_user_flows
 from sim.observe.output import open_output, output_problem
@@ -53,12 +58,28 @@ class Written:
 
 def import_command(args: argparse.Namespace) -> int:
     """Run ``sim import`` as ``args`` say; the exit code."""
+    if not args.inputs and args.instance is None:
+        print("error: give the export (a directory or its JSON files), or --instance URL to fetch it", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
-        export = read_export(args.inputs)
+        paths = list(args.inputs)
+        fetched = _fetch(args) if args.instance is not None else None
+        if fetched is not None:
+            paths.append(str(fetched.directory))
+        export = read_export(paths)
         flows = read_user_flows(args.flows) if args.flows is not None else None
+        traffic = _traffic(args, export)
         written = write_import(
-            export, output=Path(args.output), flows=flows, report_json=args.report_json, inputs=_inputs(args, export)
+            export,
+            output=Path(args.output),
+            traffic=traffic,
+            flows=flows,
+            report_json=args.report_json,
+            inputs=_inputs(args, export),
         )
+    except MarketoFetchError as exc:
+        print(f"error: {exc}; nothing was written.", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ExportError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -86,7 +107,53 @@ def _inputs(args: argparse.Namespace, export: Export) -> dict[str, Path]:
     inputs = {f"the export file {name}": Path(name) for name in export.files}
     if args.flows is not None:
         inputs[f"the flows file {args.flows}"] = Path(args.flows)
+    inputs |= {f"the activity file {name}": Path(name) for name in args.activities or ()}
+    if args.types is not None:
+        inputs[f"the activity types file {args.types}"] = Path(args.types)
     return inputs
+
+
+def _fetch(args: argparse.Namespace) -> FetchSummary:
+    """Fetch the instance into --fetch-dir (default: beside the scenario, NAME-marketo),
+    with the credentials from the environment only (never the command line: `ps` and shell
+    history keep it), progress on standard error."""
+    into = Path(args.fetch_dir) if args.fetch_dir is not None else fetch_dir(Path(args.output))
+    summary = fetch_instance(
+        args.instance,
+        client_id=os.environ.get("MARKETO_CLIENT_ID", ""),
+        client_secret=os.environ.get("MARKETO_CLIENT_SECRET", ""),
+        into=into,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if summary.without_flow:
+        plural = "s" if len(summary.without_flow) > 1 else ""
+        print(f"note: no flow steps for campaign{plural} {', '.join(map(str, summary.without_flow))}", file=sys.stderr)
+    return summary
+
+
+def fetch_dir(output: Path) -> Path:
+    """Where a live fetch goes by default: beside the scenario, ``NAME-marketo`` (``-o -``:
+    ``marketo-fetch`` here), kept so it can be imported again without a fetch."""
+    return Path("marketo-fetch") if str(output) == "-" else output.with_name(f"{output.stem}-marketo")
+
+
+def _traffic(args: argparse.Namespace, export: Export) -> Traffic | None:
+    """The traffic of --activities and of the Get Lead Activities pages among the export's
+    files, with the activity types of --types or of the export's types.json; None without
+    any activity file."""
+    files = [str(path) for path in args.activities or ()] + list(export.activity_files)
+    if not files:
+        return None
+    types_files = [str(args.types)] if args.types is not None else list(export.activity_type_files)
+    if len(types_files) > 1:
+        shown = ", ".join(types_files)
+        message = f"the export holds {len(types_files)} activity types files ({shown}); name one with --types"
+        raise ExportError([ExportProblem(file=types_files[0], where="", message=message)])
+    types = read_activity_types(types_files[0]) if types_files else None
+    names = {campaign_id: record.name for campaign_id, record in export.campaigns.items()}
+    return read_traffic(files, types=types, campaign_names=names)
 
 
 def replay_path(output: Path) -> Path:

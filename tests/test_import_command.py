@@ -161,3 +161,94 @@ def test_the_scenario_on_standard_output(tmp_path: Path, capsys: pytest.CaptureF
     printed = capsys.readouterr()
     assert printed.out == (DATA / "acme-import-expected.toml").read_text(encoding="utf-8")
     assert printed.err.startswith('campaign 1001 "Contact Us Form Fill": trigger\n')
+
+
+# --- the activity export and a live fetch, through the command ------------------------------
+
+ACTIVITIES = DATA / "acme-activities"
+
+
+def test_activities_become_the_load_and_compare_matches_the_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import -> check -> run -> compare: the export's 47 external activities are the
+    replay, its people and fields declared; compare runs it as it is and finds every
+    campaign's runs equal to the instance's (no queue: the lags alone differ)."""
+    out = tmp_path / "acme.toml"
+    export = ["--activities", str(ACTIVITIES / "acme-activities.csv"), "--types", str(ACTIVITIES / "types.json")]
+    assert main(["import", str(ACME), "-o", str(out), *export]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == (
+        f"{out}: ok: 6 campaigns (3 trigger, 2 executable, 1 batch), 13 steps, 19 people, 47 timed activities "
+        "(1 CSV file), 0 generators, 4h21m48s simulated\n"
+    )
+    assert (
+        "note: activities load: 1 Change Data Value, 10 Click Link, 22 Fill Out Form, 14 Visit Webpage" in printed.out
+    )
+    replay = tmp_path / "acme-activities.csv"
+    assert replay.read_text(encoding="utf-8") == (DATA / "acme-imported.csv").read_text(encoding="utf-8")
+    assert 'csv = "acme-activities.csv"' in out.read_text(encoding="utf-8")
+    assert main(["run", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), *export]) == 0
+    compared = capsys.readouterr().out
+    assert "the scenario already replays this export" in compared
+    runs = [line.split() for line in compared.splitlines() if line.split()[-4:-3] == ["runs"]]
+    assert {(row[-5], row[-3], row[-2], row[-1]) for row in runs} == {
+        ("1001", "19", "19", "0"),
+        ("1002", "19", "19", "0"),
+        ("1003", "19", "19", "0"),
+        ("1004", "19", "19", "0"),
+        ("1005", "0", "0", "0"),
+        ("1006", "24", "24", "0"),
+    }
+
+
+def test_two_activity_types_files_must_be_told_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "types.json").write_bytes((ACTIVITIES / "types.json").read_bytes())
+    csv = str(ACTIVITIES / "acme-activities.csv")
+    args = ["import", str(ACME), str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "x.toml")]
+    assert main([*args, "--activities", csv]) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 activity types files" in err and "name one with --types" in err
+    assert not (tmp_path / "x.toml").exists()
+    assert main([*args, "--activities", csv, "--types", str(ACTIVITIES / "types.json")]) == 0
+
+
+def test_no_export_and_no_instance_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "-o", str(tmp_path / "x.toml")]) == 2
+    assert capsys.readouterr().err == (
+        "error: give the export (a directory or its JSON files), or --instance URL to fetch it\n"
+    )
+
+
+def test_an_instance_is_fetched_imported_and_its_secret_shown_nowhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--instance against a real local HTTP server serving recorded answers (an expired
+    token on the way): the fetch lands beside the scenario as NAME-marketo, is imported
+    like any export, and the secret (only ever in the environment) is in no output or file."""
+    from marketo_server import CLIENT_ID, FakeMarketo, serve
+
+    secret = "acme-SECRET/import+9="
+    monkeypatch.setenv("MARKETO_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MARKETO_CLIENT_SECRET", secret)
+    out = tmp_path / "live.toml"
+    with serve(FakeMarketo(secret=secret)) as server:
+        server.fail["/rest/asset/v1/smartCampaign/1003/smartList.json"] = ["602"]
+        assert main(["import", "--instance", server.base_url, "-o", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "7 campaigns read, 6 written." in printed.out
+    assert f"wrote 16 files into {tmp_path / 'live-marketo'}" in printed.err
+    assert (tmp_path / "live-marketo" / "smartCampaigns.json").exists()
+    assert main(["check", str(out)]) == 0
+    written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(secret.encode() not in data for data in written)
+    assert secret not in printed.out + printed.err + capsys.readouterr().err
+    # A second fetch into the same folder would mix two instances' answers: refused.
+    with serve(FakeMarketo(secret=secret)) as server:
+        assert main(["import", "--instance", server.base_url, "-o", str(out)]) == 2
+    assert "live-marketo" in capsys.readouterr().err

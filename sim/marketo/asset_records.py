@@ -264,8 +264,11 @@ def _read_choice(p: Payload, path: str, raw: Mapping[str, Any]) -> StepChoice:
     rule = None
     if rule_raw is not None:
         where = f"{path}.rule"
+        # The flow-step shape is not in Marketo's public docs: a choice's rule names its
+        # filter as "name" (as smart-list rules do) or, seen too, as "field"; either is read.
+        key = "field" if "name" not in rule_raw and "field" in rule_raw else "name"
         rule = ChoiceRule(
-            name=p.get(rule_raw, where, "name", str) or "",
+            name=p.get(rule_raw, where, key, str) or "",
             operator=p.get(rule_raw, where, "operator", str) or "",
             rule_type=p.get(rule_raw, where, "ruleType", str, required=False) or "Attribute",
             values=p.texts(rule_raw, where, "values"),
