@@ -207,19 +207,29 @@ def _start_worker(context: multiprocessing.context.SpawnContext, value: object) 
 @contextlib.contextmanager
 def _interrupts_ignored() -> Iterator[None]:
     """SIGINT ignored while a worker starts: it inherits that through exec, and Python keeps it,
-    so a Ctrl-C while it imports sim does not kill it half-started with a traceback. A Ctrl-C
-    in that window (a fork, an exec and a short write: milliseconds, the shared value goes
-    after) is lost here; a blocked signal would not be, but the spawn clears the block in the
-    child. Outside the main thread, where no handler can be set, nothing changes."""
+    so a Ctrl-C while it imports sim does not kill it half-started with a traceback. Here the
+    signal is blocked meanwhile, so a Ctrl-C in that window is kept pending (Linux never
+    discards a blocked signal, ignored or not) and lands when the handler is back: the
+    window lasts until the child has read what the spawn sends it, a second and more on a
+    busy machine, and a Ctrl-C lost there left `sim explore` running on. Outside the main
+    thread, where no handler can be set, nothing changes."""
+    try:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    except (AttributeError, ValueError):  # no signal masks here
+        blocked = None
     try:
         saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:  # not the main thread
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         yield
         return
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, saved)
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a pending Ctrl-C is delivered now
 
 
 @attrs.define(eq=False)
