@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import attrs
 import pytest
+from example_files import EXAMPLES as EXAMPLE_FILES
+from example_files import example_scenario
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -494,15 +496,6 @@ def test_activities_and_generators() -> None:
     assert scenario.warnings  # recomputed, and equal
 
 
-def _example(path: Path) -> model.Scenario:
-    """An example as it is, but the big one's first 20 minutes (its 2 hours hold 10,000
-    form fills through a queue: the same file-to-run path 6 times over, at 17 s)."""
-    scenario = load_scenario(path)
-    if path.stem == "chain-vs-executables":
-        return attrs.evolve(scenario, duration=1200.0)
-    return scenario
-
-
 def run(scenario: model.Scenario) -> list[Activity]:
     sink = MemorySink()
     Simulation(scenario, sinks=[sink]).run_sync()
@@ -512,7 +505,7 @@ def run(scenario: model.Scenario) -> list[Activity]:
 @pytest.mark.parametrize(
     "scenario",
     [
-        *(pytest.param(_example(path), id=path.name) for path in sorted(EXAMPLES.glob("*.toml"))),
+        *(pytest.param(example_scenario(path), id=path.name) for path in EXAMPLE_FILES),
         pytest.param(parse_scenario(CHOICES), id="choices"),
         pytest.param(parse_scenario(LOAD), id="steps and load"),
     ],

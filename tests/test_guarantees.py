@@ -21,6 +21,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from example_files import EXAMPLES, example_scenario
 from hypothesis import HealthCheck, Phase, event, find, given, note, settings, target
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -278,9 +279,9 @@ def test_every_guarantee_on_larger_designs(scenario: Scenario, seed: int) -> Non
     assert not found, "\n".join(str(v) for v in found[:5])
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "examples").glob("*.toml")))
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_guarantee_holds_in_the_examples(path: Path) -> None:
-    result = simulate(parse_scenario(path.read_text(encoding="utf-8"), source=str(path)), seed=7)
+    result = simulate(example_scenario(path), seed=7)
     found = check_guarantees(result.scenario, result.activities, summary=result.summary, people=result.people)
     assert not found, "\n".join(str(v) for v in found[:5])
 
