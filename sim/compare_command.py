@@ -18,6 +18,7 @@ from sim.marketo.activities import read_activity_types
 from sim.marketo.problems import ExportError
 from sim.marketo.traffic import read_traffic
 from sim.observe.output import open_output, output_problem
+from sim.observe.progress import rows_read_line
 from sim.scenario import ScenarioError, load_scenario
 from sim.verify.compare import compare, load_for_compare
 from sim.verify.compare_report import comparison_json, format_comparison
@@ -43,7 +44,8 @@ def compare_command(args: argparse.Namespace) -> int:
                 return EXIT_BAD_INPUT
         types = read_activity_types(str(args.types)) if args.types is not None else None
         names = {c.marketo_id: name for name, c in scenario.campaigns.items() if c.marketo_id is not None}
-        traffic = read_traffic(activity_files, types=types, campaign_names=names)
+        with rows_read_line() as progress:
+            traffic = read_traffic(activity_files, types=types, campaign_names=names, progress=progress)
         loaded = load_for_compare(scenario_path, traffic)
     except (ScenarioError, ExportError) as exc:
         for problem in exc.problems:

@@ -28,6 +28,7 @@ from sim.marketo.traffic import Traffic, read_traffic
 from sim.marketo.translate import Translation, translate
 from sim.marketo.user_flows import UserFlows, read_user_flows
 from sim.observe.output import open_output, output_problem
+from sim.observe.progress import rows_read_line
 from sim.observe.report import format_check
 from sim.scenario import ScenarioError, parse_scenario
 from sim.scenario.model import Problem, Scenario
@@ -153,7 +154,8 @@ def _traffic(args: argparse.Namespace, export: Export) -> Traffic | None:
         raise ExportError([ExportProblem(file=types_files[0], where="", message=message)])
     types = read_activity_types(types_files[0]) if types_files else None
     names = {campaign_id: record.name for campaign_id, record in export.campaigns.items()}
-    return read_traffic(files, types=types, campaign_names=names)
+    with rows_read_line() as progress:
+        return read_traffic(files, types=types, campaign_names=names, progress=progress)
 
 
 def replay_path(output: Path) -> Path:

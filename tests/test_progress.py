@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from sim.observe.progress import ProgressSink
+from sim.observe.progress import ProgressSink, rows_read_line
 from sim.run.activity import Activity
 
 
@@ -38,3 +38,21 @@ def test_progress_stays_silent_on_short_runs() -> None:
         sink.write(_activity(seq, 60.0))
     sink.close()
     assert stream.getvalue() == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_rows_read_line_redraws_in_place_and_clears_on_a_terminal_only() -> None:
+    terminal = _Terminal()
+    with rows_read_line(terminal) as show:
+        assert show is not None
+        show("export.csv", 50_000)
+        show("export.csv", 100_000)
+    assert terminal.getvalue() == (
+        "\r\033[K  reading export.csv: 50,000 rows\r\033[K  reading export.csv: 100,000 rows\r\033[K"
+    )
+    with rows_read_line(io.StringIO()) as show:
+        assert show is None

@@ -243,3 +243,13 @@ def test_any_well_formed_export_gives_a_replay_the_scenario_loader_accepts(
     assert len(loaded.replays[0]) == sum(traffic.external.values()) == len(traffic.external_rows)
     assert list(loaded.replays[0].times) == list(traffic.external_rows.times)
     assert loaded.replays[0].people == traffic.external_rows.leads
+
+
+def test_progress_hears_every_50000_rows_and_each_files_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A million-row export takes a minute or more: the reader says how far it is."""
+    monkeypatch.setattr("sim.marketo.traffic.PROGRESS_ROWS", 2)
+    export = DATA / "acme-activities" / "acme-activities.csv"
+    rows = export.read_text(encoding="utf-8").count("\n") - 1
+    heard: list[tuple[str, int]] = []
+    read_traffic([str(export)], progress=lambda file, count: heard.append((file, count)))
+    assert heard == [(str(export), n) for n in range(2, rows + 1, 2)] + [(str(export), rows)]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import array
 import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -36,6 +36,9 @@ from sim.marketo.activity_types import ActivityType, default_activity_types
 from sim.marketo.external import classify
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.scenario.dump import replay_line
+
+#: How often `read_traffic` reports its progress, in rows.
+PROGRESS_ROWS = 50_000
 
 #: Seconds simulated after the export's last activity, for the queue to drain.
 DRAIN = 3600.0
@@ -104,9 +107,13 @@ def read_traffic(
     *,
     types: Mapping[int, ActivityType] | None = None,
     campaign_names: Mapping[int, str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> Traffic:
     """The traffic of activity export files (Bulk Activity Extract CSV and Get Lead
     Activities JSON pages, in any mix), read in the order given.
+
+    ``progress`` hears (file, rows read of it) every `PROGRESS_ROWS` rows and at each
+    file's end: a million-row export takes a minute or more.
 
     ``types``: the instance's activity types (`sim.marketo.activities.read_activity_types`
     of its ``activities/types.json``), the documented defaults when None.
@@ -118,7 +125,15 @@ def read_traffic(
 
     def records() -> Iterable[ActivityRecord]:
         for path in paths:
-            yield from read_activity_records(path, problems)
+            if progress is None:
+                yield from read_activity_records(path, problems)
+                continue
+            count = 0
+            for count, record in enumerate(read_activity_records(path, problems), 1):
+                if count % PROGRESS_ROWS == 0:
+                    progress(path, count)
+                yield record
+            progress(path, count)
 
     try:
         traffic = build_traffic(records(), types=types, campaign_names=campaign_names, files=tuple(paths))

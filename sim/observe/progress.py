@@ -1,8 +1,12 @@
-"""A progress bar for long runs on a terminal: virtual time reached, runs done, activities."""
+"""Progress on a terminal: a bar for long runs (virtual time reached, runs done,
+activities), and a line of rows read for long exports."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 import attrs
@@ -52,3 +56,24 @@ class ProgressSink:
         if self._shown:
             self.stream.write("\r\033[K")  # clear the line before the summary
             self.stream.flush()
+
+
+@contextlib.contextmanager
+def rows_read_line(stream: TextIO | None = None) -> Iterator[Callable[[str, int], None] | None]:
+    """A progress line of rows read per file (``reading FILE: N rows``), redrawn in place
+    and cleared on the way out; None when ``stream`` (default standard error) is not a
+    terminal, where it would only leave clutter."""
+    out = stream if stream is not None else sys.stderr
+    if not out.isatty():
+        yield None
+        return
+
+    def show(file: str, rows: int) -> None:
+        out.write(f"\r\033[K  reading {file}: {rows:,} rows")
+        out.flush()
+
+    try:
+        yield show
+    finally:
+        out.write("\r\033[K")
+        out.flush()
