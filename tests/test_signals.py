@@ -7,12 +7,14 @@ checks what it leaves: exit code, summary, log lines, trace and metrics JSON.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +32,27 @@ BUSY = (
 )
 
 
+#: Every `sim` process a test started: whatever a failing test leaves running is ended.
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _end_what_is_left() -> Iterator[None]:
+    """A test that fails half-way (a timeout) would leave its `sim` and its workers running
+    on, stealing the cores from the rest of the suite: their session is killed."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def _start(*argv: str, cwd: Path) -> subprocess.Popen[str]:
     # A session of its own: a signal to its group reaches it and its workers, as Ctrl-C
     # in a terminal reaches the foreground group.
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "sim", *argv],
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -41,6 +60,8 @@ def _start(*argv: str, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+    _STARTED.append(process)
+    return process
 
 
 def _wait_until(condition: object, what: str, timeout: float = 60.0) -> None:

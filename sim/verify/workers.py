@@ -211,8 +211,10 @@ def _interrupts_ignored() -> Iterator[None]:
     signal is blocked meanwhile, so a Ctrl-C in that window is kept pending (Linux never
     discards a blocked signal, ignored or not) and lands when the handler is back: the
     window lasts until the child has read what the spawn sends it, a second and more on a
-    busy machine, and a Ctrl-C lost there left `sim explore` running on. Outside the main
-    thread, where no handler can be set, nothing changes."""
+    busy machine, and a Ctrl-C lost there left `sim explore` running on. The mask is this
+    thread's: `sim`'s parent has no other thread; in a process that has (a test runner's
+    worker), the kernel may hand the signal to one of them, where it is ignored. Outside
+    the main thread, where no handler can be set, nothing changes."""
     try:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     except (AttributeError, ValueError):  # no signal masks here
