@@ -55,6 +55,8 @@ class FakeMarketo:
         self.fail: dict[str, list[str]] = {}  # path -> codes to answer, in turn, before the recorded answer
         self.warn: dict[str, list[str]] = {}  # path -> warnings added to its answers
         self.reject_tokens = False  # answer 601 to every token (an instance that refuses them)
+        self.redirect: dict[str, str] = {}  # path -> where a 302 sends it (something in front of Marketo)
+        self.token_tail = ""  # appended to every token issued (one no HTTP header can carry)
         self.seen: list[Seen] = []
         self.tokens: list[str] = []
         self._valid: set[str] = set()
@@ -108,7 +110,7 @@ class FakeMarketo:
         if query.get("client_id") != CLIENT_ID or query.get("client_secret") != self.secret:
             return 401, recorded("errors/identity-401.json")
         with self._lock:
-            token = f"acme-token-{len(self.tokens) + 1}:ab"
+            token = f"acme-token-{len(self.tokens) + 1}:ab{self.token_tail}"
             self.tokens.append(token)
             self._valid.add(token)
         return 200, recorded("token.json") | {"access_token": token}
@@ -178,6 +180,14 @@ def handler_for(state: FakeMarketo) -> type[BaseHTTPRequestHandler]:
                 raw=self.path,
                 authorization=self.headers.get("Authorization", ""),
             )
+            if parts.path in state.redirect:
+                with state.held(seen):
+                    pass
+                self.send_response(302)
+                self.send_header("Location", state.redirect[parts.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             with state.held(seen):
                 status, body = state.answer(parts.path, query, seen.authorization)
             data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")

@@ -178,6 +178,36 @@ def test_a_server_error_stops_the_fetch_names_the_call_and_writes_nothing(tmp_pa
     assert not into.exists() or written(into) == []
 
 
+def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(tmp_path: Path) -> None:
+    """Marketo's API does not redirect; following one would hand the bearer token to
+    whatever it points at (here another host name of the same test server)."""
+    clock, into = FakeClock(), tmp_path / "acme"
+    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
+        port = server.base_url.rsplit(":", 1)[1]
+        server.redirect["/rest/asset/v1/smartCampaigns.json"] = f"http://localhost:{port}/steal"
+        with pytest.raises(MarketoApiError) as caught:
+            fetch(server, into, clock, page_size=3)
+        assert server.calls("/steal") == []
+    assert str(caught.value) == (
+        f"GET /rest/asset/v1/smartCampaigns.json?offset=0&maxReturn=3: Marketo answered redirect 'the instance "
+        f"answered with a redirect to http://localhost:{port}, which is not followed (it would carry the access "
+        "token there)': give the REST endpoint itself: Admin > Integration > Web Services, REST API, Endpoint"
+    )
+
+
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(tmp_path: Path) -> None:
+    """http.client would raise with the header (token and all) in its message."""
+    clock, into = FakeClock(), tmp_path / "acme"
+    with serve(FakeMarketo(secret=SECRET, clock=clock)) as server:
+        server.token_tail = "\nX-Evil: 1"
+        with pytest.raises(MarketoApiError) as caught:
+            fetch(server, into, clock, page_size=3)
+        issued = server.tokens[0]
+    text = "".join(traceback.format_exception(caught.value))
+    assert "the access token holds characters an HTTP header cannot carry" in text
+    assert issued not in text and "acme-token" not in text and SECRET not in text
+
+
 def test_a_directory_with_files_in_it_is_refused_before_any_call(tmp_path: Path) -> None:
     clock = FakeClock()
     (tmp_path / "old.json").write_text("{}")

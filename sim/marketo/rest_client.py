@@ -249,6 +249,11 @@ class RestClient:
                 code, message = "token", "the answer holds no access_token"
             hint = HINTS["401"] if code in ("401", "token") else HINTS.get(code, "")
             raise MarketoApiError(endpoint=endpoint, code=code, message=self._scrub(message), hint=hint)
+        problem = _token_problem(token)
+        if problem:
+            raise MarketoApiError(
+                endpoint=endpoint, code="token", message=problem, hint="check that the URL is the instance's"
+            )
         self._token = token
         # A minute early, so a call is not sent with a token about to lapse.
         lifespan = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
@@ -257,12 +262,12 @@ class RestClient:
     def _send(self, url: str, endpoint: str, headers: dict[str, str]) -> dict[str, Any]:
         """One HTTP GET within the limits; its JSON object. HTTP-level failures become errors."""
         request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
-        status, raw, failure = 200, b"", ""
+        status, raw, failure, redirected = 200, b"", "", ""
         with self._in_flight, self._window.slot():
             with self._count_lock:
                 self.calls += 1
             try:
-                with urllib.request.urlopen(request, timeout=self.limits.timeout) as response:
+                with _OPENER.open(request, timeout=self.limits.timeout) as response:
                     raw = response.read()
             except urllib.error.HTTPError as error:
                 status = error.code
@@ -271,8 +276,19 @@ class RestClient:
                 except (OSError, http.client.HTTPException):
                     raw = b""
                 error.close()
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            except _Redirected as error:
+                redirected = str(error)
+                failure = "redirect"
+            except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
                 failure = str(getattr(error, "reason", error)) or type(error).__name__
+        if failure == "redirect":
+            raise MarketoApiError(
+                endpoint=endpoint,
+                code="redirect",
+                message=f"the instance answered with a redirect to {redirected}, which is not followed (it would "
+                "carry the access token there)",
+                hint="give the REST endpoint itself: Admin > Integration > Web Services, REST API, Endpoint",
+            )
         if failure:
             # Raised here, not in the except clause: the caught exception (whose request
             # may be the token request, secret and all) must not ride along as context.
@@ -310,6 +326,41 @@ class RestClient:
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Marketo's REST API does not redirect. Following one would send the bearer token
+    (or, on the token call, the secret in the URL) to wherever the redirect points, in
+    clear if it points at http: a redirect is an error that names where it led."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        target = urllib.parse.urlsplit(newurl)
+        raise _Redirected(f"{target.scheme}://{target.netloc}")
+
+
+class _Redirected(Exception):
+    """Raised inside urllib's opener; `RestClient._send` turns it into an error."""
+
+
+#: urllib's opener without redirects (and without the proxy-from-the-environment default
+#: changing: ProxyHandler is still in the default chain).
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _token_problem(token: str) -> str:
+    """Why ``token`` cannot go in an HTTP header, or "" (a token holding a line break would
+    make http.client raise with the header, token and all, in its message)."""
+    if not token.isascii() or not token.isprintable():
+        return "the access token holds characters an HTTP header cannot carry"
+    return ""
 
 
 def first_error(body: Mapping[str, Any]) -> tuple[str, str]:
