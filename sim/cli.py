@@ -137,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return EXIT_OK
         except OSError as exc:  # e.g. standard output on a full disk
-            print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
+            where = f" {exc.filename}" if exc.filename else ""
+            print(f"error: cannot write the output{where}: {exc.strerror}", file=sys.stderr)
             return EXIT_BAD_INPUT
 
 

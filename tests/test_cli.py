@@ -123,7 +123,7 @@ def test_missing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_unwritable_log_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(write(tmp_path, SMALL)), "--log", str(tmp_path / "no" / "dir" / "x.jsonl")]) == 2
-    assert "cannot write the log" in capsys.readouterr().err
+    assert f"there is no folder {tmp_path / 'no' / 'dir'}; create it first" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["check", "--help"]])

@@ -59,6 +59,10 @@ def test_output_problems_name_the_option_and_what_it_would_overwrite(tmp_path: P
         "--log and --trace both go to standard output (-); give all but one of them a file"
     )
     assert output_problem({"--trace": str(tmp_path)}, inputs) == f"--trace {tmp_path} is a folder; give a file path"
+    missing = tmp_path / "nowhere" / "t.json"
+    assert output_problem({"--trace": str(missing)}, inputs) == (
+        f"--trace {missing}: there is no folder {missing.parent}; create it first, or pick another path"
+    )
     assert output_problem({"--log": "-", "--metrics": str(tmp_path / "m.json")}, inputs) is None
 
 
@@ -123,7 +127,7 @@ def test_a_run_that_fails_leaves_the_old_trace_and_the_log_untouched(
     trace.write_text("[]\n", encoding="utf-8")
     argv = ["run", str(scenario), "--log", str(log), "--trace", str(trace)]
     assert main([*argv, "--metrics", str(tmp_path / "no-such-dir" / "m.json")]) == 2
-    assert "cannot write the metrics" in capsys.readouterr().err
+    assert f"--metrics {tmp_path / 'no-such-dir' / 'm.json'}: there is no folder" in capsys.readouterr().err
     assert log.read_text(encoding="utf-8") == "an earlier log\n"
     assert trace.read_text(encoding="utf-8") == "[]\n"
     assert main([*argv, "--schedule", "9:1"]) == 2  # a schedule made for another run: no summary

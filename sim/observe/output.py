@@ -121,7 +121,8 @@ def output_problem(outputs: Mapping[str, str], inputs: Mapping[str, Path]) -> st
     """What is wrong with the output paths (option -> path), or None.
 
     No output may be an input (``inputs``: what it is -> path), nor another output, nor
-    a folder; at most one goes to standard output.
+    a folder, nor in a folder that does not exist (found before anything is written, not
+    after a long run); at most one goes to standard output.
     """
     stdout = [option for option, path in outputs.items() if path == "-"]
     if len(stdout) > 1:
@@ -134,6 +135,8 @@ def output_problem(outputs: Mapping[str, str], inputs: Mapping[str, Path]) -> st
                 return f"{option} {path} is {what}: it would be overwritten; pick another path"
         if path.is_dir():
             return f"{option} {path} is a folder; give a file path"
+        if not path.parent.is_dir():
+            return f"{option} {path}: there is no folder {path.parent}; create it first, or pick another path"
         if stdout and _is_stdout(path):
             return f"{option} {path} is standard output, where {stdout[0]} - goes too; give one of them a file"
     for (first, path), (second, other) in combinations(files, 2):
