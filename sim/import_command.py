@@ -59,8 +59,9 @@ class Written:
 
 def import_command(args: argparse.Namespace) -> int:
     """Run ``sim import`` as ``args`` say; the exit code."""
-    if not args.inputs and args.instance is None:
-        print("error: give the export (a directory or its JSON files), or --instance URL to fetch it", file=sys.stderr)
+    refusal = _inputs_refusal(args)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         paths = list(args.inputs)
@@ -112,6 +113,31 @@ def _inputs(args: argparse.Namespace, export: Export) -> dict[str, Path]:
     if args.types is not None:
         inputs[f"the activity types file {args.types}"] = Path(args.types)
     return inputs
+
+
+def _inputs_refusal(args: argparse.Namespace) -> str:
+    """What is wrong with where the export comes from, or ""."""
+    if args.instance is not None and args.inputs:
+        return (
+            f"give the export's files ({' '.join(args.inputs)}) or --instance to fetch it, not both"
+        )
+    if args.instance is None and args.fetch_dir is not None:
+        return (
+            "--fetch-dir is where --instance writes what it fetches; without --instance, give the folder as the export"
+        )
+    if not args.inputs and args.instance is None:
+        after = (
+            " (an export given after --activities is read as an activity file: put it first)" if args.activities else ""
+        )
+        return f"give the export (a directory or its JSON files), or --instance URL to fetch it{after}"
+    if args.instance is not None and args.fetch_dir is None:
+        into = fetch_dir(Path(args.output))
+        if into.is_dir() and any(into.iterdir()):
+            return (
+                f"{into}, where --instance fetches to for -o {args.output}, holds an earlier fetch: import it "
+                f"without fetching (sim import {into} -o {args.output}), or fetch anew into --fetch-dir DIR"
+            )
+    return ""
 
 
 def _fetch(args: argparse.Namespace) -> FetchSummary:

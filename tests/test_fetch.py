@@ -189,9 +189,9 @@ def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(tmp_path: Pat
             fetch(server, into, clock, page_size=3)
         assert server.calls("/steal") == []
     assert str(caught.value) == (
-        f"GET /rest/asset/v1/smartCampaigns.json?offset=0&maxReturn=3: Marketo answered redirect 'the instance "
-        f"answered with a redirect to http://localhost:{port}, which is not followed (it would carry the access "
-        "token there)': give the REST endpoint itself: Admin > Integration > Web Services, REST API, Endpoint"
+        f"GET /rest/asset/v1/smartCampaigns.json?offset=0&maxReturn=3: the instance answered with a redirect to "
+        f"http://localhost:{port}, which is not followed (it would carry the access token there): give the REST "
+        "endpoint itself: Admin > Integration > Web Services, REST API, Endpoint"
     )
 
 

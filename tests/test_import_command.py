@@ -218,11 +218,23 @@ def test_two_activity_types_files_must_be_told_apart(tmp_path: Path, capsys: pyt
     assert main([*args, "--activities", csv, "--types", str(ACTIVITIES / "types.json")]) == 0
 
 
-def test_no_export_and_no_instance_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["import", "-o", str(tmp_path / "x.toml")]) == 2
+def test_where_the_export_comes_from_is_one_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "x.toml")
+    assert main(["import", "-o", out]) == 2
     assert capsys.readouterr().err == (
         "error: give the export (a directory or its JSON files), or --instance URL to fetch it\n"
     )
+    # argparse gives --activities every path after it: the export too.
+    assert main(["import", "-o", out, "--activities", "acts.csv", str(ACME)]) == 2
+    assert capsys.readouterr().err == (
+        "error: give the export (a directory or its JSON files), or --instance URL to fetch it (an export given "
+        "after --activities is read as an activity file: put it first)\n"
+    )
+    assert main(["import", str(ACME), "-o", out, "--instance", "https://123-ABC-456.mktorest.com"]) == 2
+    assert capsys.readouterr().err == (f"error: give the export's files ({ACME}) or --instance to fetch it, not both\n")
+    assert main(["import", str(ACME), "-o", out, "--fetch-dir", str(tmp_path)]) == 2
+    assert "without --instance, give the folder as the export" in capsys.readouterr().err
+    assert not (tmp_path / "x.toml").exists()
 
 
 def test_an_instance_is_fetched_imported_and_its_secret_shown_nowhere(
@@ -248,7 +260,13 @@ def test_an_instance_is_fetched_imported_and_its_secret_shown_nowhere(
     written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert all(secret.encode() not in data for data in written)
     assert secret not in printed.out + printed.err + capsys.readouterr().err
-    # A second fetch into the same folder would mix two instances' answers: refused.
+    # A second fetch into the same folder would mix two instances' answers: refused, with
+    # the way to import what is there.
     with serve(FakeMarketo(secret=secret)) as server:
         assert main(["import", "--instance", server.base_url, "-o", str(out)]) == 2
-    assert "live-marketo" in capsys.readouterr().err
+        assert server.seen == []
+    fetched = tmp_path / "live-marketo"
+    assert capsys.readouterr().err == (
+        f"error: {fetched}, where --instance fetches to for -o {out}, holds an earlier fetch: import it without "
+        f"fetching (sim import {fetched} -o {out}), or fetch anew into --fetch-dir DIR\n"
+    )

@@ -76,7 +76,9 @@ class MarketoApiError(MarketoFetchError):
 
     def __init__(self, *, endpoint: str, code: str, message: str, hint: str = "") -> None:
         self.endpoint, self.code, self.message, self.hint = endpoint, code, message, hint
-        text = f"{endpoint}: Marketo answered {code} {message!r}"
+        # Nothing answered (the network), or what answered was not Marketo's API (a redirect).
+        said = f"no answer ({message})" if code == "network" else message if code == "redirect" else ""
+        text = f"{endpoint}: {said or f'Marketo answered {code} {message!r}'}"
         super().__init__(f"{text}: {hint}" if hint else text)
 
 
