@@ -9,12 +9,18 @@ queue model (R19-R22) against reality.
   the export's replay, and the people and fields the replay needs declared. Either way it
   is simulated for the export's duration (`Traffic.duration`).
 - Campaigns are matched by ``marketo_id`` to the export's campaignId.
-- Counts: a campaign's step activities of each type that Marketo records too
-  (`sim.marketo.activity_types.SIM_ACTIVITY`). Runs: the simulation's runs started; the
-  instance's are estimated, as the export has no run records: one per lead and cause
-  with at least one activity of the campaign.
-- Lag: the cause of an activity of lead L is L's latest external activity at or before
-  it; a campaign's lag for that cause is from it to the campaign's first activity for L
+- Effects: a campaign's activities of a type sim models and Marketo records
+  (`COMPARED_TYPES`, `is_effect`), on both sides alike. sim's own wait, execute_campaign,
+  send_alert, webhook_response, webhook_timeout activities are not effects (Marketo's
+  documented activity types have none of them); an instance row of a type sim does not
+  model (Open Email, Email Delivered) is counted as "not modelled" only.
+- Counts: a campaign's effects of each type.
+- Runs: the export has no run records, so a run is estimated from effects, the same way
+  on both sides (`runs_and_lags`): one per lead and cause with at least one effect of the
+  campaign. A run that made no effect (only Waits, or steps that changed nothing) is not
+  counted on either side.
+- Lag: the cause of an effect for lead L is L's latest external activity at or before
+  it; a campaign's lag for that cause is from it to the campaign's first effect for L
   after it. Measured the same way on both sides, so the two compare.
 """
 
@@ -39,11 +45,19 @@ from sim.scenario.model import Problem, Scenario
 
 #: The sim activity types Marketo records as activities too: the ones compared.
 COMPARED_TYPES = tuple(dict.fromkeys(SIM_ACTIVITY.values()))
+_COMPARED = frozenset(COMPARED_TYPES)
 #: External activity types in sim's log (a cause).
 _CAUSES = frozenset(("fill_out_form", "click_link", "visit_page", "change_data_value", "request_campaign"))
 
 #: (time, lead, campaign key) of an effect, in time order.
 Effect = tuple[float, str, object]
+
+
+def is_effect(sim_type: str | None) -> bool:
+    """Whether a campaign's activity of this sim type is an effect, compared on both
+    sides: a type sim models and Marketo records (`COMPARED_TYPES`). For an instance row,
+    ``sim_type`` is its Marketo type's sim type (`SIM_ACTIVITY`), None when not modelled."""
+    return sim_type in _COMPARED
 
 
 @attrs.frozen(kw_only=True)
@@ -63,7 +77,11 @@ class CampaignComparison:
 
     name: str
     marketo_id: int | None
-    runs: tuple[int, int | None]  # (sim, instance); instance None without a marketo_id
+    #: (sim, instance), each estimated from effects (`runs_and_lags`); instance None
+    #: without a marketo_id.
+    runs: tuple[int, int | None]
+    #: The runs the simulation started (a run with no effect included), for reference.
+    started: int = 0
     #: sim activity type -> (sim, instance), for the compared types either side has.
     activities: Mapping[str, tuple[int, int | None]]
     lag: tuple[Percentiles, Percentiles]  # (sim, instance), seconds
@@ -161,7 +179,7 @@ def _count(number: int, one: str, many: str = "") -> str:
 
 @attrs.define(eq=False)
 class _LogRows:
-    """A sink that keeps only what compare reads of the log: causes and step activities."""
+    """A sink that keeps only what compare reads of the log: causes and effects."""
 
     causes: list[tuple[float, str]] = attrs.field(factory=list)
     effects: list[tuple[float, str, str, str]] = attrs.field(factory=list)  # time, person, campaign, type
@@ -184,7 +202,7 @@ class _LogRows:
             kind = fields["type"]
             if kind in _CAUSES and fields["details"].get("source") not in ("form", "webhook"):
                 self.causes.append((fields["t"], fields["person"]))
-        elif fields["step"] is not None:
+        elif fields["step"] is not None and is_effect(fields["type"]):
             self.effects.append((fields["t"], fields["person"], campaign, fields["type"]))
 
     def close(self) -> None:
@@ -197,12 +215,13 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
     log = _LogRows()
     simulation = Simulation(scenario, seed=seed, sinks=[log], measure=False)
     summary = simulation.run_sync()
-    _, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects))
+    sim_runs, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects))
     rows = traffic.produced_rows
     kept = [i for i in range(len(rows)) if rows.times[i] >= 0]
+    effect_kinds = {k for k, name in enumerate(rows.names) if is_effect(SIM_ACTIVITY.get(name))}
     instance_runs, instance_lags = runs_and_lags(
         zip(traffic.external_rows.times, traffic.external_rows.leads, strict=True),
-        ((rows.times[i], rows.leads[i], rows.campaigns[i]) for i in kept),
+        ((rows.times[i], rows.leads[i], rows.campaigns[i]) for i in kept if rows.kinds[i] in effect_kinds),
     )
     sim_counts: dict[tuple[str, str], int] = {}
     for _, _, owner, kind in log.effects:
@@ -216,18 +235,22 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
     for name, campaign in scenario.campaigns.items():
         mid = campaign.marketo_id
         mine = {t: n for (c, t), n in instance_counts.items() if c == mid} if mid is not None else {}
-        theirs = {SIM_ACTIVITY[t]: n for t, n in mine.items() if t in SIM_ACTIVITY}
+        theirs: dict[str, int] = {}
+        for t, n in mine.items():
+            if is_effect(SIM_ACTIVITY.get(t)):
+                theirs[SIM_ACTIVITY[t]] = theirs.get(SIM_ACTIVITY[t], 0) + n
         types = [t for t in COMPARED_TYPES if sim_counts.get((name, t)) or theirs.get(t)]
         campaigns.append(
             CampaignComparison(
                 name=name,
                 marketo_id=mid,
-                runs=(summary.campaigns[name].started, instance_runs.get(mid, 0) if mid is not None else None),
+                runs=(sim_runs.get(name, 0), instance_runs.get(mid, 0) if mid is not None else None),
+                started=summary.campaigns[name].started,
                 activities={
                     t: (sim_counts.get((name, t), 0), theirs.get(t, 0) if mid is not None else None) for t in types
                 },
                 lag=(percentiles(sim_lags.get(name, ())), percentiles(instance_lags.get(mid, ()))),
-                not_modelled={t: n for t, n in sorted(mine.items()) if t not in SIM_ACTIVITY},
+                not_modelled={t: n for t, n in sorted(mine.items()) if not is_effect(SIM_ACTIVITY.get(t))},
             )
         )
     unmatched: dict[int, tuple[int, dict[str, int]]] = {}

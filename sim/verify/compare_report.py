@@ -32,7 +32,12 @@ def format_comparison(comparison: Comparison) -> str:
         f"t = 0 is {traffic.start.strftime('%Y-%m-%dT%H:%M:%SZ')}, the first external activity",
         *textwrap.wrap(f"load: {comparison.load.note}", WIDTH, subsequent_indent="  "),
         "",
-        "Runs and step activities per campaign (sim: this run; instance: the export; difference: sim - instance):",
+        *textwrap.wrap(
+            "Runs and activities per campaign (sim: this run; instance: the export; difference: sim - instance). "
+            "A run is a lead's activities of the campaign after one external activity of theirs, counted alike on "
+            "both sides; only the activity types both sides record are counted:",
+            WIDTH,
+        ),
     ]
     rows = []
     for campaign in comparison.campaigns:
@@ -146,6 +151,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
                 "name": c.name,
                 "marketo_id": c.marketo_id,
                 "runs": _pair(c.runs),
+                "started": c.started,
                 "activities": {kind: _pair(pair) for kind, pair in c.activities.items()},
                 "not_modelled": dict(c.not_modelled),
                 "lag": {"sim": _percentiles(c.lag[0]), "instance": _percentiles(c.lag[1])},
