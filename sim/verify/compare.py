@@ -18,7 +18,9 @@ queue model (R19-R22) against reality.
 - Runs: the export has no run records, so a run is estimated from effects, the same way
   on both sides (`runs_and_lags`): one per lead and cause with at least one effect of the
   campaign. A run that made no effect (only Waits, or steps that changed nothing) is not
-  counted on either side.
+  counted on either side. A batch campaign (and an executable only batch campaigns run)
+  is started by a schedule: its effects have no cause, count one run per lead, and have
+  no lag (`scheduled_campaigns`).
 - Lag: the cause of an effect for lead L is L's latest external activity at or before
   it; a campaign's lag for that cause is from it to the campaign's first effect for L
   after it. Measured the same way on both sides, so the two compare.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import bisect
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from sim.observe.simulation import Simulation
 from sim.run.activity import Activity
 from sim.scenario import ScenarioError
 from sim.scenario.loader import build_scenario, read_text, read_toml
-from sim.scenario.model import Problem, Scenario
+from sim.scenario.model import ExecuteCampaign, Problem, Scenario
 
 #: The sim activity types Marketo records as activities too: the ones compared.
 COMPARED_TYPES = tuple(dict.fromkeys(SIM_ACTIVITY.values()))
@@ -87,6 +89,9 @@ class CampaignComparison:
     lag: tuple[Percentiles, Percentiles]  # (sim, instance), seconds
     #: Marketo type name -> rows of this campaign of a type sim does not model.
     not_modelled: Mapping[str, int] = attrs.field(factory=dict)
+    #: A schedule starts its runs (`scheduled_campaigns`): a run is a lead's effects, and
+    #: there is no lag.
+    scheduled: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -104,6 +109,8 @@ class Comparison:
     #: Produced rows before t = 0 (before the first external activity): not compared.
     before_start: int
     has_queue: bool
+    #: Leads only in produced rows, not declared by the scenario (`_undeclared`).
+    undeclared: tuple[str, ...] = ()
 
 
 def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
@@ -215,13 +222,15 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
     log = _LogRows()
     simulation = Simulation(scenario, seed=seed, sinks=[log], measure=False)
     summary = simulation.run_sync()
-    sim_runs, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects))
+    scheduled = scheduled_campaigns(scenario)
+    sim_runs, sim_lags = runs_and_lags(log.causes, ((t, p, c) for t, p, c, _ in log.effects), causeless=scheduled)
     rows = traffic.produced_rows
     kept = [i for i in range(len(rows)) if rows.times[i] >= 0]
     effect_kinds = {k for k, name in enumerate(rows.names) if is_effect(SIM_ACTIVITY.get(name))}
     instance_runs, instance_lags = runs_and_lags(
         zip(traffic.external_rows.times, traffic.external_rows.leads, strict=True),
         ((rows.times[i], rows.leads[i], rows.campaigns[i]) for i in kept if rows.kinds[i] in effect_kinds),
+        causeless={scenario.campaigns[name].marketo_id for name in scheduled},
     )
     sim_counts: dict[tuple[str, str], int] = {}
     for _, _, owner, kind in log.effects:
@@ -251,6 +260,7 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
                 },
                 lag=(percentiles(sim_lags.get(name, ())), percentiles(instance_lags.get(mid, ()))),
                 not_modelled={t: n for t, n in sorted(mine.items()) if not is_effect(SIM_ACTIVITY.get(t))},
+                scheduled=name in scheduled,
             )
         )
     unmatched: dict[int, tuple[int, dict[str, int]]] = {}
@@ -268,19 +278,52 @@ def compare(loaded: Loaded, traffic: Traffic, *, seed: int | None = None) -> Com
         unmatched=unmatched,
         before_start=len(rows) - len(kept),
         has_queue=scenario.queue is not None,
+        undeclared=_undeclared(scenario, traffic),
     )
 
 
+def scheduled_campaigns(scenario: Scenario) -> frozenset[str]:
+    """The campaigns whose runs a schedule starts, not an activity: batch campaigns, and
+    executables that only those execute (R6). Their runs have no cause, so no lag."""
+    callers: dict[str, set[str]] = {}
+    for name, campaign in scenario.campaigns.items():
+        for step in campaign.flow:
+            for action in step.actions():
+                if isinstance(action, ExecuteCampaign):
+                    callers.setdefault(action.campaign, set()).add(name)
+    found = {name for name, campaign in scenario.campaigns.items() if campaign.kind == "batch"}
+    grown = True
+    while grown:
+        more = {
+            name
+            for name, campaign in scenario.campaigns.items()
+            if campaign.kind == "executable" and name not in found and callers.get(name) and callers[name] <= found
+        }
+        found |= more
+        grown = bool(more)
+    return frozenset(found)
+
+
+def _undeclared(scenario: Scenario, traffic: Traffic) -> tuple[str, ...]:
+    """Leads the export names only in rows campaigns produced (a batch campaign's members,
+    say), that the scenario does not declare: the sim knows nothing of them."""
+    known = {person.id for person in scenario.people}
+    known.update(traffic.external_rows.leads)
+    return tuple(dict.fromkeys(lead for lead in traffic.produced_rows.leads if lead not in known))
+
+
 def runs_and_lags(
-    causes: Iterable[tuple[float, str]], effects: Iterable[Effect]
+    causes: Iterable[tuple[float, str]], effects: Iterable[Effect], *, causeless: Collection[object] = ()
 ) -> tuple[dict[Any, int], dict[Any, list[float]]]:
     """Runs and lags per campaign key from causes (time, lead) and effects (time, lead,
     campaign), both in time order.
 
     An effect's cause is its lead's latest cause at or before it. Each (campaign, lead,
     cause) is one run, and its lag is from the cause to the campaign's first effect for
-    it; effects with no cause before them (a batch run) count one run per lead and have
-    no lag.
+    it; effects with no cause before them count one run per lead and have no lag. The
+    campaigns in ``causeless`` (batch campaigns: a schedule starts their runs) have no
+    cause: one run per lead, and no lag, since one from an unrelated earlier activity
+    would mean nothing.
     """
     times_of: dict[str, list[float]] = {}
     for at, lead in causes:
@@ -290,7 +333,7 @@ def runs_and_lags(
     lags: dict[Any, list[float]] = {}
     for at, lead, campaign in effects:
         times = times_of.get(lead, [])
-        cause = bisect.bisect_right(times, at) - 1
+        cause = -1 if campaign in causeless else bisect.bisect_right(times, at) - 1
         key = (campaign, lead, cause)
         if key in seen:
             continue

@@ -60,6 +60,15 @@ def format_comparison(comparison: Comparison) -> str:
             lag_rows.append([campaign.name, mid, f"{sim.count:,}/{instance.count:,}", _spread(sim), _spread(instance)])
     header = ["campaign", "marketo_id", "samples sim/instance", "sim p50/p95/p99", "instance p50/p95/p99"]
     out += _table(header, lag_rows) if lag_rows else ["  (no samples on either side)"]
+    scheduled = [f'"{c.name}"' for c in comparison.campaigns if c.scheduled]
+    if scheduled:
+        out += textwrap.wrap(
+            f"  Left out, as a schedule starts their runs (a batch campaign, or an executable only batch campaigns "
+            f"execute) and a lag would run from an unrelated earlier activity: {', '.join(scheduled)}. Their runs are "
+            "counted one per lead.",
+            WIDTH,
+            subsequent_indent="  ",
+        )
     if comparison.unmatched:
         out += ["", "Rows whose campaignId matches no campaign of the scenario (not imported, or no marketo_id):"]
         unmatched = [
@@ -67,6 +76,16 @@ def format_comparison(comparison: Comparison) -> str:
             for cid, (total, kinds) in comparison.unmatched.items()
         ]
         out += _table(["campaignId", "rows", "types"], unmatched)
+    if comparison.undeclared:
+        shown = ", ".join(comparison.undeclared[:5]) + (", ..." if len(comparison.undeclared) > 5 else "")
+        out.append("")
+        out += textwrap.wrap(
+            f"Leads in the export only in rows campaigns produced (a batch campaign's members, say), which the "
+            f"scenario does not declare: {len(comparison.undeclared):,} ({shown}). The sim has fewer people than the "
+            "instance and runs nothing for them; declare them with [[person]] (with the field values and lists the "
+            "campaigns' filters look at) to compare their runs too.",
+            WIDTH,
+        )
     if comparison.before_start:
         out += ["", f"{comparison.before_start:,} produced rows come before t = 0 and are not compared."]
     out += ["", "What the differences may mean:"]
@@ -154,6 +173,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
                 "started": c.started,
                 "activities": {kind: _pair(pair) for kind, pair in c.activities.items()},
                 "not_modelled": dict(c.not_modelled),
+                "scheduled": c.scheduled,
                 "lag": {"sim": _percentiles(c.lag[0]), "instance": _percentiles(c.lag[1])},
             }
             for c in comparison.campaigns
@@ -163,8 +183,14 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
             for cid, (total, kinds) in comparison.unmatched.items()
         ],
         "before_start": comparison.before_start,
+        "undeclared": list(comparison.undeclared),
         "notes": notes(comparison),
     }
+
+
+def _count(number: int, one: str, many: str = "") -> str:
+    """``number`` things, ``one`` or ``many`` (default: ``one`` + "s") as it takes."""
+    return f"{number:,} {one if number == 1 else (many or one + 's')}"
 
 
 def _pair(pair: tuple[int, int | None]) -> dict[str, int | None]:
