@@ -309,3 +309,32 @@ def test_scheduled_campaigns_are_batches_and_what_only_they_execute(tmp_path: Pa
     assert scheduled_campaigns(load_scenario(path)) == {"B", "OnlyB", "Deeper"}
     runs, lags = runs_and_lags([(0.0, "a")], [(5.0, "a", "B"), (6.0, "b", "B")], causeless={"B"})
     assert (runs, lags) == ({"B": 2}, {})
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("336,5024,visit_page,,,/pricing,", "336,5024,visit_page,,,/about,"),  # another page
+        ("0,5001,fill_out_form,Contact Us,,,,,,,US,", "0,5001,fill_out_form,Contact Us,,,,,,,France,"),  # a form field
+    ],
+)
+def test_a_replay_that_differs_in_a_cell_is_not_the_exports(
+    traffic: Traffic, tmp_path: Path, old: str, new: str
+) -> None:
+    # Review 15, item 2: the same times, people and activities are not enough.
+    replay = (DATA / "acme-imported.csv").read_text(encoding="utf-8")
+    assert old in replay
+    (tmp_path / "acme-imported.csv").write_text(replay.replace(old, new, 1), encoding="utf-8")
+    (tmp_path / "acme.toml").write_text(SCENARIO.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_for_compare(tmp_path / "acme.toml", traffic).load == "replaced"
+
+
+def test_a_replay_with_its_columns_and_rows_in_another_order_is_the_exports(traffic: Traffic, tmp_path: Path) -> None:
+    lines = (DATA / "acme-imported.csv").read_text(encoding="utf-8").splitlines()
+    rows = [line.split(",") for line in lines]
+    order = [1, 0, *range(2, len(rows[0]))][::-1]  # person before time, the rest reversed
+    moved = [[row[i] for i in order] for row in rows]
+    moved[1:] = moved[1:][::-1]  # the rows backwards: the loader sorts them by time
+    (tmp_path / "acme-imported.csv").write_text("\r\n".join(",".join(row) for row in moved), encoding="utf-8")
+    (tmp_path / "acme.toml").write_text(SCENARIO.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_for_compare(tmp_path / "acme.toml", traffic).load == "as is"

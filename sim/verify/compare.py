@@ -4,8 +4,8 @@ type, and the lag from cause to effect (docs/compare.md). A first calibration of
 queue model (R19-R22) against reality.
 
 - The load: the export's external activities (`sim.marketo.traffic.Traffic`). A scenario
-  whose CSV replay already holds exactly those rows (one `sim import` wrote from this
-  export) runs as it is; any other has its ``[[load]]`` and ``[[activities]]`` replaced by
+  whose CSV replay already holds exactly those rows, cell for cell (one `sim import`
+  wrote from this export) runs as it is; any other has its ``[[load]]`` and ``[[activities]]`` replaced by
   the export's replay, and the people and fields the replay needs declared. Either way it
   is simulated for the export's duration (`Traffic.duration`).
 - Campaigns are matched by ``marketo_id`` to the export's campaignId.
@@ -29,8 +29,12 @@ queue model (R19-R22) against reality.
 from __future__ import annotations
 
 import bisect
+import csv
+import io
+import itertools
+import math
 import tempfile
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,8 @@ from sim.observe.simulation import Simulation
 from sim.run.activity import Activity
 from sim.scenario import ScenarioError
 from sim.scenario.loader import build_scenario, read_text, read_toml
-from sim.scenario.model import ExecuteCampaign, Problem, Scenario
+from sim.scenario.model import ExecuteCampaign, Problem, Replay, Scenario
+from sim.scenario.units import parse_duration
 
 #: The sim activity types Marketo records as activities too: the ones compared.
 COMPARED_TYPES = tuple(dict.fromkeys(SIM_ACTIVITY.values()))
@@ -118,7 +123,7 @@ def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
     raises ScenarioError (with the problems of the export's replay named as such)."""
     scenario = build_scenario(read_toml(read_text(path), source=str(path)), source=str(path), file=str(path))
     for replay in scenario.replays:
-        if _same_rows(replay.times, replay.people, [t.type for t in replay.templates], replay.kinds, traffic):
+        if _same_rows(replay, traffic):
             rest = len(scenario.replays) + len(scenario.generators) - 1 + (1 if scenario.activities else 0)
             others = f", with its {rest} other load tables" if rest else ""
             note = (
@@ -129,13 +134,69 @@ def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
     return _replaced(path, scenario, traffic)
 
 
-def _same_rows(
-    times: Sequence[float], people: Sequence[str], types: Sequence[str], kinds: Sequence[int], traffic: Traffic
-) -> bool:
+def _same_rows(replay: Replay, traffic: Traffic) -> bool:
+    """Whether ``replay`` holds exactly the export's external rows: the same times, people,
+    activities and every other cell (form, link, page, field, value, campaign, source and
+    the form fields), in the same order."""
     rows = traffic.external_rows
-    if len(times) != len(rows) or list(times) != list(rows.times) or list(people) != list(rows.leads):
+    if len(replay) != len(rows) or list(replay.times) != list(rows.times) or list(replay.people) != list(rows.leads):
         return False
-    return all(types[a] == rows.names[b] for a, b in zip(kinds, rows.kinds, strict=True))
+    types = [t.type for t in replay.templates]
+    if not all(types[a] == rows.names[b] for a, b in zip(replay.kinds, rows.kinds, strict=True)):
+        return False
+    for in_order in (True, False):
+        try:
+            with open(replay.csv, encoding="utf-8", newline="") as file:
+                mine = _cells(file, in_order=in_order)
+                theirs = _cells(io.StringIO(traffic.replay, newline=""), in_order=True)
+                if all(a == b for a, b in itertools.zip_longest(mine, theirs)):
+                    return True
+                for _ in mine:  # a difference: in the file's order, or in the loader's?
+                    pass
+                return False
+        except _OutOfOrder:
+            continue  # sorted, as the loader sorts it
+        except (OSError, UnicodeDecodeError, csv.Error, ValueError):
+            return False
+    return False
+
+
+class _OutOfOrder(Exception):
+    """A CSV replay's rows are not in time order (the loader sorts them)."""
+
+
+def _cells(lines: Iterable[str], *, in_order: bool) -> Iterator[tuple[tuple[str, str], ...]]:
+    """A CSV replay's rows, in the order sim's loader keeps them (stably by time), each as
+    its non-empty cells but the time, (column, cell) sorted by column: two files that
+    differ only in column order, quoting or line ends give the same. ``in_order``: streamed,
+    raising `_OutOfOrder` at a row earlier than the one before (as `sim import` writes a
+    replay, that does not happen); otherwise read whole and sorted."""
+    reader = csv.reader(lines)
+    header = next(reader, [])
+    if "time" not in header:
+        raise ValueError("no time column")
+    at = header.index("time")
+    held: list[tuple[float, tuple[tuple[str, str], ...]]] = []
+    previous = -math.inf
+    for row in reader:
+        if len(row) != len(header):
+            continue  # a blank line (the loader refused any other)
+        cells = tuple(sorted((name, row[i]) for i, name in enumerate(header) if row[i] and i != at))
+        try:
+            seconds: float | str = float(row[at])
+        except ValueError:
+            seconds = row[at]
+        time = parse_duration(seconds)
+        if not in_order:
+            held.append((time, cells))
+            continue
+        if time < previous:
+            raise _OutOfOrder
+        previous = time
+        yield cells
+    held.sort(key=lambda row: row[0])  # stable: rows at the same time keep the file's order
+    for _, cells in held:
+        yield cells
 
 
 def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
