@@ -338,3 +338,35 @@ def test_a_replay_with_its_columns_and_rows_in_another_order_is_the_exports(traf
     (tmp_path / "acme-imported.csv").write_text("\r\n".join(",".join(row) for row in moved), encoding="utf-8")
     (tmp_path / "acme.toml").write_text(SCENARIO.read_text(encoding="utf-8"), encoding="utf-8")
     assert load_for_compare(tmp_path / "acme.toml", traffic).load == "as is"
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    # Review 15, item 12: "1 activities", "1 rows", "1 people".
+    export = tmp_path / "export.csv"
+    export.write_text(HEADER + "1,10,2026-03-02T09:00:00Z,1,,,/pricing,{}\n", encoding="utf-8")
+    scenario = tmp_path / "empty.toml"
+    scenario.write_text('[campaigns.C]\nkind = "trigger"\ntriggers = [{ trigger = "visits_page" }]\n', encoding="utf-8")
+    traffic = read_traffic([str(export)])
+    report = format_comparison(compare(load_for_compare(scenario, traffic), traffic))
+    assert "export: 1 file, 1 activity: 1 external, " in report
+    assert "by the export's 1 external activity; 1 person declared for them" in " ".join(report.split())
+    # The same visit, twice, and a campaign's row before it; a scenario that replays it.
+    export.write_text(
+        HEADER
+        + "0,10,2026-03-02T08:59:00Z,22,5,,Lead Score,{}\n"
+        + "1,10,2026-03-02T09:00:00Z,1,,,/pricing,{}\n"
+        + "1,10,2026-03-02T09:00:00Z,1,,,/pricing,{}\n",
+        encoding="utf-8",
+    )
+    traffic = read_traffic([str(export)])
+    (tmp_path / "replay.csv").write_text(traffic.replay, encoding="utf-8")
+    scenario.write_text(
+        scenario.read_text(encoding="utf-8")
+        + '\n[[person]]\nid = "10"\n\n[[load]]\ncsv = "replay.csv"\n\n'
+        + '[[activities]]\nat = "1m"\nperson = "10"\ntype = "visit_page"\n',
+        encoding="utf-8",
+    )
+    report = " ".join(format_comparison(compare(load_for_compare(scenario, traffic), traffic)).split())
+    assert ", 1 duplicate left out" in report
+    assert "holds the same 1 row): run as it is, with its 1 other load table" in report
+    assert "1 produced row comes before t = 0 and is not compared." in report

@@ -125,10 +125,10 @@ def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
     for replay in scenario.replays:
         if _same_rows(replay, traffic):
             rest = len(scenario.replays) + len(scenario.generators) - 1 + (1 if scenario.activities else 0)
-            others = f", with its {rest} other load tables" if rest else ""
+            others = f", with its {counted(rest, 'other load table')}" if rest else ""
             note = (
                 f'the scenario already replays this export (its [[load]] csv "{Path(replay.csv).name}" holds the '
-                f"same {len(replay):,} rows): run as it is{others}"
+                f"same {counted(len(replay), 'row')}): run as it is{others}"
             )
             return Loaded(scenario=attrs.evolve(scenario, duration=traffic.duration), load="as is", note=note)
     return _replaced(path, scenario, traffic)
@@ -202,13 +202,10 @@ def _cells(lines: Iterable[str], *, in_order: bool) -> Iterator[tuple[tuple[str,
 def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
     """The scenario's data with its load replaced by the export's replay."""
     data: dict[str, Any] = dict(read_toml(read_text(path), source=str(path)))
+    tables, entries = len(data.get("load", data.get("generators", []))), len(data.get("activities", []))
     replaced = [
-        count_of
-        for count_of in (
-            _count(len(data.get("load", data.get("generators", []))), "[[load]] table"),
-            _count(len(data.get("activities", [])), "[[activities]] entry", "[[activities]] entries"),
-        )
-        if count_of
+        *([counted(tables, "[[load]] table")] if tables else []),
+        *([counted(entries, "[[activities]] entry", "[[activities]] entries")] if entries else []),
     ]
     for key in ("load", "generators", "activities"):
         data.pop(key, None)
@@ -233,15 +230,15 @@ def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
             ) from None
     what = " and ".join(replaced) if replaced else "no load"
     note = (
-        f"the scenario's own load ({what}) was replaced by the export's {len(traffic.external_rows):,} external "
-        f"activities; {len(added):,} people declared for them"
+        f"the scenario's own load ({what}) was replaced by the export's "
+        f"{counted(len(traffic.external_rows), 'external activity', 'external activities')}; "
+        f"{counted(len(added), 'person', 'people')} declared for them"
     )
     return Loaded(scenario=loaded, load="replaced", note=note)
 
 
-def _count(number: int, one: str, many: str = "") -> str:
-    if not number:
-        return ""
+def counted(number: int, one: str, many: str = "") -> str:
+    """``number`` things: "1 row", "2 rows" (``many``: the plural when not ``one`` + "s")."""
     return f"{number:,} {one if number == 1 else (many or one + 's')}"
 
 
