@@ -9,7 +9,7 @@ from typing import Any
 
 from sim.observe.metrics import Percentiles
 from sim.scenario.units import format_duration
-from sim.verify.compare import CampaignComparison, Comparison
+from sim.verify.compare import CampaignComparison, Comparison, counted
 
 #: The width the header lines and notes are wrapped to.
 WIDTH = 110
@@ -23,16 +23,22 @@ def format_comparison(comparison: Comparison) -> str:
     external = sum(traffic.external.values())
     produced = sum(traffic.produced.values())
     skipped = sum(traffic.skipped.values())
-    files = f"{len(traffic.files)} file{'s' if len(traffic.files) != 1 else ''}"
+    files = counted(len(traffic.files), "file")
+    records = counted(traffic.records, "activity", "activities")
     out = [
         f"sim compare: {comparison.source}, seed {comparison.seed}, {format_duration(comparison.duration)} simulated",
-        f"export: {files}, {traffic.records:,} activities: {external:,} external, {produced:,} produced by "
+        f"export: {files}, {records}: {external:,} external, {produced:,} produced by "
         f"campaigns, {skipped:,} skipped (not modelled)"
-        + (f", {traffic.duplicates:,} duplicates left out" if traffic.duplicates else ""),
+        + (f", {counted(traffic.duplicates, 'duplicate')} left out" if traffic.duplicates else ""),
         f"t = 0 is {traffic.start.strftime('%Y-%m-%dT%H:%M:%SZ')}, the first external activity",
         *textwrap.wrap(f"load: {comparison.load.note}", WIDTH, subsequent_indent="  "),
         "",
-        "Runs and step activities per campaign (sim: this run; instance: the export; difference: sim - instance):",
+        *textwrap.wrap(
+            "Runs and activities per campaign (sim: this run; instance: the export; difference: sim - instance). "
+            "A run is a lead's activities of the campaign after one external activity of theirs, counted alike on "
+            "both sides; only the activity types both sides record are counted:",
+            WIDTH,
+        ),
     ]
     rows = []
     for campaign in comparison.campaigns:
@@ -43,7 +49,40 @@ def format_comparison(comparison: Comparison) -> str:
         for name, count in campaign.not_modelled.items():
             rows.append(["", "", f"{name} (not modelled)", "-", f"{count:,}", "-"])
     out += _table(["campaign", "marketo_id", "activity", "sim", "instance", "difference"], rows)
-    out += [
+    out += _lag_table(comparison)
+    if comparison.unmatched:
+        out += ["", "Rows whose campaignId matches no campaign of the scenario (not imported, or no marketo_id):"]
+        unmatched = [
+            [str(cid), f"{total:,}", ", ".join(f"{name} {n:,}" for name, n in kinds.items())]
+            for cid, (total, kinds) in comparison.unmatched.items()
+        ]
+        out += _table(["campaignId", "rows", "types"], unmatched)
+    if comparison.undeclared:
+        shown = ", ".join(comparison.undeclared[:5]) + (", ..." if len(comparison.undeclared) > 5 else "")
+        out.append("")
+        out += textwrap.wrap(
+            f"Leads in the export only in rows campaigns produced (a batch campaign's members, say), which the "
+            f"scenario does not declare: {len(comparison.undeclared):,} ({shown}). The sim has fewer people than the "
+            "instance and runs nothing for them; declare them with [[person]] (with the field values and lists the "
+            "campaigns' filters look at) to compare their runs too.",
+            WIDTH,
+        )
+    if comparison.before_start:
+        one = comparison.before_start == 1
+        out += [
+            "",
+            f"{counted(comparison.before_start, 'produced row')} {'comes' if one else 'come'} before t = 0 and "
+            f"{'is' if one else 'are'} not compared.",
+        ]
+    out += ["", "What the differences may mean:"]
+    for note in notes(comparison):
+        out += textwrap.wrap(note, WIDTH, initial_indent="  - ", subsequent_indent="    ")
+    return "\n".join(out) + "\n"
+
+
+def _lag_table(comparison: Comparison) -> list[str]:
+    """The lag table, and the campaigns left out of it (a schedule starts their runs)."""
+    out = [
         "",
         "Lag from cause to effect, seconds (an external activity to the campaign's first activity for its lead):",
     ]
@@ -55,19 +94,16 @@ def format_comparison(comparison: Comparison) -> str:
             lag_rows.append([campaign.name, mid, f"{sim.count:,}/{instance.count:,}", _spread(sim), _spread(instance)])
     header = ["campaign", "marketo_id", "samples sim/instance", "sim p50/p95/p99", "instance p50/p95/p99"]
     out += _table(header, lag_rows) if lag_rows else ["  (no samples on either side)"]
-    if comparison.unmatched:
-        out += ["", "Rows whose campaignId matches no campaign of the scenario (not imported, or no marketo_id):"]
-        unmatched = [
-            [str(cid), f"{total:,}", ", ".join(f"{name} {n:,}" for name, n in kinds.items())]
-            for cid, (total, kinds) in comparison.unmatched.items()
-        ]
-        out += _table(["campaignId", "rows", "types"], unmatched)
-    if comparison.before_start:
-        out += ["", f"{comparison.before_start:,} produced rows come before t = 0 and are not compared."]
-    out += ["", "What the differences may mean:"]
-    for note in notes(comparison):
-        out += textwrap.wrap(note, WIDTH, initial_indent="  - ", subsequent_indent="    ")
-    return "\n".join(out) + "\n"
+    scheduled = [f'"{c.name}"' for c in comparison.campaigns if c.scheduled]
+    if scheduled:
+        out += textwrap.wrap(
+            f"  Left out, as a schedule starts their runs (a batch campaign, or an executable only batch campaigns "
+            f"execute) and a lag would run from an unrelated earlier activity: {', '.join(scheduled)}. Their runs are "
+            "counted one per lead.",
+            WIDTH,
+            subsequent_indent="  ",
+        )
+    return out
 
 
 def notes(comparison: Comparison) -> list[str]:
@@ -146,8 +182,10 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
                 "name": c.name,
                 "marketo_id": c.marketo_id,
                 "runs": _pair(c.runs),
+                "started": c.started,
                 "activities": {kind: _pair(pair) for kind, pair in c.activities.items()},
                 "not_modelled": dict(c.not_modelled),
+                "scheduled": c.scheduled,
                 "lag": {"sim": _percentiles(c.lag[0]), "instance": _percentiles(c.lag[1])},
             }
             for c in comparison.campaigns
@@ -157,6 +195,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
             for cid, (total, kinds) in comparison.unmatched.items()
         ],
         "before_start": comparison.before_start,
+        "undeclared": list(comparison.undeclared),
         "notes": notes(comparison),
     }
 
