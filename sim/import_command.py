@@ -118,9 +118,7 @@ def _inputs(args: argparse.Namespace, export: Export) -> dict[str, Path]:
 def _inputs_refusal(args: argparse.Namespace) -> str:
     """What is wrong with where the export comes from, or ""."""
     if args.instance is not None and args.inputs:
-        return (
-            f"give the export's files ({' '.join(args.inputs)}) or --instance to fetch it, not both"
-        )
+        return f"give the export's files ({' '.join(args.inputs)}) or --instance to fetch it, not both"
     if args.instance is None and args.fetch_dir is not None:
         return (
             "--fetch-dir is where --instance writes what it fetches; without --instance, give the folder as the export"

@@ -5,16 +5,18 @@ tiny case; the load replaced or kept, never counted twice."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from sim.marketo.activities import read_activity_types
 from sim.marketo.traffic import Traffic, read_traffic
+from sim.observe.metrics import Percentiles
 from sim.scenario import ScenarioError
 from sim.scenario.loader import load_scenario
 from sim.verify.compare import compare, load_for_compare, runs_and_lags, scheduled_campaigns
-from sim.verify.compare_report import comparison_json, format_comparison, notes
+from sim.verify.compare_report import _spread, comparison_json, format_comparison, notes
 
 DATA = Path(__file__).parent / "data" / "marketo"
 SCENARIO = DATA / "acme-imported.toml"
@@ -155,10 +157,33 @@ def test_a_queue_gives_lags_and_notes_on_them(traffic: Traffic, tmp_path: Path) 
     report = format_comparison(comparison)
     assert (
         '"Sync to Sales": the instance took longer (p50 182s against 28s): fewer free workers or slower steps than '
-        "the model's [queue] (R19-R22), or other campaigns' work queued ahead of it." in notes(comparison)
+        "the model's [queue] (R19-R22), or other campaigns' work queued ahead of it. A delay before every run "
+        "starts, whatever the load, is not in sim's model: it shows here as a lag more workers do not shorten."
+        in notes(comparison)
     )
     assert "The scenario has no [queue]" not in report
     assert format_comparison(compare(load_for_compare(path, traffic), traffic, seed=0)) == report  # deterministic
+
+
+def test_lags_are_shown_in_tenths_below_100_s_and_whole_seconds_above() -> None:
+
+    assert _spread(Percentiles(count=3, p50=7.49943, p95=58.8376, p99=182.4, mean=0.0, max=182.4)) == "7.5/58.8/182"
+    assert _spread(Percentiles(count=1, p50=0.0, p95=0.04, p99=100.0, mean=0.0, max=100.0)) == "0/0/100"
+    assert _spread(Percentiles(count=0, p50=0.0, p95=0.0, p99=0.0, mean=0.0, max=0.0)) == "-"
+
+
+def test_an_export_of_another_instance_is_named_as_the_likely_cause(traffic: Traffic, tmp_path: Path) -> None:
+    """Every row's campaignId unmatched: not "the sim produced more", but "is this the
+    export of the instance the scenario came from?"."""
+    text = (DATA / "acme-imported.toml").read_text(encoding="utf-8")
+    path = tmp_path / "other.toml"
+    path.write_text(re.sub(r"marketo_id = 10", "marketo_id = 90", text), encoding="utf-8")
+    (tmp_path / "acme-imported.csv").write_bytes((DATA / "acme-imported.csv").read_bytes())
+    comparison = compare(load_for_compare(path, traffic), traffic, seed=0)
+    assert notes(comparison)[0] == (
+        "None of the export's campaignIds matches a marketo_id of the scenario: is the export from the instance "
+        "this scenario was imported from? (`sim import` writes each campaign's marketo_id.)"
+    )
 
 
 def test_counts_that_differ_say_what_may_cause_them(traffic: Traffic, tmp_path: Path) -> None:

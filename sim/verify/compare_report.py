@@ -109,6 +109,15 @@ def _lag_table(comparison: Comparison) -> list[str]:
 def notes(comparison: Comparison) -> list[str]:
     """A line per kind of difference found, saying what may cause it; the general ones first."""
     found = []
+    matched = any(
+        (campaign.runs[1] or 0) > 0 or any(instance for _, instance in campaign.activities.values())
+        for campaign in comparison.campaigns
+    )
+    if comparison.unmatched and not matched:
+        found.append(
+            "None of the export's campaignIds matches a marketo_id of the scenario: is the export from the "
+            "instance this scenario was imported from? (`sim import` writes each campaign's marketo_id.)"
+        )
     if not comparison.has_queue:
         found.append(
             "The scenario has no [queue]: every run starts at once and its steps take no time, so the sim's lags are "
@@ -149,12 +158,14 @@ def _campaign_notes(campaign: CampaignComparison, *, queued: bool) -> list[str]:
     if queued and sim.count and instance.count:
         if instance.p50 > LAG_RATIO * sim.p50:
             found.append(
-                f"{name}: the instance took longer (p50 {instance.p50:g}s against {sim.p50:g}s): fewer free workers or "
-                "slower steps than the model's [queue] (R19-R22), or other campaigns' work queued ahead of it."
+                f"{name}: the instance took longer (p50 {_s(instance.p50)}s against {_s(sim.p50)}s): fewer free "
+                "workers or slower steps than the model's [queue] (R19-R22), or other campaigns' work queued ahead "
+                "of it. A delay before every run starts, whatever the load, is not in sim's model: it shows here "
+                "as a lag more workers do not shorten."
             )
         elif sim.p50 > LAG_RATIO * instance.p50:
             found.append(
-                f"{name}: the sim took longer (p50 {sim.p50:g}s against {instance.p50:g}s): the model's queue is "
+                f"{name}: the sim took longer (p50 {_s(sim.p50)}s against {_s(instance.p50)}s): the model's queue is "
                 "slower than the instance's; give it more workers or shorter service times."
             )
     return found
@@ -218,7 +229,15 @@ def _counts(pair: tuple[int, int | None]) -> list[str]:
 
 def _spread(p: Percentiles) -> str:
     """p50/p95/p99 in seconds, or "-" without samples (not a lag of 0)."""
-    return f"{p.p50:g}/{p.p95:g}/{p.p99:g}" if p.count else "-"
+    return f"{_s(p.p50)}/{_s(p.p95)}/{_s(p.p99)}" if p.count else "-"
+
+
+def _s(seconds: float) -> str:
+    """Seconds as the table shows them: tenths below 100 s, whole seconds above (a lag
+    measured in export timestamps, whole seconds, needs no more)."""
+    if seconds >= 100:
+        return f"{seconds:.0f}"
+    return f"{seconds:.1f}".rstrip("0").rstrip(".")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
