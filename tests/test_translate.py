@@ -147,6 +147,20 @@ def test_campaigns_that_share_a_name_are_made_unique_and_reported() -> None:
     )
 
 
+def test_a_suffixed_name_already_taken_is_suffixed_again_and_no_campaign_is_lost() -> None:
+    form = rule("Fills Out Form", "is", condition("Form", "is", "Contact"))
+    export = export_of(
+        [campaign(2, "A (5)"), campaign(3, "A"), campaign(5, "A")],
+        [smart_list(2, [form]), smart_list(3, [form]), smart_list(5, [form])],
+    )
+    translation = translate(export)
+    assert list(parse_scenario(translation.text).campaigns) == ["A (5)", "A", "A (5, 2)"]
+    assert [c.sim_name for c in translation.report.campaigns] == ["A (5)", "A", "A (5, 2)"]
+    assert (
+        translation.report.campaigns[2].lines[0].detail == 'another campaign is also called "A": written as "A (5, 2)"'
+    )
+
+
 def test_an_inactive_trigger_campaign_is_written_inactive_and_a_flow_may_not_request_it() -> None:
     requested = rule("Campaign is Requested", "is", condition("Source", "is", "Marketo Flow Action"))
     fill = rule("Fills Out Form", "is", condition("Form", "is", "Demo"))

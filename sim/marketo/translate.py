@@ -12,7 +12,7 @@ scenario loader (`sim import` does): it must load.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -85,7 +85,7 @@ def translate(
         export=export,
         d=Declarations(numeric=_numeric(records, smart_lists, traffic)),
         report=ImportReport(),
-        names=_unique_names(records),
+        names=campaign_names(records),
         programs={r.id: _program_name(r, export) for r in records},
         kinds={r.id: parts.campaign_kind(r, smart_lists[r.id], called) for r in records},
         smart_lists=smart_lists,
@@ -133,14 +133,20 @@ def _resolver(records: list[CampaignRecord]) -> Callable[[str], int | None]:
     return resolve
 
 
-def _unique_names(records: list[CampaignRecord]) -> dict[int, str]:
-    """Each campaign's sim name: its Marketo name, with `` (ID)`` added to every one but
-    the first (lowest id) of campaigns that share one (names are unique per program in
-    Marketo, but one per scenario in sim)."""
+def campaign_names(records: Iterable[CampaignRecord]) -> dict[int, str]:
+    """Each campaign's sim name, by id: its Marketo name, with `` (ID)`` added to every one
+    but the first (lowest id) of campaigns that share one (names are unique per program in
+    Marketo, but one per scenario in sim); a suffixed name already taken (a campaign is
+    called "A (5)") gets ``(ID, 2)``, ``(ID, 3)``, ... until it is free. `sim import` reads
+    the traffic with these names, so a request replays against the campaign the export's
+    id names."""
     names: dict[int, str] = {}
     taken: set[str] = set()
-    for record in records:
-        name = record.name if record.name not in taken else f"{record.name} ({record.id})"
+    for record in sorted(records, key=lambda r: r.id):
+        name, again = record.name, 1
+        while name in taken:
+            again += 1
+            name = f"{record.name} ({record.id})" if again == 2 else f"{record.name} ({record.id}, {again - 1})"
         taken.add(name)
         names[record.id] = name
     return names
