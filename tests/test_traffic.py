@@ -253,3 +253,12 @@ def test_progress_hears_every_50000_rows_and_each_files_end(tmp_path: Path, monk
     heard: list[tuple[str, int]] = []
     read_traffic([str(export)], progress=lambda file, count: heard.append((file, count)))
     assert heard == [(str(export), n) for n in range(2, rows + 1, 2)] + [(str(export), rows)]
+
+
+def test_each_requested_campaign_and_source_keeps_where_its_first_row_is(tmp_path: Path) -> None:
+    rows = [*SMALL, (13, 9, "2026-03-02T11:30:00Z", 47, None, 1003, "Sync to Sales", {"Source": "Sales Insight"})]
+    path = write_export(tmp_path / "export.csv", [*rows, (14, 7, *rows[-1][2:])])
+    assert read_traffic([path]).requests == {
+        ("Sync to Sales", "web_service_api"): (path, "6"),
+        ("Sync to Sales", "sales_insight"): (path, "14"),
+    }
