@@ -285,3 +285,25 @@ def test_an_api_request_replays_against_the_campaign_its_id_names(
 def write_answer(path: Path, records: list[dict[str, object]]) -> None:
     """An Asset API answer holding ``records``, as Marketo sends it."""
     path.write_text(json.dumps({"success": True, "errors": [], "warnings": [], "result": records}), encoding="utf-8")
+
+
+def test_a_sales_insight_request_imports_and_an_unrequestable_one_names_its_first_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requested = rule("Campaign is Requested", "is", condition("Source", "is", "Sales Insight"))
+    write_answer(tmp_path / "c.json", [campaign(7, "SI"), campaign(8, "Off", isActive=False)])
+    write_answer(tmp_path / "s.json", [smart_list(7, [requested]), smart_list(8, [requested])])
+    head = "leadId,activityDate,activityTypeId,primaryAttributeValueId,primaryAttributeValue,attributes\n"
+    row = '10,2026-03-02T09:00:00Z,47,{},{},"{{""Source"": ""Sales Insight""}}"\n'
+    activities = tmp_path / "activities.csv"
+    activities.write_text(head + row.format(7, "SI"), encoding="utf-8")
+    argv = ["import", str(tmp_path / "c.json"), str(tmp_path / "s.json"), "-o", str(tmp_path / "t.toml")]
+    assert main([*argv, "--activities", str(activities)]) == 0
+    capsys.readouterr()
+    activities.write_text(head + row.format(7, "SI") + row.format(8, "Off") * 2, encoding="utf-8")
+    assert main([*argv, "--activities", str(activities)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: {activities}:3: the first row requesting campaign "Off" from Sales Insight (R3): it is inactive; '
+        'make campaign "Off" requestable from Sales Insight, or leave its rows out of the activity export\n'
+        "1 problem found; nothing was written.\n"
+    )

@@ -100,13 +100,35 @@ def test_traffic_declares_its_people_fields_duration_and_replay(tmp_path: Path) 
     ]
 
 
-def test_traffic_requesting_a_campaign_the_api_cannot_request_is_a_problem() -> None:
+def test_traffic_requesting_a_campaign_the_api_cannot_request_is_a_problem_at_its_first_row() -> None:
+    requests = {
+        ("Sync to Sales", "web_service_api"): ("acts.csv", "7"),
+        ("Nope", "sales_insight"): ("page.json", "$.result[2]"),
+        ("Email Engagement", "web_service_api"): ("acts.csv", "9"),
+    }
     with pytest.raises(ExportError) as caught:
-        translate(read_export([ACME]), traffic=traffic(requested=("Sync to Sales",)))
+        translate(read_export([ACME]), traffic=traffic(requests=requests))
     assert [str(p) for p in caught.value.problems] == [
-        'the activity export: the activity export requests campaign "Sync to Sales" through the API, but the export '
-        "has no active campaign of that name with a Campaign is Requested trigger whose source is Web Service API (R3)"
+        'acts.csv:7: the first row requesting campaign "Sync to Sales" from Web Service API (R3): it has no Campaign '
+        'is Requested trigger whose source is Web Service API; make campaign "Sync to Sales" requestable from Web '
+        "Service API, or leave its rows out of the activity export",
+        'page.json: $.result[2]: the first row requesting campaign "Nope" from Sales Insight (R3): the export has no '
+        'campaign of that name; make campaign "Nope" requestable from Sales Insight, or leave its rows out of the '
+        "activity export",
+        'acts.csv:9: the first row requesting campaign "Email Engagement" from Web Service API (R3): it is not '
+        'written (none of its triggers is modelled); make campaign "Email Engagement" requestable from Web Service '
+        "API, or leave its rows out of the activity export",
     ]
+
+
+def test_a_sales_insight_request_of_a_campaign_requestable_from_sales_insight_imports() -> None:
+    requested = rule("Campaign is Requested", "is", condition("Source", "is", "Sales Insight"))
+    export = export_of([campaign(7, "SI")], [smart_list(7, [requested])])
+    translation = translate(export, traffic=traffic(requests={("SI", "sales_insight"): ("acts.csv", "2")}))
+    assert 'source = "sales_insight"' in translation.text
+    with pytest.raises(ExportError) as caught:
+        translate(export, traffic=traffic(requests={("SI", "web_service_api"): ("acts.csv", "2")}))
+    assert "it has no Campaign is Requested trigger whose source is Web Service API" in str(caught.value)
 
 
 def test_without_flow_steps_each_campaign_gets_a_todo_and_the_flows_file_fills_them() -> None:

@@ -25,7 +25,7 @@ from sim.marketo.assets import Export
 from sim.marketo.declarations import Declarations
 from sim.marketo.import_report import CampaignReport, ImportReport
 from sim.marketo.map_flows import FlowContext, Target, executed, flow_numeric_fields, map_step
-from sim.marketo.map_rules import Table, inline, rule_numeric_fields
+from sim.marketo.map_rules import SOURCE_NAMES, Table, inline, rule_numeric_fields
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.marketo.traffic import Traffic
 from sim.marketo.user_flows import UserFlows, declare, user_executed
@@ -336,27 +336,42 @@ def _reaches(calls: Mapping[int, set[int]], start: int, goal: int) -> bool:
 
 def _traffic(imp: _Import, traffic: Traffic) -> float:
     """Declare what the replay needs; its duration. A campaign the replay requests through
-    the API must be one the export has, requestable from the web service API (R3)."""
+    the API must be one the export has, active and requestable from the row's source (R3):
+    each one that is not is a problem naming the first row requesting it."""
     for name in traffic.fields:
         imp.d.field(name)
-    by_name = {imp.names[i]: i for i in imp.tables}
+    requests = dict(traffic.requests)
+    for name in traffic.requested:  # a Traffic built without where its rows are
+        if not any(campaign == name for campaign, _ in requests):
+            requests[(name, "web_service_api")] = ("the activity export", "")
     problems = []
-    for name in traffic.requested:
-        campaign = by_name.get(name)
-        table = imp.tables.get(campaign) if campaign is not None else None
-        if (
-            table is None
-            or not table.get("active", True)
-            or not any(_accepts(t, "web_service_api") for t in table.get("triggers", []))
-        ):
+    for (name, source), (file, where) in requests.items():
+        why = _unrequestable(imp, name, source)
+        if why is not None:
+            shown = SOURCE_NAMES.get(source, source)
             message = (
-                f'the activity export requests campaign "{name}" through the API, but the export has no active '
-                "campaign of that name with a Campaign is Requested trigger whose source is Web Service API (R3)"
+                f'the first row requesting campaign "{name}" from {shown} (R3): {why}; '
+                f'make campaign "{name}" requestable from {shown}, or leave its rows out of the activity export'
             )
-            problems.append(ExportProblem(file="the activity export", where="", message=message))
+            problems.append(ExportProblem(file=file, where=where, message=message))
     if problems:
         raise ExportError(problems)
     return traffic.duration
+
+
+def _unrequestable(imp: _Import, name: str, source: str) -> str | None:
+    """Why campaign ``name`` (a sim name) cannot be requested from ``source``; None: it can."""
+    campaign = next((i for i, sim_name in imp.names.items() if sim_name == name), None)
+    if campaign is None:
+        return "the export has no campaign of that name"
+    table = imp.tables.get(campaign)
+    if table is None:
+        return "it is not written (none of its triggers is modelled)"
+    if not any(_accepts(t, source) for t in table.get("triggers", [])):
+        return f"it has no Campaign is Requested trigger whose source is {SOURCE_NAMES.get(source, source)}"
+    if not table.get("active", True):
+        return "it is inactive"
+    return None
 
 
 def _notes(imp: _Import, traffic: Traffic | None, zero: datetime | None) -> None:
