@@ -145,6 +145,17 @@ def test_without_flow_steps_each_campaign_gets_a_todo_and_the_flows_file_fills_t
     assert filled.text.count("# TODO: flow") == 3
 
 
+def test_a_field_the_flows_file_scores_is_numeric_in_the_filters_mapped_before_it(tmp_path: Path) -> None:
+    form = rule("Fills Out Form", "is", condition("Form", "is", "Contact"))
+    score = rule("Lead Score", "is", condition("Lead Score", "is", "5"), rule_type="Attribute")
+    export = export_of([campaign(2, "A")], [smart_list(2, [form], [score])])
+    path = tmp_path / "flows.toml"
+    path.write_text('A = [{ step = "change_score", field = "Lead Score", change = "+5" }]\n', encoding="utf-8")
+    translation = translate(export, flows=read_user_flows(path))
+    assert '{ field = "Lead Score", op = "is", value = 5 }' in translation.text  # a number, not "5"
+    assert parse_scenario(translation.text).fields["Lead Score"].default == 0
+
+
 def test_a_flows_file_naming_an_unknown_campaign_is_a_problem(tmp_path: Path) -> None:
     path = tmp_path / "flows.toml"
     path.write_text('"Scroe Lead" = [{ step = "change_score", change = "+5" }]\n', encoding="utf-8")

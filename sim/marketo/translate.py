@@ -28,7 +28,7 @@ from sim.marketo.map_flows import FlowContext, Target, executed, flow_numeric_fi
 from sim.marketo.map_rules import SOURCE_NAMES, Table, inline, rule_numeric_fields
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.marketo.traffic import Traffic
-from sim.marketo.user_flows import UserFlows, declare, user_executed
+from sim.marketo.user_flows import UserFlows, declare, numeric_fields, user_executed
 from sim.scenario.units import format_duration
 
 DAY = 86_400.0
@@ -83,7 +83,7 @@ def translate(
     called = {i for ref in refs if (i := resolve_id(ref)) is not None}
     imp = _Import(
         export=export,
-        d=Declarations(numeric=_numeric(records, smart_lists, traffic)),
+        d=Declarations(numeric=_numeric(records, smart_lists, traffic) | numeric_fields(user.values())),
         report=ImportReport(),
         names=campaign_names(records),
         programs={r.id: _program_name(r, export) for r in records},
