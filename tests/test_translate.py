@@ -156,6 +156,31 @@ def test_a_field_the_flows_file_scores_is_numeric_in_the_filters_mapped_before_i
     assert parse_scenario(translation.text).fields["Lead Score"].default == 0
 
 
+def test_a_batch_that_ended_is_inactive_and_does_not_set_time_zero() -> None:
+    score = rule("Lead Score", "greater than", condition("Lead Score", "greater than", "10"), rule_type="Attribute")
+    old = {"startAt": "2025-01-01T02:00:00Z+0000", "endAt": "2025-02-01T02:00:00Z+0000", "intervalType": "Daily"}
+    now = {"startAt": "2026-03-02T10:00:00Z+0000", "intervalType": "Weekly", "interval": 1, "dayOfWeek": "Monday"}
+    export = export_of(
+        [campaign(8, "Old", "batch", recurrence=old), campaign(9, "Now", "batch", recurrence=now)],
+        [smart_list(8, [], [score]), smart_list(9, [], [score])],
+    )
+    translation = translate(export)
+    scenario = parse_scenario(translation.text)
+    assert not scenario.campaigns["Old"].active and scenario.campaigns["Now"].active
+    assert scenario.duration == 86400.0 and scenario.campaigns["Now"].schedule == Schedule(at=36000.0, every=604800.0)
+    assert translation.report.notes[0] == "time zero is 2026-03-02 00:00:00Z (midnight UTC of the first batch start)"
+    lines = {(c.name, e.subject): (e.outcome, e.detail) for c in translation.report.campaigns for e in c.lines}
+    assert lines["Old", "schedule"] == (
+        "skipped",
+        "ended (2025-02-01 02:00Z, endAt) before time zero: written inactive",
+    )
+    assert lines["Now", "schedule"] == (
+        "approximated",
+        '{ at = "10h", every = "weekly" } (starts 2026-03-02 10:00Z); a fixed UTC period: daylight saving time not '
+        "modelled; recurrence dayOfWeek not read",
+    )
+
+
 def test_a_flows_file_naming_an_unknown_campaign_is_a_problem(tmp_path: Path) -> None:
     path = tmp_path / "flows.toml"
     path.write_text('"Scroe Lead" = [{ step = "change_score", change = "+5" }]\n', encoding="utf-8")

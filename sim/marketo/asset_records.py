@@ -118,6 +118,12 @@ class Recurrence:
     interval_type: str | None = None
     interval: int | None = None
     weekday_only: bool = False
+    #: The keys given (not null) that sim does not read (``dayOfWeek``, ``weekdayMask``, ...).
+    unread: tuple[str, ...] = ()
+
+
+#: The recurrence keys the importer reads.
+RECURRENCE_KEYS = ("startAt", "endAt", "intervalType", "interval", "weekdayOnly")
 
 
 @attrs.frozen(kw_only=True)
@@ -218,6 +224,7 @@ def _read_recurrence(p: Payload, path: str, raw: Mapping[str, Any]) -> Recurrenc
         interval_type=p.get(table, where, "intervalType", str, required=False),
         interval=interval,
         weekday_only=p.get(table, where, "weekdayOnly", bool, required=False) or False,
+        unread=tuple(sorted(k for k, v in table.items() if k not in RECURRENCE_KEYS and v is not None)),
     )
 
 
