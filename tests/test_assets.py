@@ -152,6 +152,16 @@ def test_an_empty_answer_is_no_problem(tmp_path: Path) -> None:
     assert read_export([tmp_path]).campaigns == {}
 
 
+def test_an_answer_without_a_result_is_an_empty_one_as_marketo_sends_the_last_page(tmp_path: Path) -> None:
+    """Marketo leaves "result" out of the empty last page of a browse (and of Get Lead
+    Activities): the recorded answer imports with the others, and adds nothing."""
+    last = DATA / "recorded" / "smartCampaigns" / "offset-7.json"
+    assert "result" not in json.loads(last.read_text(encoding="utf-8"))
+    assert read_export([last]).campaigns == {}
+    (tmp_path / "odd.json").write_text('{"errors": []}', encoding="utf-8")
+    assert problems(tmp_path / "odd.json")[0].startswith(f"{tmp_path}/odd.json: $: not an API answer: it is an object")
+
+
 def test_activity_files_are_listed_for_the_activity_reader(tmp_path: Path) -> None:
     types = {
         "success": True,
