@@ -159,7 +159,7 @@ class ProgramRecord:
 
 def read_campaign(p: Payload, path: str, raw: Mapping[str, Any]) -> CampaignRecord | None:
     """One smart campaign record, or None (its problems recorded) when unusable."""
-    id_, name, kind = p.get(raw, path, "id", int), p.get(raw, path, "name", str), p.get(raw, path, "type", str)
+    id_, name, kind = p.get(raw, path, "id", int), p.name(raw, path, "name", "campaign"), p.get(raw, path, "type", str)
     active, requestable = p.get(raw, path, "isActive", bool), p.get(raw, path, "isRequestable", bool)
     qualification = p.get(raw, path, "qualificationRuleType", str, required=False) or "once"
     executable = p.get(raw, path, "isExecutable", bool, required=False) or False
@@ -312,12 +312,15 @@ def read_smart_list(p: Payload, path: str, raw: Mapping[str, Any]) -> SmartListR
 def _read_rules(p: Payload, path: str, rules: Mapping[str, Any], key: str) -> tuple[Rule, ...]:
     found = []
     for number, (where, raw) in enumerate(p.objects(rules, path, key, required=False), 1):
-        name = p.get(raw, where, "name", str)
+        name = p.name(raw, where, "name", "rule")
         conditions = []
         for cwhere, condition in p.objects(raw, where, "conditions", required=False):
             cname = condition.get("activityAttributeName") or condition.get("attributeName")
             if not isinstance(cname, str):
                 p.problem(cwhere, '"activityAttributeName" (or "attributeName") is missing; it names the attribute')
+                continue
+            key = "activityAttributeName" if "activityAttributeName" in condition else "attributeName"
+            if p.checked_name(cname, f"{cwhere}.{key}", "attribute") is None:
                 continue
             conditions.append(
                 Condition(
@@ -337,5 +340,5 @@ def _read_rules(p: Payload, path: str, rules: Mapping[str, Any], key: str) -> tu
 
 
 def read_program(p: Payload, path: str, raw: Mapping[str, Any]) -> ProgramRecord | None:
-    id_, name = p.get(raw, path, "id", int), p.get(raw, path, "name", str)
+    id_, name = p.get(raw, path, "id", int), p.name(raw, path, "name", "program")
     return None if id_ is None or name is None else ProgramRecord(id=id_, name=name)
