@@ -181,6 +181,13 @@ def test_a_batch_that_ended_is_inactive_and_does_not_set_time_zero() -> None:
     )
 
 
+def test_a_control_character_in_a_commented_value_is_escaped_and_the_file_loads() -> None:
+    form = rule("Fills Out Form", "contains", condition("Form", "contains", "Contact\aUs"))
+    translation = translate(export_of([campaign(2, "A")], [smart_list(2, [form])]))
+    assert 'Form contains "Contact\\x07Us" dropped' in translation.text
+    assert list(parse_scenario(translation.text).campaigns) == ["A"]
+
+
 def test_a_flows_file_naming_an_unknown_campaign_is_a_problem(tmp_path: Path) -> None:
     path = tmp_path / "flows.toml"
     path.write_text('"Scroe Lead" = [{ step = "change_score", change = "+5" }]\n', encoding="utf-8")

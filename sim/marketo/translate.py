@@ -12,6 +12,7 @@ scenario loader (`sim import` does): it must load.
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -430,6 +431,8 @@ def _render(data: Mapping[str, Any], imp: _Import) -> str:
         if report.sim_name is None:
             head.append(f'# Not written: Marketo smart campaign {report.marketo_id} "{report.name}":')
             head += [f"#   {entry.outcome}: {entry.subject}: {entry.detail}" for entry in report.lines]
+    head = [_comment(line) for line in head]
+    comments = {name: [_comment(line) for line in lines] for name, lines in comments.items()}
     out = [*head, ""]
     for line in tomli_w.dumps(data, indent=2).splitlines():
         name = _campaign_header(line)
@@ -437,6 +440,12 @@ def _render(data: Mapping[str, Any], imp: _Import) -> str:
             out += comments.pop(name)
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _comment(line: str) -> str:
+    """A comment line as TOML allows it: a control character (a value's newline, say) as
+    its escape."""
+    return "".join(c if c == "\t" or unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in line)
 
 
 def _campaign_header(line: str) -> str | None:
