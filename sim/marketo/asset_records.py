@@ -13,13 +13,13 @@ Field names follow the API: a campaign record (``GET /rest/asset/v1/smartCampaig
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from sim.marketo.dates import parse_datetime
 from sim.marketo.json_payload import Payload
 
 #: ``filterMatchType`` as the API and the UI write it -> how the importer names it.
@@ -228,23 +228,14 @@ def _read_recurrence(p: Payload, path: str, raw: Mapping[str, Any]) -> Recurrenc
     )
 
 
-#: "2016-09-10T23:16:19Z+0000" (as the docs show it), "...Z", "...+0000", "...+00:00".
-_DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(Z)?([+-]\d\d:?\d\d)?$")
-
-
 def _datetime(p: Payload, path: str, raw: Mapping[str, Any], key: str) -> datetime | None:
     text = p.get(raw, path, key, str, required=False)
     if text is None:
         return None
-    match = _DATETIME.match(text.strip())
-    if match is not None:
-        offset = match.group(3) or "+00:00"
-        try:
-            return datetime.fromisoformat(match.group(1) + offset).astimezone(UTC)
-        except ValueError:
-            pass
-    p.problem(f"{path}.{key}", f'"{text}" is not a date-time like "2026-03-02T02:00:00Z"')
-    return None
+    date = parse_datetime(text)
+    if date is None:
+        p.problem(f"{path}.{key}", f'"{text}" is not a date-time like "2026-03-02T02:00:00Z"')
+    return date
 
 
 def _read_flow(p: Payload, path: str, raw: Mapping[str, Any]) -> tuple[FlowStep, ...] | None:
