@@ -16,6 +16,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.marketo import external, map_rules
 from sim.marketo.activities import COLUMNS, read_activity_types
 from sim.marketo.external import form_fields
 from sim.marketo.problems import ExportError
@@ -262,3 +263,11 @@ def test_each_requested_campaign_and_source_keeps_where_its_first_row_is(tmp_pat
         ("Sync to Sales", "web_service_api"): (path, "6"),
         ("Sync to Sales", "sales_insight"): (path, "14"),
     }
+
+
+def test_the_request_sources_are_defined_once() -> None:
+    """The importer's (Campaign is Requested triggers) and the traffic reader's (the load's
+    Request Campaign rows) request sources are one table: Marketo Flow Action is a flow's."""
+    assert external.REQUEST_SOURCES is map_rules.OUTSIDE_REQUEST_SOURCES
+    assert external.REQUEST_SOURCES == {"web service api": "web_service_api", "sales insight": "sales_insight"}
+    assert map_rules.REQUEST_SOURCES["marketo flow action"] == "marketo_flow_action"

@@ -29,6 +29,8 @@ SOURCE_NAMES = {
 }
 #: Marketo's request sources, case-folded -> sim's (R3).
 REQUEST_SOURCES = {name.casefold(): source for source, name in SOURCE_NAMES.items()}
+#: The sources an activity export's Request Campaign row comes from outside with (the load's).
+OUTSIDE_REQUEST_SOURCES = {name: source for name, source in REQUEST_SOURCES.items() if source != "marketo_flow_action"}
 
 #: Marketo field-filter operators -> sim's (docs/scenarios.md, "Filters").
 FIELD_OPERATORS = {
