@@ -25,7 +25,7 @@ from sim.marketo.import_report import format_report
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.marketo.rest_client import MarketoFetchError
 from sim.marketo.traffic import Traffic, read_traffic
-from sim.marketo.translate import Translation, translate
+from sim.marketo.translate import Translation, campaign_names, translate
 from sim.marketo.user_flows import UserFlows, read_user_flows
 from sim.observe.output import open_output, output_problem
 from sim.observe.progress import rows_read_line
@@ -177,7 +177,7 @@ def _traffic(args: argparse.Namespace, export: Export) -> Traffic | None:
         message = f"the export holds {len(types_files)} activity types files ({shown}); name one with --types"
         raise ExportError([ExportProblem(file=types_files[0], where="", message=message)])
     types = read_activity_types(types_files[0]) if types_files else None
-    names = {campaign_id: record.name for campaign_id, record in export.campaigns.items()}
+    names = campaign_names(export.campaigns.values())  # the scenario's names: a request names one campaign
     with rows_read_line() as progress:
         return read_traffic(files, types=types, campaign_names=names, progress=progress)
 

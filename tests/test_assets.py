@@ -152,6 +152,40 @@ def test_an_empty_answer_is_no_problem(tmp_path: Path) -> None:
     assert read_export([tmp_path]).campaigns == {}
 
 
+def test_an_answer_without_a_result_is_an_empty_one_as_marketo_sends_the_last_page(tmp_path: Path) -> None:
+    """Marketo leaves "result" out of the empty last page of a browse (and of Get Lead
+    Activities): the recorded answer imports with the others, and adds nothing."""
+    last = DATA / "recorded" / "smartCampaigns" / "offset-7.json"
+    assert "result" not in json.loads(last.read_text(encoding="utf-8"))
+    assert read_export([last]).campaigns == {}
+    (tmp_path / "odd.json").write_text('{"errors": []}', encoding="utf-8")
+    assert problems(tmp_path / "odd.json")[0].startswith(f"{tmp_path}/odd.json: $: not an API answer: it is an object")
+
+
+def test_names_a_scenario_cannot_hold_are_refused_where_they_are(tmp_path: Path) -> None:
+    campaigns = {
+        "success": True,
+        "result": [
+            {"id": 1, "name": "", "type": "trigger", "isActive": True, "isRequestable": False},
+            {"id": 2, "name": "Camp\u0007x", "type": "trigger", "isActive": True, "isRequestable": False},
+        ],
+    }
+    programs = {"success": True, "result": [{"id": 9, "name": "Q1\n", "channel": "Webinar"}]}
+    condition = {"activityAttributeName": "\u001bScore", "operator": "is", "values": ["5"]}
+    lists = {"success": True, "result": [{"id": 3, "rules": {"filters": [{"name": " ", "conditions": [condition]}]}}]}
+    for name, answer in (("c.json", campaigns), ("p.json", programs), ("s.json", lists)):
+        (tmp_path / name).write_text(json.dumps(answer), encoding="utf-8")
+    control = "holds a control character ({}), which a scenario file cannot hold; rename it in Marketo"
+    assert problems(tmp_path) == [
+        f"""{tmp_path}/c.json: $.result[0].name: the campaign's name is empty (""); name it in Marketo""",
+        f"""{tmp_path}/c.json: $.result[1].name: the campaign's name "Camp\\u0007x" """ + control.format("U+0007"),
+        f"""{tmp_path}/p.json: $.result[0].name: the program's name "Q1\\n" """ + control.format("U+000A"),
+        f"""{tmp_path}/s.json: $.result[0].rules.filters[0].name: the rule's name is empty (" "); name it in Marketo""",
+        f"{tmp_path}/s.json: $.result[0].rules.filters[0].conditions[0].activityAttributeName: the attribute's name "
+        '"\\u001bScore" ' + control.format("U+001B"),
+    ]
+
+
 def test_activity_files_are_listed_for_the_activity_reader(tmp_path: Path) -> None:
     types = {
         "success": True,

@@ -3,7 +3,7 @@ schedule (R2) and the filters kept of its smart list's logic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -76,13 +76,21 @@ def at(hour: int, day: int = 2) -> datetime:
             Recurrence(start_at=at(2), interval_type="Daily", interval=1),
             {"at": "2h", "every": "daily"},
             7200.0,
-            ("mapped", '{ at = "2h", every = "daily" } (starts 2026-03-02 02:00Z)'),
+            (
+                "approximated",
+                '{ at = "2h", every = "daily" } (starts 2026-03-02 02:00Z); '
+                "a fixed UTC period: daylight saving time not modelled",
+            ),
         ),
         (
             Recurrence(start_at=at(2, day=1), interval_type="Weekly", interval=2),
             {"at": "13d2h", "every": "14d"},
             (13 * 24 + 2) * 3600.0,
-            ("mapped", '{ at = "13d2h", every = "14d" } (starts 2026-03-01 02:00Z)'),
+            (
+                "approximated",
+                '{ at = "13d2h", every = "14d" } (starts 2026-03-01 02:00Z); '
+                "a fixed UTC period: daylight saving time not modelled",
+            ),
         ),
         (
             Recurrence(start_at=at(5), interval_type="Monthly", interval=1, weekday_only=True),
@@ -90,11 +98,27 @@ def at(hour: int, day: int = 2) -> datetime:
             18000.0,
             (
                 "approximated",
-                '{ at = "5h", every = "30d" } (starts 2026-03-02 05:00Z); monthly as every 30 days; '
-                "weekdayOnly not modelled: runs on weekends too",
+                '{ at = "5h", every = "30d" } (starts 2026-03-02 05:00Z); monthly as every 30 days; a fixed UTC '
+                "period: daylight saving time not modelled; weekdayOnly not modelled: runs on weekends too",
             ),
         ),
         (Recurrence(start_at=at(9)), {"at": "9h"}, 32400.0, ("mapped", '{ at = "9h" } (starts 2026-03-02 09:00Z)')),
+        (
+            Recurrence(start_at=at(1), interval_type="Hourly", interval=1, end_at=at(3), unread=("dayOfWeek",)),
+            {"at": "1h", "every": "hourly"},
+            3600.0,
+            (
+                "approximated",
+                '{ at = "1h", every = "hourly" } (starts 2026-03-02 01:00Z); recurrence dayOfWeek not read; '
+                "endAt (at 3h) not modelled: keeps running",
+            ),
+        ),
+        (
+            Recurrence(start_at=at(2, day=1), end_at=at(23, day=1), interval_type="Hourly"),
+            {"at": "0s"},
+            None,
+            ("skipped", "ended (2026-03-01 23:00Z, endAt) before time zero: written inactive"),
+        ),
         (
             Recurrence(start_at=at(9, day=1)),
             {"at": "0s"},
@@ -120,6 +144,12 @@ def test_schedules_from_time_zero(
 def test_time_zero_without_traffic_is_midnight_of_the_first_start() -> None:
     assert first_start([record(recurrence=Recurrence(start_at=at(14))), record()]) == ZERO
     assert first_start([record()]) is None
+
+
+def test_a_batch_ended_before_the_latest_batch_start_does_not_set_time_zero() -> None:
+    ended = record(recurrence=Recurrence(start_at=at(2, day=1), end_at=at(3, day=1), interval_type="Daily"))
+    assert first_start([ended, record(recurrence=Recurrence(start_at=at(10)))]) == ZERO
+    assert first_start([ended]) == ZERO - timedelta(days=1)
 
 
 def test_any_keeps_filter_one_and_reports_the_rest() -> None:

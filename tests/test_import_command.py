@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from marketo_payloads import campaign, condition, rule, smart_list
 
 import sim.import_command
 from sim.cli import main
@@ -269,4 +270,58 @@ def test_an_instance_is_fetched_imported_and_its_secret_shown_nowhere(
     assert capsys.readouterr().err == (
         f"error: {fetched}, where --instance fetches to for -o {out}, holds an earlier fetch: import it without "
         f"fetching (sim import {fetched} -o {out}), or fetch anew into --fetch-dir DIR\n"
+    )
+
+
+def test_an_api_request_replays_against_the_campaign_its_id_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two campaigns called "Welcome" (ids 3 and 5): the export's request of id 5 is
+    replayed against "Welcome (5)", the name the scenario gives campaign 5."""
+    requested = rule("Campaign is Requested", "is", condition("Source", "is", "Web Service API"))
+    campaigns = [campaign(3, "Welcome"), campaign(5, "Welcome")]
+    write_answer(tmp_path / "c.json", campaigns)
+    write_answer(tmp_path / "s.json", [smart_list(3, [requested]), smart_list(5, [requested])])
+    activities = tmp_path / "activities.csv"
+    activities.write_text(
+        "marketoGUID,leadId,activityDate,activityTypeId,campaignId,primaryAttributeValueId,primaryAttributeValue,"
+        "attributes\n"
+        '1,10,2026-03-02T09:00:00Z,47,,5,Welcome,"{""Source"": ""Web Service API""}"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out" / "t.toml"
+    out.parent.mkdir()
+    argv = ["import", str(tmp_path / "c.json"), str(tmp_path / "s.json"), "-o", str(out)]
+    assert main([*argv, "--activities", str(activities)]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "out" / "t-activities.csv").read_text(encoding="utf-8").splitlines() == [
+        "time,person,activity,form,link,page,field,value,campaign,source",
+        "0,10,request_campaign,,,,,,Welcome (5),web_service_api",
+    ]
+
+
+def write_answer(path: Path, records: list[dict[str, object]]) -> None:
+    """An Asset API answer holding ``records``, as Marketo sends it."""
+    path.write_text(json.dumps({"success": True, "errors": [], "warnings": [], "result": records}), encoding="utf-8")
+
+
+def test_a_sales_insight_request_imports_and_an_unrequestable_one_names_its_first_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requested = rule("Campaign is Requested", "is", condition("Source", "is", "Sales Insight"))
+    write_answer(tmp_path / "c.json", [campaign(7, "SI"), campaign(8, "Off", isActive=False)])
+    write_answer(tmp_path / "s.json", [smart_list(7, [requested]), smart_list(8, [requested])])
+    head = "leadId,activityDate,activityTypeId,primaryAttributeValueId,primaryAttributeValue,attributes\n"
+    row = '10,2026-03-02T09:00:00Z,47,{},{},"{{""Source"": ""Sales Insight""}}"\n'
+    activities = tmp_path / "activities.csv"
+    activities.write_text(head + row.format(7, "SI"), encoding="utf-8")
+    argv = ["import", str(tmp_path / "c.json"), str(tmp_path / "s.json"), "-o", str(tmp_path / "t.toml")]
+    assert main([*argv, "--activities", str(activities)]) == 0
+    capsys.readouterr()
+    activities.write_text(head + row.format(7, "SI") + row.format(8, "Off") * 2, encoding="utf-8")
+    assert main([*argv, "--activities", str(activities)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: {activities}:3: the first row requesting campaign "Off" from Sales Insight (R3): it is inactive; '
+        'make campaign "Off" requestable from Sales Insight, or leave its rows out of the activity export\n'
+        "1 problem found; nothing was written.\n"
     )

@@ -16,6 +16,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.marketo import external, map_rules
 from sim.marketo.activities import COLUMNS, read_activity_types
 from sim.marketo.external import form_fields
 from sim.marketo.problems import ExportError
@@ -253,3 +254,20 @@ def test_progress_hears_every_50000_rows_and_each_files_end(tmp_path: Path, monk
     heard: list[tuple[str, int]] = []
     read_traffic([str(export)], progress=lambda file, count: heard.append((file, count)))
     assert heard == [(str(export), n) for n in range(2, rows + 1, 2)] + [(str(export), rows)]
+
+
+def test_each_requested_campaign_and_source_keeps_where_its_first_row_is(tmp_path: Path) -> None:
+    rows = [*SMALL, (13, 9, "2026-03-02T11:30:00Z", 47, None, 1003, "Sync to Sales", {"Source": "Sales Insight"})]
+    path = write_export(tmp_path / "export.csv", [*rows, (14, 7, *rows[-1][2:])])
+    assert read_traffic([path]).requests == {
+        ("Sync to Sales", "web_service_api"): (path, "6"),
+        ("Sync to Sales", "sales_insight"): (path, "14"),
+    }
+
+
+def test_the_request_sources_are_defined_once() -> None:
+    """The importer's (Campaign is Requested triggers) and the traffic reader's (the load's
+    Request Campaign rows) request sources are one table: Marketo Flow Action is a flow's."""
+    assert external.REQUEST_SOURCES is map_rules.OUTSIDE_REQUEST_SOURCES
+    assert external.REQUEST_SOURCES == {"web service api": "web_service_api", "sales insight": "sales_insight"}
+    assert map_rules.REQUEST_SOURCES["marketo flow action"] == "marketo_flow_action"

@@ -100,13 +100,35 @@ def test_traffic_declares_its_people_fields_duration_and_replay(tmp_path: Path) 
     ]
 
 
-def test_traffic_requesting_a_campaign_the_api_cannot_request_is_a_problem() -> None:
+def test_traffic_requesting_a_campaign_the_api_cannot_request_is_a_problem_at_its_first_row() -> None:
+    requests = {
+        ("Sync to Sales", "web_service_api"): ("acts.csv", "7"),
+        ("Nope", "sales_insight"): ("page.json", "$.result[2]"),
+        ("Email Engagement", "web_service_api"): ("acts.csv", "9"),
+    }
     with pytest.raises(ExportError) as caught:
-        translate(read_export([ACME]), traffic=traffic(requested=("Sync to Sales",)))
+        translate(read_export([ACME]), traffic=traffic(requests=requests))
     assert [str(p) for p in caught.value.problems] == [
-        'the activity export: the activity export requests campaign "Sync to Sales" through the API, but the export '
-        "has no active campaign of that name with a Campaign is Requested trigger whose source is Web Service API (R3)"
+        'acts.csv:7: the first row requesting campaign "Sync to Sales" from Web Service API (R3): it has no Campaign '
+        'is Requested trigger whose source is Web Service API; make campaign "Sync to Sales" requestable from Web '
+        "Service API, or leave its rows out of the activity export",
+        'page.json: $.result[2]: the first row requesting campaign "Nope" from Sales Insight (R3): the export has no '
+        'campaign of that name; make campaign "Nope" requestable from Sales Insight, or leave its rows out of the '
+        "activity export",
+        'acts.csv:9: the first row requesting campaign "Email Engagement" from Web Service API (R3): it is not '
+        'written (none of its triggers is modelled); make campaign "Email Engagement" requestable from Web Service '
+        "API, or leave its rows out of the activity export",
     ]
+
+
+def test_a_sales_insight_request_of_a_campaign_requestable_from_sales_insight_imports() -> None:
+    requested = rule("Campaign is Requested", "is", condition("Source", "is", "Sales Insight"))
+    export = export_of([campaign(7, "SI")], [smart_list(7, [requested])])
+    translation = translate(export, traffic=traffic(requests={("SI", "sales_insight"): ("acts.csv", "2")}))
+    assert 'source = "sales_insight"' in translation.text
+    with pytest.raises(ExportError) as caught:
+        translate(export, traffic=traffic(requests={("SI", "web_service_api"): ("acts.csv", "2")}))
+    assert "it has no Campaign is Requested trigger whose source is Web Service API" in str(caught.value)
 
 
 def test_without_flow_steps_each_campaign_gets_a_todo_and_the_flows_file_fills_them() -> None:
@@ -121,6 +143,49 @@ def test_without_flow_steps_each_campaign_gets_a_todo_and_the_flows_file_fills_t
     assert [s.kind for s in scenario.campaigns["Route Lead"].flow] == ["change_data_value", "add_to_list"]
     assert filled.user_flow_campaigns == {"Contact Us Form Fill", "Score Lead", "Route Lead"}
     assert filled.text.count("# TODO: flow") == 3
+
+
+def test_a_field_the_flows_file_scores_is_numeric_in_the_filters_mapped_before_it(tmp_path: Path) -> None:
+    form = rule("Fills Out Form", "is", condition("Form", "is", "Contact"))
+    score = rule("Lead Score", "is", condition("Lead Score", "is", "5"), rule_type="Attribute")
+    export = export_of([campaign(2, "A")], [smart_list(2, [form], [score])])
+    path = tmp_path / "flows.toml"
+    path.write_text('A = [{ step = "change_score", field = "Lead Score", change = "+5" }]\n', encoding="utf-8")
+    translation = translate(export, flows=read_user_flows(path))
+    assert '{ field = "Lead Score", op = "is", value = 5 }' in translation.text  # a number, not "5"
+    assert parse_scenario(translation.text).fields["Lead Score"].default == 0
+
+
+def test_a_batch_that_ended_is_inactive_and_does_not_set_time_zero() -> None:
+    score = rule("Lead Score", "greater than", condition("Lead Score", "greater than", "10"), rule_type="Attribute")
+    old = {"startAt": "2025-01-01T02:00:00Z+0000", "endAt": "2025-02-01T02:00:00Z+0000", "intervalType": "Daily"}
+    now = {"startAt": "2026-03-02T10:00:00Z+0000", "intervalType": "Weekly", "interval": 1, "dayOfWeek": "Monday"}
+    export = export_of(
+        [campaign(8, "Old", "batch", recurrence=old), campaign(9, "Now", "batch", recurrence=now)],
+        [smart_list(8, [], [score]), smart_list(9, [], [score])],
+    )
+    translation = translate(export)
+    scenario = parse_scenario(translation.text)
+    assert not scenario.campaigns["Old"].active and scenario.campaigns["Now"].active
+    assert scenario.duration == 86400.0 and scenario.campaigns["Now"].schedule == Schedule(at=36000.0, every=604800.0)
+    assert translation.report.notes[0] == "time zero is 2026-03-02 00:00:00Z (midnight UTC of the first batch start)"
+    lines = {(c.name, e.subject): (e.outcome, e.detail) for c in translation.report.campaigns for e in c.lines}
+    assert lines["Old", "schedule"] == (
+        "skipped",
+        "ended (2025-02-01 02:00Z, endAt) before time zero: written inactive",
+    )
+    assert lines["Now", "schedule"] == (
+        "approximated",
+        '{ at = "10h", every = "weekly" } (starts 2026-03-02 10:00Z); a fixed UTC period: daylight saving time not '
+        "modelled; recurrence dayOfWeek not read",
+    )
+
+
+def test_a_control_character_in_a_commented_value_is_escaped_and_the_file_loads() -> None:
+    form = rule("Fills Out Form", "contains", condition("Form", "contains", "Contact\aUs"))
+    translation = translate(export_of([campaign(2, "A")], [smart_list(2, [form])]))
+    assert 'Form contains "Contact\\x07Us" dropped' in translation.text
+    assert list(parse_scenario(translation.text).campaigns) == ["A"]
 
 
 def test_a_flows_file_naming_an_unknown_campaign_is_a_problem(tmp_path: Path) -> None:
@@ -144,6 +209,20 @@ def test_campaigns_that_share_a_name_are_made_unique_and_reported() -> None:
         "name",
         "approximated",
         'another campaign is also called "Route": written as "Route (2)"',
+    )
+
+
+def test_a_suffixed_name_already_taken_is_suffixed_again_and_no_campaign_is_lost() -> None:
+    form = rule("Fills Out Form", "is", condition("Form", "is", "Contact"))
+    export = export_of(
+        [campaign(2, "A (5)"), campaign(3, "A"), campaign(5, "A")],
+        [smart_list(2, [form]), smart_list(3, [form]), smart_list(5, [form])],
+    )
+    translation = translate(export)
+    assert list(parse_scenario(translation.text).campaigns) == ["A (5)", "A", "A (5, 2)"]
+    assert [c.sim_name for c in translation.report.campaigns] == ["A (5)", "A", "A (5, 2)"]
+    assert (
+        translation.report.campaigns[2].lines[0].detail == 'another campaign is also called "A": written as "A (5, 2)"'
     )
 
 

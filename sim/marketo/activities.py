@@ -29,12 +29,13 @@ import functools
 import json
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 import attrs
 
 from sim.marketo.activity_types import ActivityType
+from sim.marketo.dates import parse_datetime
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.scenario.read_csv import MAX_CSV_LINE, LineTooLong, bounded_lines
 
@@ -251,7 +252,7 @@ def _record(
     if not _is_id(lead):
         fail("leadId", f"a lead id is a whole number >= 1, not {_shown(lead)}")
         return None
-    date = _date(cells.get("activityDate"))
+    date = parse_datetime(cells.get("activityDate"), date_only=True)
     if date is None:
         fail(
             "activityDate",
@@ -312,19 +313,6 @@ def _attributes(value: Any, *, csv_cell: bool) -> dict[str, Scalar] | str:
         if isinstance(item, (dict, list)) or (isinstance(item, float) and not math.isfinite(item)):
             return f'attribute "{name}" must be a plain value (text, number, true/false or null)'
     return value
-
-
-def _date(value: Any) -> datetime | None:
-    """An ISO 8601 date and time in UTC ("Z", "+0000", "+00:00"; none given means UTC)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        date = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if date.tzinfo is None:
-        return date.replace(tzinfo=UTC)
-    return date.astimezone(UTC)
 
 
 # --- JSON envelopes ----------------------------------------------------------------

@@ -13,13 +13,13 @@ Field names follow the API: a campaign record (``GET /rest/asset/v1/smartCampaig
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from sim.marketo.dates import parse_datetime
 from sim.marketo.json_payload import Payload
 
 #: ``filterMatchType`` as the API and the UI write it -> how the importer names it.
@@ -118,6 +118,12 @@ class Recurrence:
     interval_type: str | None = None
     interval: int | None = None
     weekday_only: bool = False
+    #: The keys given (not null) that sim does not read (``dayOfWeek``, ``weekdayMask``, ...).
+    unread: tuple[str, ...] = ()
+
+
+#: The recurrence keys the importer reads.
+RECURRENCE_KEYS = ("startAt", "endAt", "intervalType", "interval", "weekdayOnly")
 
 
 @attrs.frozen(kw_only=True)
@@ -153,7 +159,7 @@ class ProgramRecord:
 
 def read_campaign(p: Payload, path: str, raw: Mapping[str, Any]) -> CampaignRecord | None:
     """One smart campaign record, or None (its problems recorded) when unusable."""
-    id_, name, kind = p.get(raw, path, "id", int), p.get(raw, path, "name", str), p.get(raw, path, "type", str)
+    id_, name, kind = p.get(raw, path, "id", int), p.name(raw, path, "name", "campaign"), p.get(raw, path, "type", str)
     active, requestable = p.get(raw, path, "isActive", bool), p.get(raw, path, "isRequestable", bool)
     qualification = p.get(raw, path, "qualificationRuleType", str, required=False) or "once"
     executable = p.get(raw, path, "isExecutable", bool, required=False) or False
@@ -218,26 +224,18 @@ def _read_recurrence(p: Payload, path: str, raw: Mapping[str, Any]) -> Recurrenc
         interval_type=p.get(table, where, "intervalType", str, required=False),
         interval=interval,
         weekday_only=p.get(table, where, "weekdayOnly", bool, required=False) or False,
+        unread=tuple(sorted(k for k, v in table.items() if k not in RECURRENCE_KEYS and v is not None)),
     )
-
-
-#: "2016-09-10T23:16:19Z+0000" (as the docs show it), "...Z", "...+0000", "...+00:00".
-_DATETIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?)(Z)?([+-]\d\d:?\d\d)?$")
 
 
 def _datetime(p: Payload, path: str, raw: Mapping[str, Any], key: str) -> datetime | None:
     text = p.get(raw, path, key, str, required=False)
     if text is None:
         return None
-    match = _DATETIME.match(text.strip())
-    if match is not None:
-        offset = match.group(3) or "+00:00"
-        try:
-            return datetime.fromisoformat(match.group(1) + offset).astimezone(UTC)
-        except ValueError:
-            pass
-    p.problem(f"{path}.{key}", f'"{text}" is not a date-time like "2026-03-02T02:00:00Z"')
-    return None
+    date = parse_datetime(text)
+    if date is None:
+        p.problem(f"{path}.{key}", f'"{text}" is not a date-time like "2026-03-02T02:00:00Z"')
+    return date
 
 
 def _read_flow(p: Payload, path: str, raw: Mapping[str, Any]) -> tuple[FlowStep, ...] | None:
@@ -305,12 +303,15 @@ def read_smart_list(p: Payload, path: str, raw: Mapping[str, Any]) -> SmartListR
 def _read_rules(p: Payload, path: str, rules: Mapping[str, Any], key: str) -> tuple[Rule, ...]:
     found = []
     for number, (where, raw) in enumerate(p.objects(rules, path, key, required=False), 1):
-        name = p.get(raw, where, "name", str)
+        name = p.name(raw, where, "name", "rule")
         conditions = []
         for cwhere, condition in p.objects(raw, where, "conditions", required=False):
             cname = condition.get("activityAttributeName") or condition.get("attributeName")
             if not isinstance(cname, str):
                 p.problem(cwhere, '"activityAttributeName" (or "attributeName") is missing; it names the attribute')
+                continue
+            key = "activityAttributeName" if "activityAttributeName" in condition else "attributeName"
+            if p.checked_name(cname, f"{cwhere}.{key}", "attribute") is None:
                 continue
             conditions.append(
                 Condition(
@@ -330,5 +331,5 @@ def _read_rules(p: Payload, path: str, rules: Mapping[str, Any], key: str) -> tu
 
 
 def read_program(p: Payload, path: str, raw: Mapping[str, Any]) -> ProgramRecord | None:
-    id_, name = p.get(raw, path, "id", int), p.get(raw, path, "name", str)
+    id_, name = p.get(raw, path, "id", int), p.name(raw, path, "name", "program")
     return None if id_ is None or name is None else ProgramRecord(id=id_, name=name)

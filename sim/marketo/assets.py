@@ -128,6 +128,8 @@ def _classify(p: Payload, data: object) -> tuple[str | None, list[tuple[str, dic
         shown = "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors if isinstance(e, dict))
         p.problem("$.success", f"the API answered false ({shown or 'no errors listed'}); fetch it again")
         return None, []
+    if isinstance(data, dict) and data.get("success") is True and "result" not in data:
+        return None, []  # Marketo leaves "result" out of an empty page (the last of a browse)
     if not isinstance(data, dict) or "result" not in data:
         what = json_kind(data) + (" without a result" if isinstance(data, dict) else "")
         p.problem("$", f"not an API answer: it is {what}; {_EXPECTED}")

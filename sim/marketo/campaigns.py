@@ -97,22 +97,29 @@ def qualification(record: CampaignRecord, report: CampaignReport) -> str | None:
 
 def first_start(records: Collection[CampaignRecord]) -> datetime | None:
     """Time zero without a traffic export: midnight (UTC) of the day of the first batch
-    start, so each batch keeps its time of day."""
-    starts = [r.recurrence.start_at for r in records if r.recurrence.start_at is not None]
-    if not starts:
+    start, so each batch keeps its time of day. A batch that has ended (its endAt before
+    the latest batch start, the export's most recent schedule) does not count."""
+    scheduled = [r.recurrence for r in records if r.recurrence.start_at is not None]
+    if not scheduled:
         return None
-    first = min(starts)
+    latest = max(r.start_at for r in scheduled if r.start_at is not None)
+    starts = [r.start_at for r in scheduled if r.start_at is not None and (r.end_at is None or r.end_at >= latest)]
+    first = min(starts or [latest])
     return first.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def schedule(record: CampaignRecord, zero: datetime | None, report: CampaignReport) -> tuple[Table, float | None]:
     """A batch's ``schedule`` (R2) and whether it is active. The first run is
     ``recurrence.startAt`` from time zero, moved on by whole intervals when it falls
-    before; a batch never scheduled (no startAt) is written inactive (None: the first
-    run's time otherwise)."""
+    before; a batch never scheduled (no startAt), or ended before time zero (its endAt), is
+    written inactive (None: the first run's time otherwise)."""
     recurrence = record.recurrence
     if recurrence.start_at is None or zero is None:
         report.add("schedule", "skipped", "not scheduled in Marketo (no recurrence.startAt): written inactive")
+        return {"at": "0s"}, None
+    if recurrence.end_at is not None and recurrence.end_at < zero:
+        ended = f"{recurrence.end_at:%Y-%m-%d %H:%M}Z"
+        report.add("schedule", "skipped", f"ended ({ended}, endAt) before time zero: written inactive")
         return {"at": "0s"}, None
     every: int | None = None
     notes = []
@@ -124,8 +131,12 @@ def schedule(record: CampaignRecord, zero: datetime | None, report: CampaignRepo
             every = unit * (recurrence.interval or 1)
             if recurrence.interval_type.casefold() == "monthly":
                 notes.append("monthly as every 30 days")
+            if unit % 86_400 == 0:
+                notes.append("a fixed UTC period: daylight saving time not modelled")
     if recurrence.weekday_only:
         notes.append("weekdayOnly not modelled: runs on weekends too")
+    if recurrence.unread:
+        notes.append(f"recurrence {', '.join(recurrence.unread)} not read")
     at = (recurrence.start_at - zero).total_seconds()
     if at < 0 and every is not None:
         at += math.ceil(-at / every) * every  # the first run at or after time zero
@@ -135,7 +146,7 @@ def schedule(record: CampaignRecord, zero: datetime | None, report: CampaignRepo
         return {"at": "0s"}, None
     if recurrence.end_at is not None:
         ends = (recurrence.end_at - zero) / timedelta(seconds=1)
-        notes.append(f"endAt (at {format_duration(max(ends, 0))}) not modelled: keeps running")
+        notes.append(f"endAt (at {format_duration(ends)}) not modelled: keeps running")
     table: Table = {"at": format_duration(at)}
     if every is not None:
         table["every"] = _NAMED.get(every) or format_duration(every)

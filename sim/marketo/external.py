@@ -36,6 +36,7 @@ import attrs
 
 from sim.marketo.activities import ActivityRecord, Scalar
 from sim.marketo.activity_types import ActivityType
+from sim.marketo.map_rules import OUTSIDE_REQUEST_SOURCES as REQUEST_SOURCES
 
 #: The activity types that arrive from outside (Marketo names) whatever their campaignId.
 ALWAYS_EXTERNAL = {"Fill Out Form": "fill_out_form", "Visit Webpage": "visit_page", "Click Link": "click_link"}
@@ -63,9 +64,6 @@ FORM_SYSTEM_FIELDS = frozenset(
         "checksumfields",
     )
 )
-
-#: Request sources, as Marketo writes them -> sim's (`[[activities]]` ``source``).
-REQUEST_SOURCES = {"web service api": "web_service_api", "sales insight": "sales_insight"}
 
 Kind = Literal["external", "produced", "skipped"]
 

@@ -9,6 +9,7 @@ each missing key or wrong type, so that one pass over an export finds them all.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,28 @@ class Payload:
         if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
             shown = json.dumps(value)[:60]
             self.problem(f"{path}.{key}", f"must be {_NAMES[kind]}, not {json_kind(value)} ({shown})")
+            return None
+        return value
+
+    def name(self, obj: Mapping[str, Any], path: str, key: str, what: str) -> str | None:
+        """``obj[key]``, a name sim writes into the scenario (a campaign's, a program's, a
+        field's): a string, not empty, without control characters; else a problem at its
+        path and None."""
+        value = self.get(obj, path, key, str)
+        return None if value is None else self.checked_name(value, f"{path}.{key}", what)
+
+    def checked_name(self, value: str, where: str, what: str) -> str | None:
+        """``value`` if it can name ``what`` in a scenario; else a problem at ``where`` and None."""
+        if not value.strip():
+            self.problem(where, f"the {what}'s name is empty ({json.dumps(value)}); name it in Marketo")
+            return None
+        control = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            self.problem(
+                where,
+                f"the {what}'s name {json.dumps(value)} holds a control character (U+{ord(control):04X}), "
+                "which a scenario file cannot hold; rename it in Marketo",
+            )
             return None
         return value
 

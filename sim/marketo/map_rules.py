@@ -21,12 +21,16 @@ from sim.marketo.import_report import Outcome
 
 Table = dict[str, Any]
 
-#: Marketo's request sources (Campaign is Requested, "Source") -> sim's (R3).
-REQUEST_SOURCES = {
-    "marketo flow action": "marketo_flow_action",
-    "web service api": "web_service_api",
-    "sales insight": "sales_insight",
+#: sim's request sources (R3) -> Marketo's names for them (Campaign is Requested, "Source").
+SOURCE_NAMES = {
+    "marketo_flow_action": "Marketo Flow Action",
+    "web_service_api": "Web Service API",
+    "sales_insight": "Sales Insight",
 }
+#: Marketo's request sources, case-folded -> sim's (R3).
+REQUEST_SOURCES = {name.casefold(): source for source, name in SOURCE_NAMES.items()}
+#: The sources an activity export's Request Campaign row comes from outside with (the load's).
+OUTSIDE_REQUEST_SOURCES = {name: source for name, source in REQUEST_SOURCES.items() if source != "marketo_flow_action"}
 
 #: Marketo field-filter operators -> sim's (docs/scenarios.md, "Filters").
 FIELD_OPERATORS = {

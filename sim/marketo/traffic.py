@@ -85,6 +85,8 @@ class Traffic:
     fields: Mapping[str, str | float]
     #: Campaigns the replay requests through the API (`request_campaign` rows), by name.
     requested: tuple[str, ...]
+    #: Each (campaign, source) the replay requests -> where its first row is (file, line or JSON path).
+    requests: Mapping[tuple[str, str], tuple[str, str]] = attrs.field(factory=dict)
     #: Activity type name -> how many rows became the load.
     external: Mapping[str, int]
     #: Activity type name -> how many rows a campaign produced (kept for `sim compare`).
@@ -187,6 +189,7 @@ class _Collector:
     pro_names: dict[str, int] = attrs.field(factory=dict)
     pro_campaigns: array.array[int] = attrs.field(factory=lambda: array.array("q"))
     first_any: float = math.inf
+    requests: dict[tuple[str, str], tuple[str, str]] = attrs.field(factory=dict)
 
     def add(self, record: ActivityRecord) -> None:
         self.count += 1
@@ -206,6 +209,8 @@ class _Collector:
             self.ext_times.append(stamp)
             self.ext_leads.append(lead)
             self.ext_kinds.append(self.shapes.setdefault(found.row, len(self.shapes)))
+            if found.row[0] == "request_campaign":
+                self.requests.setdefault((found.row[1][0][1], found.row[1][1][1]), (record.file, record.where))
         elif found.by_campaign:
             self.pro_times.append(stamp)
             self.pro_leads.append(lead)
@@ -229,6 +234,7 @@ class _Collector:
             people=people,
             fields=fields,
             requested=requested,
+            requests=self.requests,
             external=_by_name(self.counts["external"]),
             produced=_by_name(self.counts["produced"]),
             skipped=_by_name(self.counts["skipped"]),

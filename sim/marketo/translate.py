@@ -12,7 +12,8 @@ scenario loader (`sim import` does): it must load.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +26,10 @@ from sim.marketo.assets import Export
 from sim.marketo.declarations import Declarations
 from sim.marketo.import_report import CampaignReport, ImportReport
 from sim.marketo.map_flows import FlowContext, Target, executed, flow_numeric_fields, map_step
-from sim.marketo.map_rules import Table, inline, rule_numeric_fields
+from sim.marketo.map_rules import SOURCE_NAMES, Table, inline, rule_numeric_fields
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.marketo.traffic import Traffic
-from sim.marketo.user_flows import UserFlows, declare, user_executed
+from sim.marketo.user_flows import UserFlows, declare, numeric_fields, user_executed
 from sim.scenario.units import format_duration
 
 DAY = 86_400.0
@@ -83,9 +84,9 @@ def translate(
     called = {i for ref in refs if (i := resolve_id(ref)) is not None}
     imp = _Import(
         export=export,
-        d=Declarations(numeric=_numeric(records, smart_lists, traffic)),
+        d=Declarations(numeric=_numeric(records, smart_lists, traffic) | numeric_fields(user.values())),
         report=ImportReport(),
-        names=_unique_names(records),
+        names=campaign_names(records),
         programs={r.id: _program_name(r, export) for r in records},
         kinds={r.id: parts.campaign_kind(r, smart_lists[r.id], called) for r in records},
         smart_lists=smart_lists,
@@ -133,14 +134,20 @@ def _resolver(records: list[CampaignRecord]) -> Callable[[str], int | None]:
     return resolve
 
 
-def _unique_names(records: list[CampaignRecord]) -> dict[int, str]:
-    """Each campaign's sim name: its Marketo name, with `` (ID)`` added to every one but
-    the first (lowest id) of campaigns that share one (names are unique per program in
-    Marketo, but one per scenario in sim)."""
+def campaign_names(records: Iterable[CampaignRecord]) -> dict[int, str]:
+    """Each campaign's sim name, by id: its Marketo name, with `` (ID)`` added to every one
+    but the first (lowest id) of campaigns that share one (names are unique per program in
+    Marketo, but one per scenario in sim); a suffixed name already taken (a campaign is
+    called "A (5)") gets ``(ID, 2)``, ``(ID, 3)``, ... until it is free. `sim import` reads
+    the traffic with these names, so a request replays against the campaign the export's
+    id names."""
     names: dict[int, str] = {}
     taken: set[str] = set()
-    for record in records:
-        name = record.name if record.name not in taken else f"{record.name} ({record.id})"
+    for record in sorted(records, key=lambda r: r.id):
+        name, again = record.name, 1
+        while name in taken:
+            again += 1
+            name = f"{record.name} ({record.id})" if again == 2 else f"{record.name} ({record.id}, {again - 1})"
         taken.add(name)
         names[record.id] = name
     return names
@@ -330,27 +337,42 @@ def _reaches(calls: Mapping[int, set[int]], start: int, goal: int) -> bool:
 
 def _traffic(imp: _Import, traffic: Traffic) -> float:
     """Declare what the replay needs; its duration. A campaign the replay requests through
-    the API must be one the export has, requestable from the web service API (R3)."""
+    the API must be one the export has, active and requestable from the row's source (R3):
+    each one that is not is a problem naming the first row requesting it."""
     for name in traffic.fields:
         imp.d.field(name)
-    by_name = {imp.names[i]: i for i in imp.tables}
+    requests = dict(traffic.requests)
+    for name in traffic.requested:  # a Traffic built without where its rows are
+        if not any(campaign == name for campaign, _ in requests):
+            requests[(name, "web_service_api")] = ("the activity export", "")
     problems = []
-    for name in traffic.requested:
-        campaign = by_name.get(name)
-        table = imp.tables.get(campaign) if campaign is not None else None
-        if (
-            table is None
-            or not table.get("active", True)
-            or not any(_accepts(t, "web_service_api") for t in table.get("triggers", []))
-        ):
+    for (name, source), (file, where) in requests.items():
+        why = _unrequestable(imp, name, source)
+        if why is not None:
+            shown = SOURCE_NAMES.get(source, source)
             message = (
-                f'the activity export requests campaign "{name}" through the API, but the export has no active '
-                "campaign of that name with a Campaign is Requested trigger whose source is Web Service API (R3)"
+                f'the first row requesting campaign "{name}" from {shown} (R3): {why}; '
+                f'make campaign "{name}" requestable from {shown}, or leave its rows out of the activity export'
             )
-            problems.append(ExportProblem(file="the activity export", where="", message=message))
+            problems.append(ExportProblem(file=file, where=where, message=message))
     if problems:
         raise ExportError(problems)
     return traffic.duration
+
+
+def _unrequestable(imp: _Import, name: str, source: str) -> str | None:
+    """Why campaign ``name`` (a sim name) cannot be requested from ``source``; None: it can."""
+    campaign = next((i for i, sim_name in imp.names.items() if sim_name == name), None)
+    if campaign is None:
+        return "the export has no campaign of that name"
+    table = imp.tables.get(campaign)
+    if table is None:
+        return "it is not written (none of its triggers is modelled)"
+    if not any(_accepts(t, source) for t in table.get("triggers", [])):
+        return f"it has no Campaign is Requested trigger whose source is {SOURCE_NAMES.get(source, source)}"
+    if not table.get("active", True):
+        return "it is inactive"
+    return None
 
 
 def _notes(imp: _Import, traffic: Traffic | None, zero: datetime | None) -> None:
@@ -409,6 +431,8 @@ def _render(data: Mapping[str, Any], imp: _Import) -> str:
         if report.sim_name is None:
             head.append(f'# Not written: Marketo smart campaign {report.marketo_id} "{report.name}":')
             head += [f"#   {entry.outcome}: {entry.subject}: {entry.detail}" for entry in report.lines]
+    head = [_comment(line) for line in head]
+    comments = {name: [_comment(line) for line in lines] for name, lines in comments.items()}
     out = [*head, ""]
     for line in tomli_w.dumps(data, indent=2).splitlines():
         name = _campaign_header(line)
@@ -416,6 +440,12 @@ def _render(data: Mapping[str, Any], imp: _Import) -> str:
             out += comments.pop(name)
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def _comment(line: str) -> str:
+    """A comment line as TOML allows it: a control character (a value's newline, say) as
+    its escape."""
+    return "".join(c if c == "\t" or unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in line)
 
 
 def _campaign_header(line: str) -> str | None:

@@ -18,7 +18,7 @@ those of the export; the steps themselves are checked by the scenario loader.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,31 @@ def read_user_flows(path: str | Path) -> UserFlows:
     return UserFlows(file=shown, flows=flows)
 
 
+#: sim's number comparisons (docs/scenarios.md, "Filters"): their field holds numbers.
+NUMBER_COMPARISONS = frozenset(("greater than", "less than", "at least", "at most"))
+
+
 def declare(steps: tuple[dict[str, Any], ...], d: Declarations, program: str | None) -> None:
     """Declare what the steps name: lists, fields (a score's numeric), program statuses."""
+    for table, of in _tables(steps):
+        _declare(table, of, d, program)
+
+
+def numeric_fields(flows: Iterable[tuple[dict[str, Any], ...]]) -> set[str]:
+    """The fields the flows use as numbers (scores they change, number comparisons in
+    their choices), known before any campaign is mapped: a filter on one compares numbers."""
+    found: set[str] = set()
+    for steps in flows:
+        for table, kind in _tables(steps):
+            field = table.get("field")
+            if isinstance(field, str) and (kind == "change_score" or table.get("op") in NUMBER_COMPARISONS):
+                found.add(field)
+    return found
+
+
+def _tables(steps: tuple[dict[str, Any], ...]) -> Iterator[tuple[dict[str, Any], object]]:
+    """Every table of the steps (steps, choices, conditions, defaults), with the kind of
+    step it belongs to (None for a condition)."""
     for step in steps:
         kind = step.get("step")
         tables: list[tuple[Any, object]] = [(step, kind)]
@@ -79,9 +102,7 @@ def declare(steps: tuple[dict[str, Any], ...], d: Declarations, program: str | N
             tables.append((choice, kind))
             tables += [(c, None) for c in (conditions if isinstance(conditions, list) else [conditions])]
         tables.append((step.get("default"), kind))
-        for table, of in tables:
-            if isinstance(table, dict):
-                _declare(table, of, d, program)
+        yield from ((table, of) for table, of in tables if isinstance(table, dict))
 
 
 def _declare(table: Mapping[str, Any], kind: object, d: Declarations, program: str | None) -> None:
