@@ -45,3 +45,14 @@ def test_all_and_any() -> None:
     assert match_logic("any", 3, None).kept() == [1]  # "any" is 1 or 2 or 3
     assert match_logic("any", 1, None).exact()
     assert match_logic("custom", 3, "2 and 3").kept() == [2, 3]
+
+
+def test_custom_logic_naming_a_filter_the_list_lacks_is_refused() -> None:
+    """ "1 and 4" over one filter: the campaign's filters are then ANDed, and the report
+    says why (sim.marketo.campaigns.map_filters), not silently mapped."""
+    with pytest.raises(ValueError) as caught:
+        match_logic("custom", 1, "1 and 4")
+    assert str(caught.value) == '"1 and 4" names filter 4, but the smart list has 1 filter'
+    with pytest.raises(ValueError) as caught:
+        match_logic("custom", 2, "0 or 3")
+    assert str(caught.value) == '"0 or 3" names filters 0, 3, but the smart list has 2 filters'

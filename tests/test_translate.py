@@ -34,9 +34,10 @@ def test_acme_report_says_what_became_of_every_rule_and_step() -> None:
     report = translate(read_export([ACME])).report
     assert format_report(report) == (DATA / "acme-import-report.txt").read_text(encoding="utf-8")
     assert report.counts() == {
-        "trigger": {"mapped": 4, "approximated": 0, "skipped": 1, "todo": 0},
-        "filter": {"mapped": 3, "approximated": 0, "skipped": 1, "todo": 0},
-        "step": {"mapped": 13, "approximated": 0, "skipped": 1, "todo": 0},
+        "trigger": {"mapped": 4, "approximated": 0, "skipped": 1},
+        "filter": {"mapped": 3, "approximated": 0, "skipped": 1},
+        "step": {"mapped": 13, "approximated": 0, "skipped": 1},
+        "todo": {},
     }
 
 
@@ -135,6 +136,8 @@ def test_without_flow_steps_each_campaign_gets_a_todo_and_the_flows_file_fills_t
     files = [ACME / "smartCampaigns.json", *sorted(ACME.glob("smartCampaign/*/smartList.json"))]
     bare = translate(read_export(files))
     assert bare.text.count("# TODO: flow: the flow steps were not exported") == 6
+    assert bare.report.counts()["todo"] == {"flow": 6}
+    assert format_report(bare.report).endswith("to do: 6 flows not in the export (the TODO lines above)\n")
     flows = read_user_flows(DATA / "acme-flows.toml")
     filled = translate(read_export(files), flows=flows)
     scenario = parse_scenario(filled.text)
@@ -280,3 +283,19 @@ def test_a_requestable_campaign_without_its_smart_list_keeps_its_api_trigger() -
         ("smart list", "todo"),
         ("trigger", "approximated"),
     ]
+
+
+def test_a_scheduled_campaign_an_execute_step_runs_becomes_an_executable_and_says_so() -> None:
+    """R4: an executable is never scheduled; its recurrence is not silently dropped."""
+    monthly = {"startAt": "2026-03-02T10:00:00Z+0000", "intervalType": "Monthly", "interval": 1}
+    caller = campaign(
+        1, "Caller", "default", flow={"steps": [step("Execute Campaign", choice({"Campaign": "Monthly"}))]}
+    )
+    export = export_of([caller, campaign(2, "Monthly", "batch", recurrence=monthly)])
+    translation = translate(export)
+    assert parse_scenario(translation.text).campaigns["Monthly"].kind == "executable"
+    lines = {(c.name, e.subject): (e.outcome, e.detail) for c in translation.report.campaigns for e in c.lines}
+    assert lines["Monthly", "schedule"] == (
+        "skipped",
+        "an executable is never scheduled (R4): its recurrence is left out, and it runs only when executed",
+    )

@@ -13,6 +13,8 @@ import attrs
 
 Outcome = Literal["mapped", "approximated", "skipped", "todo"]
 OUTCOMES: tuple[Outcome, ...] = ("mapped", "approximated", "skipped", "todo")
+#: A rule or step is mapped, approximated or skipped; "to do" is what the export lacked.
+RULE_OUTCOMES: tuple[Outcome, ...] = ("mapped", "approximated", "skipped")
 
 #: What a line is about, for the counts: a trigger, filter or flow step (and choice) is
 #: counted per type; the rest ("campaign", "qualification", "schedule", ...) per campaign.
@@ -51,13 +53,21 @@ class ImportReport:
     notes: list[str] = attrs.field(factory=list)
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Outcome counts of the triggers, filters and flow steps (choices included)."""
+        """Outcome counts of the triggers, filters and flow steps (choices included), and
+        under "todo" what the export lacked (a smart list, a flow: by subject)."""
         counts: dict[str, Counter[str]] = {kind: Counter() for kind in RULE_KINDS}
+        todo: Counter[str] = Counter()
         for campaign in self.campaigns:
             for line in campaign.lines:
-                if line.kind in counts:
+                if line.outcome == "todo":
+                    todo[line.subject] += 1
+                elif line.kind in counts:
                     counts[line.kind][line.outcome] += 1
-        return {kind: {outcome: counter[outcome] for outcome in OUTCOMES} for kind, counter in counts.items()}
+        found: dict[str, dict[str, int]] = {
+            kind: {outcome: counter[outcome] for outcome in RULE_OUTCOMES} for kind, counter in counts.items()
+        }
+        found["todo"] = dict(sorted(todo.items()))
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,7 +102,12 @@ def format_report(report: ImportReport) -> str:
     written = sum(c.sim_name is not None for c in report.campaigns)
     read = len(report.campaigns)
     out.append(f"{read} campaign{'' if read == 1 else 's'} read, {written} written.")
-    for kind, counts in report.counts().items():
-        parts = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+    counts = report.counts()
+    todo = counts.pop("todo")
+    for kind, outcomes in counts.items():
+        parts = ", ".join(f"{count} {outcome}" for outcome, count in outcomes.items())
         out.append(f"{kind}s: {parts}")
+    if todo:
+        parts = ", ".join(f"{count} {subject}{'s' if count != 1 else ''}" for subject, count in todo.items())
+        out.append(f"to do: {parts} not in the export (the TODO lines above)")
     return "\n".join(out) + "\n"

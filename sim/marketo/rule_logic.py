@@ -57,7 +57,15 @@ def parse_logic(text: str) -> Logic:
 def match_logic(match: str, count: int, custom: str | None) -> Logic:
     """The logic of ``count`` filters under ``filterMatchType`` ``match``."""
     if match == "custom" and custom:
-        return parse_logic(custom)
+        logic = parse_logic(custom)
+        beyond = sorted({n for n in logic.numbers() if not 1 <= n <= count})
+        if beyond:
+            shown = ", ".join(map(str, beyond))
+            raise ValueError(
+                f'"{custom}" names filter{"s" if len(beyond) > 1 else ""} {shown}, but the smart list has '
+                f"{count} filter{'s' if count != 1 else ''}"
+            )
+        return logic
     op = "or" if match == "any" and count > 1 else "and"
     return Logic(op=op, parts=tuple(Logic(number=n) for n in range(1, count + 1)))
 

@@ -208,6 +208,12 @@ def _campaign(imp: _Import, record: CampaignRecord, zero: datetime | None) -> No
         report.add("name", "approximated", f'another campaign is also called "{record.name}": written as "{name}"')
     if kind == "executable" and not record.is_executable:
         report.add("kind", "mapped", "executable: an Execute Campaign step runs it (the API has no executable flag)")
+        if record.recurrence.start_at is not None:
+            report.add(
+                "schedule",
+                "skipped",
+                "an executable is never scheduled (R4): its recurrence is left out, and it runs only when executed",
+            )
     elif kind == "batch" and record.type == "default":
         report.add(
             "kind", "approximated", "no smart list rules, and no flow of the export executes it: an inactive batch"
