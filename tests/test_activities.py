@@ -211,3 +211,24 @@ def test_a_column_twice_and_types_with_none_are_problems(tmp_path: Path) -> None
     empty.write_text('{"success": true, "result": []}', encoding="utf-8")
     with pytest.raises(ExportError, match=r"\$\.result: no activity types; give the Get Activity Types response"):
         read_activity_types(str(empty))
+
+
+def test_a_types_file_that_is_not_one_or_is_another_mapping_is_refused(tmp_path: Path) -> None:
+    """A smart campaigns answer given as --types, or the load's own types (1, 2, 3: fixed
+    in every instance) named otherwise, would silently turn the load into something else."""
+    campaigns = Path(__file__).parent / "data" / "marketo" / "acme" / "smartCampaigns.json"
+    with pytest.raises(ExportError) as caught:
+        read_activity_types(str(campaigns))
+    assert [p.message for p in caught.value.problems] == [
+        "these records have no primaryAttribute or attributes: not an activity types answer (GET "
+        "/rest/v1/activities/types.json); a smart campaigns answer belongs among the export's files, not --types"
+    ]
+    swapped = (DATA / "types.json").read_text(encoding="utf-8")
+    swapped = swapped.replace('"Fill Out Form"', '"@@"').replace('"Open Email"', '"Fill Out Form"')
+    (tmp_path / "types.json").write_text(swapped.replace('"@@"', '"Open Email"'), encoding="utf-8")
+    with pytest.raises(ExportError) as caught:
+        read_activity_types(str(tmp_path / "types.json"))
+    assert [p.message for p in caught.value.problems] == [
+        'activity type 2 is "Open Email" here, but "Fill Out Form" in every Marketo instance: is this an '
+        "instance's GET /rest/v1/activities/types.json?"
+    ]

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 import attrs
 
-from sim.marketo.activity_types import ActivityType
+from sim.marketo.activity_types import DEFAULT_ACTIVITY_TYPES, ActivityType
 from sim.marketo.dates import parse_datetime
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.scenario.read_csv import MAX_CSV_LINE, LineTooLong, bounded_lines
@@ -113,8 +113,10 @@ def read_activity_types(path: str) -> dict[int, ActivityType]:
     problems = Problems()
     data = _json_file(path, problems)
     types: dict[int, ActivityType] = {}
+    described = False  # a record with the keys only an activity type has
     if data is not None:
         for at, item in _results(path, data, problems):
+            described = described or (isinstance(item, dict) and ("primaryAttribute" in item or "attributes" in item))
             type_id = item.get("id") if isinstance(item, dict) else None
             name = item.get("name") if isinstance(item, dict) else None
             if not isinstance(item, dict):
@@ -129,8 +131,31 @@ def read_activity_types(path: str) -> dict[int, ActivityType]:
                 types[int(type_id)] = ActivityType(id=int(type_id), name=name.strip())  # type: ignore[arg-type]
         if not types and not problems.shown:
             problems.add(path, "$.result", "no activity types; give the Get Activity Types response")
+        elif types and not described and not problems.shown:
+            problems.add(path, "$.result", _NOT_TYPES)
+        for type_id, expected in _FIXED_TYPES.items():
+            if type_id in types and _folded(types[type_id].name) != _folded(expected):
+                problems.add(
+                    path,
+                    "$.result",
+                    f'activity type {type_id} is "{types[type_id].name}" here, but "{expected}" in every Marketo '
+                    "instance: is this an instance's GET /rest/v1/activities/types.json?",
+                )
     problems.raise_any()
     return types
+
+
+#: The activity types whose ids Marketo fixes for every instance and the load is made of: a
+#: types file naming them otherwise is another kind of file, or edited.
+_FIXED_TYPES = {type_id: DEFAULT_ACTIVITY_TYPES[type_id] for type_id in (1, 2, 3)}
+_NOT_TYPES = (
+    "these records have no primaryAttribute or attributes: not an activity types answer (GET "
+    "/rest/v1/activities/types.json); a smart campaigns answer belongs among the export's files, not --types"
+)
+
+
+def _folded(name: str) -> str:
+    return "".join(name.split()).casefold()
 
 
 # --- activities -------------------------------------------------------------------
