@@ -135,7 +135,7 @@ def test_a_replay_the_scenario_cannot_take_names_the_export(traffic: Traffic, tm
         load_for_compare(path, traffic)
     export = str(DATA / "acme-activities" / "acme-activities.csv")
     first = str(caught.value.problems[0])
-    assert first.startswith(f"the export's replay ({export}):2: ")
+    assert first.startswith(f"the export's replay (made from {export}), row 1 in time order: ")
     assert 'field "Country" holds numbers; "US" is not a number' in first
 
 

@@ -33,8 +33,9 @@ import csv
 import io
 import itertools
 import math
+import re
 import tempfile
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -224,9 +225,9 @@ def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
         try:
             loaded = build_scenario(data, source=str(path), file=str(path))
         except ScenarioError as exc:
-            shown = f"the export's replay ({', '.join(traffic.files)})"
             raise ScenarioError(
-                Problem(file=p.file.replace(str(replay), shown), where=p.where, message=p.message) for p in exc.problems
+                Problem(file=_replay_named(p.file, str(replay), traffic.files), where=p.where, message=p.message)
+                for p in exc.problems
             ) from None
     what = " and ".join(replaced) if replaced else "no load"
     note = (
@@ -235,6 +236,16 @@ def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
         f"{counted(len(added), 'person', 'people')} declared for them"
     )
     return Loaded(scenario=loaded, load="replaced", note=note)
+
+
+def _replay_named(file: str, replay: str, files: Sequence[str]) -> str:
+    """A problem's file, the replay compare wrote named as what it is: its line is not a
+    line of the user's export (rows are sorted by time), so it is given as a row number."""
+    made = f"the export's replay (made from {', '.join(files)})"
+    line = re.fullmatch(re.escape(replay) + r":(\d+)", file)
+    if line is not None:
+        return f"{made}, row {int(line.group(1)) - 1} in time order"
+    return file.replace(replay, made)
 
 
 def counted(number: int, one: str, many: str = "") -> str:
