@@ -232,3 +232,17 @@ def test_a_types_file_that_is_not_one_or_is_another_mapping_is_refused(tmp_path:
         'activity type 2 is "Open Email" here, but "Fill Out Form" in every Marketo instance: is this an '
         "instance's GET /rest/v1/activities/types.json?"
     ]
+
+
+def test_an_answer_of_another_kind_or_a_folder_given_as_activities_says_where_it_belongs() -> None:
+    acme = Path(__file__).parent / "data" / "marketo" / "acme"
+    problems = Problems()
+    for path in (DATA / "types.json", acme / "smartCampaigns.json", acme):
+        assert list(read_activity_records(str(path), problems)) == []
+    assert [str(p) for p in problems.shown] == [
+        f"{DATA / 'types.json'}: $.result: this is the activity types answer (activities/types.json), not "
+        "activities: give it with --types",
+        f"{acme / 'smartCampaigns.json'}: $.result: this is an Asset API answer (smart campaigns or smart lists), "
+        "not activities: give it as the export, before --activities",
+        f"{acme}: a folder: give the export's files (Bulk Activity Extract CSV, Get Lead Activities JSON)",
+    ]

@@ -43,3 +43,19 @@ def test_typed_access() -> None:
         'f.json: $: "gone" is missing; the API always sends it here',
         "f.json: $.values[2]: must be a string or a number, not an object",
     ]
+
+
+def test_a_cut_off_file_and_an_activity_export_say_what_they_are(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.json"
+    cut.write_text('{"success": true, "result": [{"id": 1, "na', encoding="utf-8")
+    with pytest.raises(Unreadable) as caught:
+        load_json(cut, "cut.json")
+    assert str(caught.value) == (
+        "cut.json:1: not valid JSON: the file ends too soon (Unterminated string starting at): it looks cut off; "
+        "export or download it again"
+    )
+    export = tmp_path / "acts.csv"
+    export.write_text("marketoGUID,leadId,activityDate,activityTypeId\n1,2,2026-03-02T09:00:00Z,2\n", encoding="utf-8")
+    with pytest.raises(Unreadable) as caught:
+        load_json(export, "acts.csv")
+    assert str(caught.value) == "acts.csv:1: an activity export (a CSV), not an API answer: give it with --activities"

@@ -30,6 +30,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
@@ -164,6 +165,11 @@ def _folded(name: str) -> str:
 def read_activity_records(path: str, problems: Problems) -> Iterator[ActivityRecord]:
     """The activities of one file (CSV or JSON, told by its content), in file order; each
     problem goes to ``problems`` and its row is left out."""
+    if Path(path).is_dir():
+        problems.add(
+            path, "", "a folder: give the export's files (Bulk Activity Extract CSV, Get Lead Activities JSON)"
+        )
+        return
     try:
         stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
@@ -243,6 +249,10 @@ def _json_records(path: str, data: Any, problems: Problems) -> Iterator[Activity
         if not isinstance(item, dict):
             problems.add(path, at, f"an activity must be an object, not {_kind(item)}")
             continue
+        other = _other_answer(item)
+        if other:  # one message for the file, not one per record
+            problems.add(path, "$.result", other)
+            return
         cells = dict(item)
         attributes = item.get("attributes", [])
         if isinstance(attributes, list):
@@ -258,6 +268,21 @@ def _json_records(path: str, data: Any, problems: Problems) -> Iterator[Activity
         record = _record(path, at, cells, problems, csv_cell=False)
         if record is not None:
             yield record
+
+
+def _other_answer(item: Mapping[str, Any]) -> str:
+    """What answer of Marketo's a record that is no lead activity comes from, and where to
+    give it; "" for an activity (or a record too broken to tell: its problems say why)."""
+    if "leadId" in item or "activityTypeId" in item:
+        return ""
+    if "primaryAttribute" in item:
+        return "this is the activity types answer (activities/types.json), not activities: give it with --types"
+    if "smartListId" in item or "flowId" in item or "rules" in item:
+        return (
+            "this is an Asset API answer (smart campaigns or smart lists), not activities: give it as the export, "
+            "before --activities"
+        )
+    return ""
 
 
 def _record(

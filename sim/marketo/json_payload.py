@@ -48,10 +48,20 @@ def load_json(path: Path, shown: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        message = f"not valid JSON: {exc.msg} (column {exc.colno}); the API's answers are JSON as it sent them"
-        raise Unreadable(ExportProblem(file=shown, where=str(exc.lineno), message=message)) from None
+        raise Unreadable(ExportProblem(file=shown, where=str(exc.lineno), message=_json_error(exc, text))) from None
     except RecursionError:
         raise Unreadable(ExportProblem(file=shown, where="", message="JSON nested too deeply to read")) from None
+
+
+def _json_error(exc: json.JSONDecodeError, text: str) -> str:
+    """What is wrong, and the likeliest cause: an activity export given as the export, or
+    a file cut off (a download or copy that stopped)."""
+    first = text.lstrip()[:200].split("\n", 1)[0]
+    if "leadId" in first and "activityTypeId" in first:
+        return "an activity export (a CSV), not an API answer: give it with --activities"
+    if exc.pos >= len(text.rstrip()) or not text.rstrip().endswith(("}", "]")):
+        return f"not valid JSON: the file ends too soon ({exc.msg}): it looks cut off; export or download it again"
+    return f"not valid JSON: {exc.msg} (column {exc.colno}); the API's answers are JSON as it sent them"
 
 
 def json_kind(value: object) -> str:
