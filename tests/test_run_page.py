@@ -92,7 +92,7 @@ def test_a_report_is_checked_like_every_output(tmp_path: Path, capsys: pytest.Ca
     assert main(["run", str(scenario), "--metrics", same, "--report", same]) == 2
     assert "--metrics and --report are the same file" in capsys.readouterr().err
     assert main(["run", str(scenario), "--report", str(tmp_path / "no-such-dir" / "r.html")]) == 2
-    assert "cannot write the report to" in capsys.readouterr().err
+    assert f"there is no folder {tmp_path / 'no-such-dir'}; create it first" in capsys.readouterr().err
 
 
 def test_a_report_on_standard_output_sends_the_summary_to_standard_error(

@@ -268,7 +268,7 @@ def test_run_with_an_unwritable_trace_path_is_a_message(tmp_path: Path, capsys: 
     bad = tmp_path / "no-such-dir" / "out.json"
     assert main(["run", str(scenario), "--trace", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"error: cannot write the trace to {bad}: No such file or directory" in err
+    assert f"error: --trace {bad}: there is no folder {bad.parent}; create it first, or pick another path" in err
     assert "Traceback" not in err
 
 
