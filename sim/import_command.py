@@ -63,6 +63,7 @@ def import_command(args: argparse.Namespace) -> int:
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    fetched: FetchSummary | None = None
     try:
         paths = list(args.inputs)
         fetched = _fetch(args) if args.instance is not None else None
@@ -86,7 +87,8 @@ def import_command(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         count = len(exc.problems)
-        print(f"{count} problem{'s' if count != 1 else ''} found; nothing was written.", file=sys.stderr)
+        kept = f" but the fetch, kept in {fetched.directory}" if fetched is not None else ""
+        print(f"{count} problem{'s' if count != 1 else ''} found; nothing was written{kept}.", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Refused as exc:
         print(f"error: {exc}; nothing was written.", file=sys.stderr)

@@ -325,3 +325,19 @@ def test_a_sales_insight_request_imports_and_an_unrequestable_one_names_its_firs
         'make campaign "Off" requestable from Sales Insight, or leave its rows out of the activity export\n'
         "1 problem found; nothing was written.\n"
     )
+
+
+def test_a_fetch_that_imports_badly_is_kept_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marketo_server import CLIENT_ID, FakeMarketo, serve
+
+    monkeypatch.setenv("MARKETO_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MARKETO_CLIENT_SECRET", "s3cret")
+    out = tmp_path / "live.toml"
+    with serve(FakeMarketo(secret="s3cret")) as server:
+        argv = ["import", "--instance", server.base_url, "-o", str(out), "--activities", str(tmp_path / "none.csv")]
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"1 problem found; nothing was written but the fetch, kept in {tmp_path / 'live-marketo'}.\n")
+    assert (tmp_path / "live-marketo" / "smartCampaigns.json").exists() and not out.exists()
