@@ -120,6 +120,11 @@ class FakeMarketo:
             return 200, self.browse(int(query.get("offset", "0")), int(query.get("maxReturn", "20")))
         if path == "/rest/v1/activities/types.json":
             return 200, recorded("activities/types.json")
+        if path == "/rest/asset/v1/programs.json":  # the one recorded page, then the empty end
+            page = recorded("programs.json")
+            offset, size = int(query.get("offset", "0")), int(query.get("maxReturn", "20"))
+            chosen = page["result"][offset : offset + size]
+            return 200, page | {"result": chosen} if chosen else recorded("smartCampaigns/offset-7.json")
         if match := re.fullmatch(r"/rest/asset/v1/smartCampaign/(\d+)\.json", path):
             if "includeFlowSteps" in query and not self.flow_steps:
                 return 200, recorded("errors/709.json")

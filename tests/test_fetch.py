@@ -23,6 +23,7 @@ LAYOUT = [
     *(f"smartCampaign/{i}.json" for i in ACME),
     *(f"smartCampaign/{i}/smartList.json" for i in ACME),
     "activities/types.json",
+    "programs.json",
     "smartCampaigns.json",
 ]
 
@@ -65,19 +66,21 @@ def test_acme_is_fetched_page_by_page_into_the_plans_layout(tmp_path: Path) -> N
     assert [p.as_posix() for p in summary.files] == [
         *(f for i in ACME for f in (f"smartCampaign/{i}.json", f"smartCampaign/{i}/smartList.json")),
         "activities/types.json",
+        "programs.json",
         "smartCampaigns.json",
     ]
-    # 1 token + 4 pages + 7 records + 7 smart lists + the activity types
-    assert (summary.calls, summary.token_fetches, summary.retries) == (20, 1, 0)
+    # 1 token + 4 pages + 2 program pages (one, then the empty end) + 7 records + 7 smart lists + the types
+    assert (summary.calls, summary.token_fetches, summary.retries) == (22, 1, 0)
     assert summary.flow_steps is True and summary.without_flow == () and summary.notes == ()
     assert lines[0] == f"fetching from {server.base_url}"
     assert lines[1:5] == [
         "smart campaigns: 3 listed",
         "smart campaigns: 6 listed",
         "smart campaigns: 7 listed",
-        "7 campaigns: 15 more calls",
+        "programs: 1 listed",
     ]
-    assert lines[-2:] == ["campaign details: 15 of 15 calls", f"wrote 16 files into {into}"]
+    assert lines[5] == "7 campaigns: 15 more calls"
+    assert lines[-2:] == ["campaign details: 15 of 15 calls", f"wrote 17 files into {into}"]
 
 
 def test_each_file_is_marketos_answer_without_the_request_id_pretty_and_sorted(tmp_path: Path) -> None:
@@ -88,6 +91,7 @@ def test_each_file_is_marketos_answer_without_the_request_id_pretty_and_sorted(t
     expected = {
         "smartCampaigns.json": pages,
         "activities/types.json": recorded_result("activities/types.json"),
+        "programs.json": recorded_result("programs.json"),
         **{f"smartCampaign/{i}.json": recorded_result(f"smartCampaign/{i}.json") for i in ACME},
         **{f"smartCampaign/{i}/smartList.json": recorded_result(f"smartCampaign/{i}/smartList.json") for i in ACME},
     }
@@ -238,12 +242,12 @@ def test_120_campaigns_keep_10_in_flight_and_100_in_any_20_seconds(tmp_path: Pat
         summary = fetch(server, into, clock, lines, page_size=50)
     assert "120 campaigns: 241 more calls, at least 40 s at 100 calls per 20 s" in lines
     assert len(summary.campaigns) == 120
-    assert summary.calls == len(server.seen) == 1 + 4 + 2 * 120 + 1
+    assert summary.calls == len(server.seen) == 1 + 4 + 2 + 2 * 120 + 1
     assert 2 <= server.most_in_flight <= 10
     arrivals = sorted(s.at for s in server.seen)
     assert max(sum(1 for u in arrivals if t <= u < t + 20.0) for t in arrivals) <= 100
     assert arrivals[-1] - arrivals[0] >= 40.0  # 246 calls need at least two waits
-    assert len(written(into)) == 2 * 120 + 2
+    assert len(written(into)) == 2 * 120 + 3
 
 
 def test_the_secret_is_in_no_output_file_or_exception(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -255,8 +255,9 @@ def test_an_instance_is_fetched_imported_and_its_secret_shown_nowhere(
         assert main(["import", "--instance", server.base_url, "-o", str(out)]) == 0
     printed = capsys.readouterr()
     assert "7 campaigns read, 6 written." in printed.out
-    assert f"wrote 16 files into {tmp_path / 'live-marketo'}" in printed.err
+    assert f"wrote 17 files into {tmp_path / 'live-marketo'}" in printed.err
     assert (tmp_path / "live-marketo" / "smartCampaigns.json").exists()
+    assert '[programs."Lead Lifecycle"]' in out.read_text(encoding="utf-8")  # the programs answer is fetched too
     assert main(["check", str(out)]) == 0
     written = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()]
     assert all(secret.encode() not in data for data in written)

@@ -38,6 +38,7 @@ import attrs
 from sim.marketo.rest_client import Limits, MarketoApiError, MarketoFetchError, RestClient, describe
 
 BROWSE = "/rest/asset/v1/smartCampaigns.json"
+PROGRAMS = "/rest/asset/v1/programs.json"
 BY_ID = "/rest/asset/v1/smartCampaign/{id}.json"
 SMART_LIST = "/rest/asset/v1/smartCampaign/{id}/smartList.json"
 ACTIVITY_TYPES = "/rest/v1/activities/types.json"
@@ -95,6 +96,8 @@ def fetch_instance(
     client = RestClient(base_url, client_id=client_id, client_secret=client_secret, limits=limits)
     tell(f"fetching from {client.base_url}")
     campaigns, notes = browse_campaigns(client, page_size=page_size, tell=tell)
+    programs, program_notes = browse_programs(client, page_size=page_size, tell=tell)
+    notes += program_notes
     tell(cost(len(campaigns), client.limits))
     details = CampaignDetails(client, tell=tell)
     records, smart_lists, types = details.fetch([campaign["id"] for campaign in campaigns])
@@ -103,6 +106,7 @@ def fetch_instance(
         files[Path("smartCampaign", f"{campaign_id}.json")] = envelope([records[campaign_id]])
         files[Path("smartCampaign", str(campaign_id), "smartList.json")] = envelope([smart_lists[campaign_id]])
     files[Path("activities", "types.json")] = envelope(types)
+    files[Path("programs.json")] = envelope(programs)
     files[Path("smartCampaigns.json")] = envelope(campaigns)  # last: its presence means the fetch completed
     for relative, payload in files.items():
         write_json(into / relative, payload)
@@ -143,10 +147,26 @@ def check_empty(into: Path) -> None:
 
 
 def browse_campaigns(client: RestClient, *, page_size: int, tell: Progress) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every smart campaign record, page by page until a page comes back empty; and notes.
+    """Every smart campaign record, in id order, and notes (`browse_all`)."""
+    campaigns, notes = browse_all(client, BROWSE, noun="smart campaigns", page_size=page_size, tell=tell)
+    if not campaigns:
+        notes.append("the instance listed no smart campaigns: check the API-only user's workspace access")
+    return campaigns, notes
+
+
+def browse_programs(client: RestClient, *, page_size: int, tell: Progress) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every program record (their names and channels: a campaign names its program by
+    id), in id order, and notes (`browse_all`)."""
+    return browse_all(client, PROGRAMS, noun="programs", page_size=page_size, tell=tell)
+
+
+def browse_all(
+    client: RestClient, path: str, *, noun: str, page_size: int, tell: Progress
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every record of a browse endpoint, page by page until a page comes back empty; and notes.
 
     The end is an empty page (Marketo adds the warning "No assets found for the given
-    search criteria"); a short page is not trusted to be the last. A campaign seen on two
+    search criteria"); a short page is not trusted to be the last. A record seen on two
     pages (the instance changed while paging) is kept once.
     """
     seen: dict[int, dict[str, Any]] = {}
@@ -154,19 +174,17 @@ def browse_campaigns(client: RestClient, *, page_size: int, tell: Progress) -> t
     offset = 0
     while True:
         params = {"offset": str(offset), "maxReturn": str(page_size)}
-        body = client.get(BROWSE, params)
-        page = records_of(body, describe(BROWSE, params))
-        notes += warnings_of(body, describe(BROWSE, params))
+        body = client.get(path, params)
+        page = records_of(body, describe(path, params))
+        notes += warnings_of(body, describe(path, params))
         if not page:
             break
         for record in page:
             if record["id"] in seen:
-                notes.append(f"campaign {record['id']} was listed twice while paging (the instance changed?)")
+                notes.append(f"{noun} {record['id']} was listed twice while paging (the instance changed?)")
             seen.setdefault(record["id"], record)
         offset += len(page)
-        tell(f"smart campaigns: {len(seen)} listed")
-    if not seen:
-        notes.append("the instance listed no smart campaigns: check the API-only user's workspace access")
+        tell(f"{noun}: {len(seen)} listed")
     return [seen[i] for i in sorted(seen)], notes
 
 
