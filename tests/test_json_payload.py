@@ -59,3 +59,14 @@ def test_a_cut_off_file_and_an_activity_export_say_what_they_are(tmp_path: Path)
     with pytest.raises(Unreadable) as caught:
         load_json(export, "acts.csv")
     assert str(caught.value) == "acts.csv:1: an activity export (a CSV), not an API answer: give it with --activities"
+
+
+def test_a_failed_answer_is_read_one_way_for_every_reader() -> None:
+    """The asset reader, the activity reader and the live fetch share this reading."""
+    from sim.marketo.json_payload import api_errors
+
+    assert api_errors({"success": True, "result": []}) is None
+    assert api_errors({"result": []}) is None
+    failed = {"success": False, "errors": [{"code": "601", "message": "Access token invalid"}, "junk", {}]}
+    assert api_errors(failed) == [("601", "Access token invalid"), ("?", "")]
+    assert api_errors({"success": False}) == []

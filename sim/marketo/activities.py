@@ -37,6 +37,7 @@ import attrs
 
 from sim.marketo.activity_types import DEFAULT_ACTIVITY_TYPES, ActivityType
 from sim.marketo.dates import parse_datetime
+from sim.marketo.json_payload import api_errors
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.scenario.read_csv import MAX_CSV_LINE, LineTooLong, bounded_lines
 
@@ -398,10 +399,9 @@ def _results(path: str, data: Any, problems: Problems) -> Iterator[tuple[str, An
     if not isinstance(data, dict):
         problems.add(path, "$", f'a REST response is an object {{"success": ..., "result": [...]}}, not {_kind(data)}')
         return
-    if data.get("success") is False:
-        errors = data.get("errors") or [{}]
-        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-        said = f"{first.get('code', '?')} {first.get('message', '')}".strip()
+    failed = api_errors(data)
+    if failed is not None:
+        said = " ".join(failed[0]).strip() if failed else "?"
         problems.add(path, "$.success", f"the response says the request failed ({said}); fetch it again")
         return
     result = data.get("result", [])

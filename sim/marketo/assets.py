@@ -26,7 +26,7 @@ from sim.marketo.asset_records import (
     read_program,
     read_smart_list,
 )
-from sim.marketo.json_payload import Payload, Unreadable, json_kind, load_json
+from sim.marketo.json_payload import Payload, Unreadable, api_errors, json_kind, load_json
 from sim.marketo.problems import ExportError, ExportProblem
 
 R = TypeVar("R", CampaignRecord, SmartListRecord, ProgramRecord)
@@ -123,9 +123,9 @@ def read_export(paths: Sequence[str | Path]) -> Export:
 def _classify(p: Payload, data: object) -> tuple[str | None, list[tuple[str, dict[str, Any]]]]:
     """The kind of records ``data`` holds (None: no records, or a problem recorded) and
     the records, each with its JSON path."""
-    if isinstance(data, dict) and data.get("success") is False:
-        errors = data["errors"] if isinstance(data.get("errors"), list) else []
-        shown = "; ".join(f"{e.get('code')} {e.get('message')}" for e in errors if isinstance(e, dict))
+    failed = api_errors(data) if isinstance(data, dict) else None
+    if failed is not None:
+        shown = "; ".join(f"{code} {message}" for code, message in failed)
         p.problem("$.success", f"the API answered false ({shown or 'no errors listed'}); fetch it again")
         return None, []
     if isinstance(data, dict) and data.get("success") is True and "result" not in data:

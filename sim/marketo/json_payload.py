@@ -64,6 +64,17 @@ def _json_error(exc: json.JSONDecodeError, text: str) -> str:
     return f"not valid JSON: {exc.msg} (column {exc.colno}); the API's answers are JSON as it sent them"
 
 
+def api_errors(answer: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """The (code, message) pairs of an answer that says ``"success": false`` (its
+    ``errors``, those that are objects), or None when it does not say so. One reading for
+    the asset reader, the activity reader and the live fetch."""
+    if answer.get("success", True) is not False:
+        return None
+    errors = answer.get("errors")
+    listed = errors if isinstance(errors, list) else []
+    return [(str(e.get("code", "?")), str(e.get("message", ""))) for e in listed if isinstance(e, dict)]
+
+
 def json_kind(value: object) -> str:
     """What a JSON value is, for a message: 'a string', 'an array', 'null', ..."""
     if value is None:

@@ -36,6 +36,8 @@ from typing import Any
 
 import attrs
 
+from sim.marketo.json_payload import api_errors
+
 #: Hosts a test server may use over plain http; every other instance must be https.
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 TOKEN_PATH = "/identity/oauth/token"
@@ -367,9 +369,9 @@ def _token_problem(token: str) -> str:
 
 def first_error(body: Mapping[str, Any]) -> tuple[str, str]:
     """Marketo's first (code, message) when the answer is not a success, else ("", "")."""
-    if body.get("success", True) is not False and not body.get("errors"):
+    failed = api_errors(body)
+    if failed is None and body.get("errors"):  # errors listed without "success": false
+        failed = api_errors({**body, "success": False})
+    if failed is None:
         return "", ""
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("code", "?")), str(errors[0].get("message", ""))
-    return "?", "the answer says success false and gives no error"
+    return failed[0] if failed else ("?", "the answer says success false and gives no error")
