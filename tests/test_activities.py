@@ -246,3 +246,14 @@ def test_an_answer_of_another_kind_or_a_folder_given_as_activities_says_where_it
         "not activities: give it as the export, before --activities",
         f"{acme}: a folder: give the export's files (Bulk Activity Extract CSV, Get Lead Activities JSON)",
     ]
+
+
+def test_a_semicolon_separated_export_is_named_as_such(tmp_path: Path) -> None:
+    export = tmp_path / "acts.csv"
+    export.write_text("marketoGUID;leadId;activityDate;activityTypeId\n1;2;2026-03-02T09:00:00Z;2\n", encoding="utf-8")
+    problems = Problems()
+    assert list(read_activity_records(str(export), problems)) == []
+    assert [str(p) for p in problems.shown] == [
+        f"{export}:1: the columns are separated by ';' (a spreadsheet's export in some locales): save it as CSV "
+        "with commas, as Marketo's Bulk Activity Extract writes it"
+    ]

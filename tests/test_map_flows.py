@@ -58,6 +58,16 @@ def plain(name: str, **attributes: str) -> FlowStep:
             'change "{{my.Points}}" is not "+N", "-N" or "=N" (a token is not modelled)',
         ),
         (
+            plain("Change Score", Score_Name="Lead Score", Change="+abc"),
+            "skipped",
+            'change "+abc" is not "+N", "-N" or "=N"',
+        ),
+        (
+            plain("Wait", Wait_Until="Monday 9:00 AM"),
+            "skipped",
+            "waits until a date or a weekday: not modelled (sim's Wait is a duration)",
+        ),
+        (
             plain("Change Status in Progression", New_Status="Attended"),
             "mapped",
             '{ step = "change_program_status", status = "Attended" }',

@@ -223,6 +223,14 @@ def _csv_records(path: str, stream: TextIO, problems: Problems) -> Iterator[Acti
 
 def _header(path: str, header: list[str], problems: Problems) -> dict[str, int] | None:
     names = [name.strip() for name in header]
+    if len(names) == 1 and ";" in names[0] and set(names[0].split(";")) & set(COLUMNS):
+        problems.add(
+            path,
+            1,
+            "the columns are separated by ';' (a spreadsheet's export in some locales): save it "
+            "as CSV with commas, as Marketo's Bulk Activity Extract writes it",
+        )
+        return None
     if not set(names) & set(COLUMNS):
         problems.add(
             path, 1, f'the first row must name the columns, e.g. "{",".join(COLUMNS[:-1])}"; it is "{",".join(header)}"'

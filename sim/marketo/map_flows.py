@@ -181,7 +181,8 @@ def _change_score(c: StepChoice, ctx: FlowContext) -> Built:
         return _missing("Score Name" if field is None else "Change")
     match = _SCORE_CHANGE.match(change)
     if match is None:
-        return None, f'change "{change}" is not "+N", "-N" or "=N" (a token is not modelled)'
+        token = " (a token is not modelled)" if "{{" in change else ""
+        return None, f'change "{change}" is not "+N", "-N" or "=N"{token}'
     ctx.d.field(field)
     return {"field": field, "change": f"{match.group(1) or '+'}{match.group(2)}"}, ""
 
@@ -228,6 +229,8 @@ def _wait(c: StepChoice, ctx: FlowContext) -> Built:
         return None, "a Wait is not allowed in an executable's flow (R9)"
     text = c.attribute("Wait Duration", "Duration", "Wait")
     if text is None:
+        if c.attribute("Wait Until", "Until", "Day of Week", "Date") is not None:
+            return None, "waits until a date or a weekday: not modelled (sim's Wait is a duration)"
         return _missing("Wait Duration")
     try:
         parse_duration(text)
