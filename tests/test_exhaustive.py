@@ -16,7 +16,7 @@ from sim.run.schedule import ScheduleError, format_schedule
 from sim.scenario import load_scenario
 from sim.scenario.model import Scenario
 from sim.verify.exhaustive import every_schedule, explore_exhaustive, next_prefix
-from sim.verify.explore import explore
+from sim.verify.explore import Stop, explore
 from sim.verify.outcomes import Outcome
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -137,6 +137,17 @@ def test_a_bound_below_the_schedules_says_bounded_and_one_at_them_complete() -> 
     assert not bounded.complete and bounded.exploration.runs == 3
     exact = explore_exhaustive(scenario, max_schedules=10)
     assert exact.complete and exact.exploration.runs == 10
+
+
+def test_a_stop_request_ends_the_search_between_schedules_not_complete() -> None:
+    stop = Stop()
+
+    def progress(done: int) -> None:
+        if done == 4:
+            stop.request()
+
+    found = explore_exhaustive(load_scenario(RACE), progress=progress, stop=stop)
+    assert not found.complete and found.exploration.interrupted and found.exploration.runs == 4
 
 
 def without_time(text: str) -> str:

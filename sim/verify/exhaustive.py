@@ -91,20 +91,21 @@ class Exhaustive:
 
 @attrs.define(eq=False)
 class _Classes:
-    """The schedules run so far by outcome digest, in the order first seen: how many, the first
-    schedule that gave each and its outcome."""
+    """The schedules run so far by outcome digest, in the order first seen: how many, and the
+    first schedule that gave each (its string only: a million classes of a large design would
+    not fit in memory with their outcomes)."""
 
     counts: dict[bytes, int] = attrs.field(factory=dict)
-    first: dict[bytes, Visited] = attrs.field(factory=dict)
+    first: dict[bytes, str] = attrs.field(factory=dict)
     done: int = 0
 
     def add(self, visited: Visited) -> None:
         fingerprint = digest(visited.outcome)
         self.counts[fingerprint] = self.counts.get(fingerprint, 0) + 1
-        self.first.setdefault(fingerprint, visited)
+        self.first.setdefault(fingerprint, visited.schedule)
         self.done += 1
 
-    def ranked(self) -> list[tuple[Visited, int]]:
+    def ranked(self) -> list[tuple[str, int]]:
         """(first schedule, schedules), most common first; ties in the order first seen."""
         return [(self.first[key], count) for key, count in sorted(self.counts.items(), key=lambda item: -item[1])]
 
@@ -150,20 +151,20 @@ def explore_exhaustive(
 
 
 def _describe(
-    scenario: Scenario, ranked: Sequence[tuple[Visited, int]], *, witnesses: int, budget: int, stop: Stop
+    scenario: Scenario, ranked: Sequence[tuple[str, int]], *, witnesses: int, budget: int, stop: Stop
 ) -> tuple[OutcomeClass, ...]:
     """Each class (first schedule, schedules): the first ``witnesses`` with a shrunk witness and
     how they differ from the most common; the rest counted, their first schedule as witness."""
     classes: list[OutcomeClass] = []
     common: Replayed | None = None
-    for rank, (visited, count) in enumerate(ranked):
+    for rank, (schedule, count) in enumerate(ranked):
         stop.check()
         if rank >= witnesses:
-            classes.append(
-                OutcomeClass(outcome=None, runs=count, witness=visited.schedule, minimal=False, detailed=False)
-            )
+            classes.append(OutcomeClass(outcome=None, runs=count, witness=schedule, minimal=False, detailed=False))
             continue
-        found = shrink(scenario, visited.schedule, visited.outcome, budget=budget, should_stop=lambda: stop.requested)
+        simulation = Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False)
+        outcome = run_to_outcome(simulation)
+        found = shrink(scenario, schedule, outcome, budget=budget, should_stop=lambda: stop.requested)
         replayed = replay(scenario, found.witness)
         differences: tuple[Difference, ...] = ()
         if common is None:
