@@ -22,7 +22,7 @@ import attrs
 from sim.observe.simulation import Simulation
 from sim.run.schedule import deviations_of, format_schedule
 from sim.scenario.model import Scenario
-from sim.verify.explore import Exploration, OutcomeClass, Stop, shrink
+from sim.verify.explore import Exploration, OutcomeClass, Shrunk, Stop, shrink
 from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
 
 #: ``sim explore --exhaustive``'s default bound on the schedules run.
@@ -56,11 +56,23 @@ def next_prefix(choices: Sequence[tuple[int, int]]) -> Choices | None:
     return None
 
 
-def run_prefix(scenario: Scenario, prefix: Choices) -> Visited:
-    """Run ``scenario`` taking ``prefix``'s choices, then the oldest task at every later choice point."""
+def run_prefix(scenario: Scenario, prefix: Choices, *, stop: Stop | None = None) -> Visited | None:
+    """Run ``scenario`` taking ``prefix``'s choices, then the oldest task at every later choice
+    point. A ``stop`` request cuts the run short: None, not a schedule."""
     schedule = format_schedule(deviations_of(prefix))
     simulation = Simulation(scenario, schedule=schedule, record=True, plan=plan_of(scenario), measure=False)
-    outcome = run_to_outcome(simulation)
+    if stop is None:
+        outcome = run_to_outcome(simulation)
+    else:
+        stop.running = simulation
+        try:
+            if stop.requested:  # it came before this run could be told
+                simulation.request_stop()
+            outcome = run_to_outcome(simulation)
+        finally:
+            stop.running = None
+        if stop.requested:
+            return None
     choices = tuple(simulation.kernel.choices or ())
     if choices[: len(prefix)] != prefix:
         raise NondeterministicRun(
@@ -70,11 +82,14 @@ def run_prefix(scenario: Scenario, prefix: Choices) -> Visited:
     return Visited(schedule=simulation.schedule_string(), choices=choices, outcome=outcome)
 
 
-def every_schedule(scenario: Scenario) -> Iterator[Visited]:
-    """Every schedule of ``scenario`` once, in depth-first order from the default (oldest-first) one."""
+def every_schedule(scenario: Scenario, *, stop: Stop | None = None) -> Iterator[Visited]:
+    """Every schedule of ``scenario`` once, in depth-first order from the default (oldest-first)
+    one; a ``stop`` request ends it, the schedule it cut short left out."""
     prefix: Choices | None = ()
     while prefix is not None:
-        visited = run_prefix(scenario, prefix)
+        visited = run_prefix(scenario, prefix, stop=stop)
+        if visited is None:
+            return
         yield visited
         prefix = next_prefix(visited.choices)
 
@@ -122,11 +137,12 @@ def explore_exhaustive(
     """Run every schedule of ``scenario`` (at most ``max_schedules``), group the outcomes, and
     shrink a witness for each of the ``witnesses`` most common classes (`shrink`, at most
     ``shrink_replays`` replays each). ``progress(schedules)`` is told after each schedule; a
-    ``stop`` request ends the search between two schedules (``interrupted``)."""
+    ``stop`` request (a signal) ends the search, cutting the schedule running short and leaving
+    it out (``interrupted``, not complete)."""
     stop = stop or Stop()
     tally = _Classes()
     complete = True
-    for visited in every_schedule(scenario):
+    for visited in every_schedule(scenario, stop=stop):
         tally.add(visited)
         if progress is not None:
             progress(tally.done)
@@ -162,9 +178,10 @@ def _describe(
         if rank >= witnesses:
             classes.append(OutcomeClass(outcome=None, runs=count, witness=schedule, minimal=False, detailed=False))
             continue
-        simulation = Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False)
-        outcome = run_to_outcome(simulation)
-        found = shrink(scenario, schedule, outcome, budget=budget, should_stop=lambda: stop.requested)
+        found = Shrunk(witness=schedule, minimal=not schedule, replays=0)
+        if budget and not stop.requested:  # after a stop, the first schedule is the witness: one replay less
+            outcome = run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False))
+            found = shrink(scenario, schedule, outcome, budget=budget, should_stop=lambda: stop.requested)
         replayed = replay(scenario, found.witness)
         differences: tuple[Difference, ...] = ()
         if common is None:
