@@ -13,6 +13,7 @@ from sim import __version__
 from sim.compare_command import add_compare_arguments
 from sim.run.schedule import STRATEGIES
 from sim.scale.pools import INSTALL_DASK, SCHEDULER_ADDRESS_ENV
+from sim.verify.exhaustive import DEFAULT_MAX_SCHEDULES
 from sim.verify.explore import MAX_RUNS
 
 #: The scenario ``sim run`` uses when given no file.
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "lists and program statuses, and the campaigns that ran) and print each outcome class: how often it "
         "occurred, which values differ from the most common class and which campaign step wrote them, and a "
         "witness: a shrunk schedule that `sim run FILE --schedule STRING` replays to exactly that outcome. "
-        "See docs/races.md.",
+        "--exhaustive runs every schedule instead and says whether those are all the outcomes. See docs/races.md.",
     )
     _add_explore_arguments(explore)
     sweep = commands.add_parser(
@@ -252,7 +253,7 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
     them, the shrinking budget, and the exit code for CI."""
     explore.add_argument("file", type=Path, help="scenario TOML file, '-' for standard input")
     explore.add_argument(
-        "--runs", type=int, default=100, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
+        "--runs", type=int, default=None, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
     )
     explore.add_argument(
         "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
@@ -260,14 +261,14 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
     explore.add_argument(
         "--strategy",
         choices=("random", "pct"),
-        default="random",
+        default=None,
         help="how to draw schedules: 'random' (a uniform choice at every choice point; the default) or 'pct' "
         "(Probabilistic Concurrency Testing: random task priorities and --pct-depth minus 1 priority changes)",
     )
     explore.add_argument(
         "--pct-depth",
         type=int,
-        default=3,
+        default=None,
         metavar="D",
         help=f"PCT's depth: the orderings a bug needs, 1 to {MAX_PCT_DEPTH:,} (default 3)",
     )
@@ -284,6 +285,20 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
         metavar="N",
         help="replays each witness may take to shrink; a witness not shrunk to the end is marked 'not minimal "
         "after N replays' (default 200)",
+    )
+    explore.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="run every schedule instead of --runs drawn ones (depth first, in this process, no reduction yet: for "
+        "small designs); the report says 'complete' (all the outcomes there are) or 'bounded'",
+    )
+    explore.add_argument(
+        "--max-schedules",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"with --exhaustive: stop after N schedules and say 'bounded', 1 to {MAX_RUNS:,} "
+        f"(default {DEFAULT_MAX_SCHEDULES:,})",
     )
     explore.add_argument(
         "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"

@@ -26,6 +26,7 @@ import trio
 
 from sim.arguments import DEFAULT_SCENARIO, MAX_PCT_DEPTH, MAX_SHRINK_REPLAYS, build_parser
 from sim.compare_command import compare_command
+from sim.exhaustive_command import exhaustive_command, exhaustive_conflict
 from sim.import_command import import_command
 from sim.observe import signals
 from sim.observe.output import AtomicFile, StandardOutput, open_output, output_problem
@@ -46,6 +47,7 @@ from sim.scenario.estimate import MemoryGuard, available_memory, estimate_memory
 from sim.scenario.loader import load_variants
 from sim.scenario.model import Problem, Scenario
 from sim.sweep_command import sweep
+from sim.verify.exhaustive import DEFAULT_MAX_SCHEDULES
 from sim.verify.exploration_report import format_exploration
 from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, worker_count
 from sim.verify.workers import Pool, WorkerDied, usable_cores
@@ -154,6 +156,8 @@ def _explore(args: argparse.Namespace) -> int:
         _report_problems(exc, running=True)
         return EXIT_BAD_INPUT
     _report_warnings(scenario)
+    if args.exhaustive:
+        return exhaustive_command(args, scenario)
     opener = pool_opener(args, jobs=_explore_jobs(args, scenario), local="processes")
     line = _ExploreProgressLine(terminal=sys.stderr.isatty(), shrink_replays=args.shrink_replays)
     stop = Stop()
@@ -192,8 +196,17 @@ def _explore(args: argparse.Namespace) -> int:
 
 
 def _explore_option_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with ``sim explore``'s numeric options, if anything: each sizes the work or the memory."""
+    """What is wrong with ``sim explore``'s options, if anything: options that do not go together, and
+    numbers out of their bounds (each sizes the work or the memory). Fills in the defaults."""
+    conflict = exhaustive_conflict(args)
+    if conflict is not None:
+        return conflict
+    args.runs = 100 if args.runs is None else args.runs
+    args.strategy = args.strategy or "random"
+    args.pct_depth = 3 if args.pct_depth is None else args.pct_depth
+    args.max_schedules = DEFAULT_MAX_SCHEDULES if args.max_schedules is None else args.max_schedules
     for option, value, low, high in (
+        ("--max-schedules", args.max_schedules, 1, MAX_RUNS),
         ("--runs", args.runs, 1, MAX_RUNS),
         ("--jobs", 1 if args.jobs is None else args.jobs, 1, None),
         ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sim.observe.report import count_of, format_number, format_value
+from sim.verify.exhaustive import Exhaustive
 from sim.verify.explore import Exploration, OutcomeClass
 from sim.verify.outcomes import Difference
 
@@ -23,8 +24,44 @@ def format_exploration(
 
     ``explore_seconds`` is the time spent running the schedules (the schedules/s figure
     counts that alone), ``shrink_seconds`` the time spent shrinking witnesses."""
-    classes = exploration.classes
     out = _format_heading(exploration, cost=_format_cost(exploration, explore_seconds, shrink_seconds))
+    out.extend(_format_classes(exploration, file=file))
+    return "\n".join(out)
+
+
+def format_exhaustive(exhaustive: Exhaustive, *, file: str, seconds: float | None = None) -> str:
+    """``sim explore --exhaustive``: the schedules run, whether they were all of them
+    ("complete") or the bound stopped the search ("bounded"), then each outcome class as
+    `format_exploration` gives it."""
+    exploration = exhaustive.exploration
+    runs, classes = exploration.runs, exploration.classes
+    cost = f" in {seconds:.2f}s" if seconds else ""
+    out = [
+        f"{exploration.source}: {count_of(runs, 'schedule')} (exhaustive, depth first){cost}: "
+        f"{count_of(len(classes), 'outcome class', 'outcome classes')}"
+    ]
+    if exhaustive.complete:
+        out.append("complete: these are all the outcomes of this scenario under the model's choice points")
+        if len(classes) == 1:
+            out.append("Every schedule gave the same outcome: no race, for these people and this load.")
+    elif exploration.interrupted:
+        out.append(
+            f"INTERRUPTED after {count_of(runs, 'schedule')}: not complete; the classes below are those of the "
+            "schedules run"
+        )
+    else:
+        out.append(
+            f"bounded: stopped at {count_of(runs, 'schedule')} (--max-schedules {exhaustive.max_schedules:,}); "
+            "more schedules may give more outcome classes"
+        )
+    out.extend(_format_classes(exploration, file=file))
+    return "\n".join(out)
+
+
+def _format_classes(exploration: Exploration, *, file: str) -> list[str]:
+    """The lines after the heading: each detailed class, a count of the rest, and how to replay a witness."""
+    classes = exploration.classes
+    out: list[str] = []
     detailed = [found for found in classes if found.detailed]
     for number, found in enumerate(detailed, 1):
         out.append("")
@@ -41,7 +78,7 @@ def format_exploration(
         out.append("")
         out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
         out.append(f"See which accesses race, in one run: sim run {file} --races")
-    return "\n".join(out)
+    return out
 
 
 def _format_cost(exploration: Exploration, explore_seconds: float | None, shrink_seconds: float | None) -> str:
