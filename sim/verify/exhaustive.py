@@ -22,8 +22,8 @@ import attrs
 from sim.observe.simulation import Simulation
 from sim.run.schedule import deviations_of, format_schedule
 from sim.scenario.model import Scenario
-from sim.verify.explore import Exploration, OutcomeClass, Shrunk, Stop, shrink
-from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
+from sim.verify.explore import Exploration, OutcomeClass, Shrunk, Stop, describe_class, shrink
+from sim.verify.outcomes import Outcome, Replayed, digest, plan_of, run_to_outcome
 
 #: ``sim explore --exhaustive``'s default bound on the schedules run.
 DEFAULT_MAX_SCHEDULES = 10_000
@@ -182,20 +182,6 @@ def _describe(
         if budget and not stop.requested:  # after a stop, the first schedule is the witness: one replay less
             outcome = run_to_outcome(Simulation(scenario, schedule=schedule, plan=plan_of(scenario), measure=False))
             found = shrink(scenario, schedule, outcome, budget=budget, should_stop=lambda: stop.requested)
-        replayed = replay(scenario, found.witness)
-        differences: tuple[Difference, ...] = ()
-        if common is None:
-            common = replayed
-        else:
-            differences = differ(common.outcome, replayed)
-        classes.append(
-            OutcomeClass(
-                outcome=replayed.outcome,
-                runs=count,
-                witness=found.witness,
-                minimal=found.minimal,
-                replays=found.replays,
-                differences=differences,
-            )
-        )
+        described, common = describe_class(scenario, found, count, common)
+        classes.append(described)
     return tuple(classes)

@@ -277,25 +277,33 @@ def _describe_classes(
                 )
             )
             continue
-        found = shrunk[rank]
-        replayed = replay(scenario, found.witness)
-        differences: tuple[Difference, ...] = ()
-        if common is None:
-            common = replayed
-        else:
-            differences = differ(common.outcome, replayed)
-        classes.append(
-            OutcomeClass(
-                outcome=replayed.outcome,
-                runs=count,
-                witness=found.witness,
-                seed=first[fingerprint],
-                minimal=found.minimal,
-                replays=found.replays,
-                differences=differences,
-            )
-        )
+        described, common = describe_class(scenario, shrunk[rank], count, common, seed=first[fingerprint])
+        classes.append(described)
     return tuple(classes)
+
+
+def describe_class(
+    scenario: Scenario, found: Shrunk, runs: int, common: Replayed | None, *, seed: int = 0
+) -> tuple[OutcomeClass, Replayed]:
+    """A detailed class: its witness replayed, and how it differs from ``common`` (the most
+    common class's replay; None for that class itself, whose replay becomes ``common``).
+    Returns the class and the replay later classes compare with."""
+    replayed = replay(scenario, found.witness)
+    differences: tuple[Difference, ...] = ()
+    if common is None:
+        common = replayed
+    else:
+        differences = differ(common.outcome, replayed)
+    described = OutcomeClass(
+        outcome=replayed.outcome,
+        runs=runs,
+        witness=found.witness,
+        seed=seed,
+        minimal=found.minimal,
+        replays=found.replays,
+        differences=differences,
+    )
+    return described, common
 
 
 def worker_count(jobs: int, runs: int) -> int:
