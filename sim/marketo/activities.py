@@ -37,14 +37,12 @@ import attrs
 
 from sim.marketo.activity_types import DEFAULT_ACTIVITY_TYPES, ActivityType
 from sim.marketo.dates import parse_datetime
-from sim.marketo.json_payload import api_errors
+from sim.marketo.json_payload import MAX_JSON_BYTES, api_errors
 from sim.marketo.problems import ExportError, ExportProblem
 from sim.scenario.read_csv import MAX_CSV_LINE, LineTooLong, bounded_lines
 
 #: Problems shown per file; the rest are counted (as a CSV replay's, docs/scenarios.md).
 PROBLEMS_PER_FILE = 20
-#: The largest JSON file read: a Get Lead Activities page holds at most 300 activities.
-MAX_JSON_BYTES = 64 * 2**20
 
 #: The Bulk Activity Extract's columns (docs "Bulk Activity Extract"): required first.
 REQUIRED_COLUMNS = ("leadId", "activityDate", "activityTypeId")

@@ -18,7 +18,8 @@ import attrs
 
 from sim.marketo.problems import ExportProblem
 
-#: The largest payload read: a browse of thousands of campaigns is a few MB.
+#: The largest JSON file read, by the asset and the activity readers alike: a browse of
+#: thousands of campaigns is a few MB, a Get Lead Activities page at most 300 activities.
 MAX_JSON_BYTES = 64 * 2**20
 
 
