@@ -122,7 +122,8 @@ class Comparison:
 def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
     """The scenario at ``path``, with the export's external activities as its load;
     raises ScenarioError (with the problems of the export's replay named as such)."""
-    scenario = build_scenario(read_toml(read_text(path), source=str(path)), source=str(path), file=str(path))
+    data = read_toml(read_text(path), source=str(path))
+    scenario = build_scenario(data, source=str(path), file=str(path))
     for replay in scenario.replays:
         if _same_rows(replay, traffic):
             rest = len(scenario.replays) + len(scenario.generators) - 1 + (1 if scenario.activities else 0)
@@ -132,7 +133,7 @@ def load_for_compare(path: str | Path, traffic: Traffic) -> Loaded:
                 f"same {counted(len(replay), 'row')}): run as it is{others}"
             )
             return Loaded(scenario=attrs.evolve(scenario, duration=traffic.duration), load="as is", note=note)
-    return _replaced(path, scenario, traffic)
+    return _replaced(path, data, scenario, traffic)
 
 
 def _same_rows(replay: Replay, traffic: Traffic) -> bool:
@@ -200,9 +201,10 @@ def _cells(lines: Iterable[str], *, in_order: bool) -> Iterator[tuple[tuple[str,
         yield cells
 
 
-def _replaced(path: str | Path, scenario: Scenario, traffic: Traffic) -> Loaded:
-    """The scenario's data with its load replaced by the export's replay."""
-    data: dict[str, Any] = dict(read_toml(read_text(path), source=str(path)))
+def _replaced(path: str | Path, read: Mapping[str, Any], scenario: Scenario, traffic: Traffic) -> Loaded:
+    """The scenario's data (``read``, the file as TOML) with its load replaced by the
+    export's replay."""
+    data: dict[str, Any] = dict(read)
     tables, entries = len(data.get("load", data.get("generators", []))), len(data.get("activities", []))
     replaced = [
         *([counted(tables, "[[load]] table")] if tables else []),
