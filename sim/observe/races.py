@@ -291,7 +291,7 @@ class RaceDetector:
         ).items():
             if other == me or epoch <= vector.get(other, 0):
                 continue  # program order, or ordered by a fork
-            if not _conflict(op, value, other_op, other_value):
+            if not conflict(op, value, other_op, other_value):
                 continue
             self._report(
                 person, item, (owner, other_site, other_op, other_time, other_value), (clock, site, op, time, value)
@@ -342,7 +342,9 @@ class RaceDetector:
         )
 
 
-def _conflict(op: Op, value: Value, other_op: Op, other_value: Value) -> bool:
+def conflict(op: Op, value: Value, other_op: Op, other_value: Value) -> bool:
+    """Whether two accesses to one item may end differently in the other order (the rules
+    in this module's docstring); ``value``: the value a ``write`` writes."""
     if op == "read" or other_op == "read":
         return op != other_op
     if op == other_op and op in ("add", "raise"):

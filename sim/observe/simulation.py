@@ -14,6 +14,7 @@ from sim.observe.race_watch import RaceWatch
 from sim.observe.races import Race, RaceDetector
 from sim.observe.summary import Summary, summarize
 from sim.run.activity import ActivitySink
+from sim.run.agenda import Tracer
 from sim.run.engine import Engine
 from sim.run.kernel import Kernel
 from sim.run.observer import Observer
@@ -82,6 +83,11 @@ class Simulation:
     #: Observers of your own (`sim.run.observer.Observer`), told after the built-in
     #: ones (metrics, race detection) at every hook; docs/architecture.md.
     observers: Sequence[Observer] = ()
+    #: A `Strategy` object of your own, used instead of ``strategy`` and ``schedule``
+    #: (a search over schedules, `sim.verify.dpor`), and a `Tracer` the kernel tells
+    #: what each step is.
+    own_strategy: Strategy | None = None
+    tracer: Tracer | None = None
     kernel: Kernel = attrs.field(init=False)
     engine: Engine = attrs.field(init=False)
     #: The observer of the run's metrics (`measure`), None without.
@@ -93,13 +99,17 @@ class Simulation:
         if self.seed is not None:
             self.scenario = attrs.evolve(self.scenario, seed=self.seed)
         strategy: Strategy
-        if self.schedule is not None:
+        if self.own_strategy is not None:
+            strategy = self.own_strategy
+        elif self.schedule is not None:
             strategy = self._replay = ReplayStrategy(parse_schedule(self.schedule))
             self.strategy = "schedule"
         else:
             seed = self.scenario.seed if self.strategy_seed is None else self.strategy_seed
             strategy = make_strategy(self.strategy, seed, depth=self.pct_depth, steps=self.pct_steps)
-        self.kernel = Kernel(strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None)
+        self.kernel = Kernel(
+            strategy=strategy, until=self.scenario.duration, choices=[] if self.record else None, tracer=self.tracer
+        )
         observers: list[Observer] = []
         if self.measure:
             self.measurement = Measurement(warmup=self.warmup)

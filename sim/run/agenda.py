@@ -17,7 +17,7 @@ import itertools
 import math
 import operator
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 from trio.lowlevel import Task
@@ -183,12 +183,16 @@ class Agenda:
     _seq: itertools.count[int] = attrs.field(factory=itertools.count, init=False)
     _finished: bool = attrs.field(default=False, init=False)
     _error: BaseException | None = attrs.field(default=None, init=False)
-    #: For a strategy that follows tasks (``choose_task``): each running task's identity.
+    #: Told what runs, who made and who woke whom (`Tracer`): exhaustive exploration's view
+    #: of a run. None (the default) costs one test per step.
+    tracer: Tracer | None = None
+    #: For a strategy that follows tasks (``choose_task``), and a tracer: each running
+    #: task's identity.
     _owners: dict[Task, object] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         self._until = micros(self.until) if math.isfinite(self.until) else math.inf
-        if hasattr(self.strategy, "choose_task"):
+        if hasattr(self.strategy, "choose_task") or self.tracer is not None:
             self._owners = {}
 
     def _push(self, entry: Entry) -> None:
@@ -298,6 +302,28 @@ class Agenda:
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
             self._error = exc
+
+
+class Tracer(Protocol):
+    """What a run does, step by step, for a search over its schedules (`sim.verify.dpor`).
+
+    A step is what one entry does from being picked until it waits again (or a call, made
+    whole). Identities (``owner``) are the tracer's own: `owner_of` makes one for each
+    task and call chain when it is made, from the identity of what made it (None: the
+    run itself), so the same task has the same identity in every schedule.
+    """
+
+    def owner_of(self, parent: object) -> object:
+        """The identity of a new task or call chain made by ``parent``."""
+        ...
+
+    def step(self, owner: object, time: int) -> None:
+        """``owner``'s entry was picked and runs now, at ``time`` (µs)."""
+        ...
+
+    def woke(self, owner: object) -> None:
+        """The step running now woke ``owner`` (it was sleeping into the future)."""
+        ...
 
 
 def checked_choice(strategy: Strategy, index: object, count: int) -> int:

@@ -116,7 +116,7 @@ class Kernel(Agenda):
         # The trio task is started only when the kernel picks the entry: a task started
         # now would take a turn of trio's run loop to park itself first, and hold memory
         # while it waits its turn.
-        owner = object() if self._owners is not None else None
+        owner = (object() if self.tracer is None else self._traced_owner()) if self._owners is not None else None
         self._push(Entry(self.now_us + round(delay * MICROS), priority, next(self._seq), None, owner, (fn, args)))
 
     def call_soon(self, fn: Callable[..., None], *args: Any, delay: float = 0.0, priority: int = 0) -> None:
@@ -130,7 +130,7 @@ class Kernel(Agenda):
         """
         assert self._nursery is not None, "call_soon() is for simulation tasks"
         assert math.isfinite(delay) and delay >= 0, f"bad delay {delay!r}"
-        owner = object()  # the chain's identity: for `running`, and for PCT
+        owner = object() if self.tracer is None else self._traced_owner()  # the chain's identity: for `running`, PCT
         self._push(Entry(self.now_us + micros(delay), priority, next(self._seq), owner=owner, call=(fn, args)))
 
     def then_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
@@ -213,7 +213,9 @@ class Kernel(Agenda):
     async def checkpoint(self) -> None:
         """A choice point: any task due now may run before this one goes on."""
         heap = self._heap
-        if self._due or (heap and heap[0][0] <= self.now_us) or self.stop_requested:
+        # Traced, every checkpoint ends a step, due alone or not: a task's steps are then the
+        # same in every schedule, which a search over schedules relies on.
+        if self._due or (heap and heap[0][0] <= self.now_us) or self.stop_requested or self.tracer is not None:
             await self.sleep(0.0)
         else:
             await self._now_and_then()
@@ -241,6 +243,15 @@ class Kernel(Agenda):
         if task is not None:
             task.custom_sleep_data = sleeper.entry
         self._push(sleeper.entry)
+        if self.tracer is not None:
+            self.tracer.woke(entry.owner)
+
+    def _traced_owner(self) -> object:
+        """A new task's or call chain's identity, from the tracer and what runs now."""
+        assert self.tracer is not None and self._owners is not None
+        calling = self._calling
+        parent = calling.owner if calling is not None else self._owners.get(current_task())
+        return self.tracer.owner_of(parent)
 
     # -- internals: only ever one task runs these at a time
 
@@ -255,6 +266,8 @@ class Kernel(Agenda):
         """
         while True:
             entry = self._next()
+            if self.tracer is not None and entry is not None:
+                self.tracer.step(entry.owner, self.now_us)
             if entry is None or entry.call is None:
                 self._calls = 0
                 return entry

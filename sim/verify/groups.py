@@ -1,0 +1,94 @@
+"""Groups of people whose runs may depend on each other, and what a group ends with.
+
+Two steps depend on each other only through an item both touch (`sim.verify.dependence`).
+Items a single step touches together are tied: a run's step that reads Alice's score and
+writes her list ties those two, a step that takes a queue worker for Alice ties her to
+the queue, and so to everyone else the queue serves; a batch that reads everyone's
+smart list ties them all. People left in different groups never depend on each other,
+so the outcomes of one group do not depend on the schedule of another: each group is
+explored on its own, and reported on its own ("p001: 2 outcomes; 99 more people the
+same"), instead of as the product of them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from sim.verify.dependence import Item
+from sim.verify.outcomes import Outcome
+
+#: What a group ends with: the outcome's rows of its people (fields, lists, statuses).
+GroupOutcome = tuple[tuple[object, ...], ...]
+
+
+@attrs.define(eq=False)
+class Components:
+    """Union-find over items: the items steps touched together, joined."""
+
+    _parent: dict[Item, Item] = attrs.field(factory=dict, init=False)
+    _people: dict[Item, set[str]] = attrs.field(factory=dict, init=False)  # root -> its people
+
+    def root(self, item: Item) -> Item:
+        parent = self._parent
+        if item not in parent:
+            parent[item] = item
+            self._people[item] = {item[0]} if item[0] else set()
+            return item
+        top = item
+        while parent[top] != top:
+            top = parent[top]
+        while parent[item] != top:  # path compression
+            parent[item], item = top, parent[item]
+        return top
+
+    def join(self, items: Iterable[Item]) -> None:
+        """Tie ``items`` (one step's) together."""
+        it = iter(items)
+        first = next(it, None)
+        if first is None:
+            return
+        top = self.root(first)
+        for item in it:
+            other = self.root(item)
+            if other == top:
+                continue
+            mine, theirs = self._people[top], self._people[other]
+            if len(mine) < len(theirs):  # the larger keeps its set
+                top, other, mine, theirs = other, top, theirs, mine
+            self._parent[other] = top
+            mine |= theirs
+            del self._people[other]
+
+    def people(self, item: Item) -> frozenset[str]:
+        """The people tied to ``item``."""
+        return frozenset(self._people[self.root(item)])
+
+    def groups(self) -> list[tuple[Item, frozenset[str]]]:
+        """Each group with people: (an item of it, its people), by its first person."""
+        found = [(root, frozenset(people)) for root, people in self._people.items() if people]
+        return sorted(found, key=lambda group: min(group[1]))
+
+
+def project(outcome: Outcome, people: frozenset[str]) -> GroupOutcome:
+    """What ``people`` end with in ``outcome``: their rows, in person order."""
+    return tuple(row for row in outcome.people if row[0] in people)
+
+
+def digest_of(values: GroupOutcome) -> bytes:
+    """A fingerprint of a group's outcome."""
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).digest()
+
+
+def values_of(rows: GroupOutcome) -> dict[tuple[str, str], object]:
+    """(person, what) -> value of a group's rows, as `Outcome.values` names them."""
+    return dict(Outcome(people=rows, campaigns=()).values())  # type: ignore[arg-type]
+
+
+def differing(outcomes: Sequence[GroupOutcome]) -> list[tuple[str, str]]:
+    """The (person, what) whose value is not the same in all ``outcomes``, sorted."""
+    tables = [values_of(rows) for rows in outcomes]
+    keys = sorted({key for table in tables for key in table})
+    return [key for key in keys if len({(type(table.get(key)).__name__, repr(table.get(key))) for table in tables}) > 1]

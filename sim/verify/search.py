@@ -1,0 +1,331 @@
+"""The exhaustive search: every Mazurkiewicz trace of each group of people, depth first.
+
+`search` runs the default (oldest-first) schedule, ties the items its steps touched into
+groups (`sim.verify.groups`), and explores each group that has a race with
+`sim.verify.dpor`'s reduction: stateless, each schedule replays a prefix of choices and
+goes on oldest first, with the sleep sets of the path. A group that a later schedule
+ties to another (a step that touches both) is explored again as one. The bounds
+(``max_schedules``, ``preemption_bound``) and a stop request end it early, and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from sim.scenario.model import Scenario
+from sim.verify.dependence import Accesses, Item
+from sim.verify.dpor import Node, Traced, races_of, run_traced, trace_key
+from sim.verify.explore import Stop
+from sim.verify.groups import Components, GroupOutcome, digest_of, project
+from sim.verify.step_trace import Owner, ScheduleRun, Step
+
+#: ``sim explore --exhaustive``'s default bound on the schedules run.
+DEFAULT_MAX_SCHEDULES = 10_000
+
+
+@attrs.frozen(kw_only=True)
+class GroupClass:
+    """One outcome of a group: what its people end with, how many of the group's traces
+    gave it, and the first schedule that did (a `sim run --schedule` string)."""
+
+    outcome: GroupOutcome
+    traces: int
+    schedule: str
+
+
+@attrs.frozen(kw_only=True)
+class GroupResult:
+    """A group's search: its people, the schedules run for it (``blocked`` of them cut short
+    as repeats), the distinct traces found, its outcome classes (most common first), and
+    whether they are all (``complete``)."""
+
+    people: tuple[str, ...]
+    schedules: int
+    blocked: int
+    traces: int
+    classes: tuple[GroupClass, ...]
+    complete: bool
+
+
+@attrs.frozen(kw_only=True)
+class Search:
+    """An exhaustive search: each group's result, the people no step touched, and why it
+    stopped early if it did: "schedules" (the bound), "preemptions" (the bound cut some
+    schedules), "interrupted" (a signal); None: complete."""
+
+    groups: tuple[GroupResult, ...]
+    untouched: tuple[str, ...]
+    schedules: int
+    max_schedules: int
+    preemption_bound: int | None
+    stopped_by: str | None
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped_by is None
+
+    @property
+    def traces(self) -> int:
+        """Traces found, summed over the groups (the scenario's are their product)."""
+        return sum(group.traces for group in self.groups)
+
+    @property
+    def races(self) -> bool:
+        """Whether any group has more than one outcome."""
+        return any(len(group.classes) > 1 for group in self.groups)
+
+
+@attrs.define(eq=False)
+class _Budget:
+    max_schedules: int
+    preemption_bound: int | None
+    stop: Stop
+    progress: Callable[[int], None] | None
+    schedules: int = 0
+    stopped_by: str | None = None
+    cut_by_bound: bool = False
+
+    def run(self, scenario: Scenario, prefix: list[Owner], asleep_at: list[dict[Owner, Accesses]]) -> Traced | None:
+        """One more schedule, or None when a bound or a stop says no more."""
+        if self.stop.requested:
+            self.stopped_by = "interrupted"
+            return None
+        if self.schedules >= self.max_schedules:
+            self.stopped_by = self.stopped_by or "schedules"
+            return None
+        traced = run_traced(scenario, prefix, asleep_at, max_deviations=self.preemption_bound, stop=self.stop)
+        if traced is None:
+            self.stopped_by = "interrupted"
+            return None
+        self.schedules += 1
+        if self.progress is not None:
+            self.progress(self.schedules)
+        return traced
+
+
+def search(
+    scenario: Scenario,
+    *,
+    max_schedules: int = DEFAULT_MAX_SCHEDULES,
+    preemption_bound: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
+) -> Search:
+    """Every trace of every group of ``scenario`` (see the module's docstring)."""
+    budget = _Budget(max_schedules, preemption_bound, stop or Stop(), progress)
+    first = budget.run(scenario, [], [])
+    if first is None:
+        return _stopped(budget, scenario)
+    components = Components()
+    _tie(components, first.run.steps)
+    racing = _racing_roots(first.run.steps, components)
+    results: dict[frozenset[str], GroupResult] = {}
+    pending = components.groups()
+    while pending:
+        anchor, people = pending.pop(0)
+        if components.people(anchor) != people:  # tied to another group since: explored as one
+            continue
+        if components.root(anchor) not in racing:
+            results[people] = _single(first, people)
+            continue
+        result = _search_group(scenario, first, anchor, people, components, budget)
+        grown = components.people(anchor)
+        if grown != people:  # a schedule tied it to others: explore them all again as one group
+            for other in [key for key in results if key & grown]:
+                del results[other]
+            pending = [group for group in pending if not group[1] & grown]
+            pending.insert(0, (anchor, grown))
+            racing.add(components.root(anchor))
+            continue
+        results[people] = result
+        if budget.stopped_by in ("schedules", "interrupted"):
+            break
+    touched = {person for people in results for person in people}
+    everyone = {str(row[0]) for row in first.outcome.people} if first.outcome is not None else set()
+    untouched = tuple(sorted(everyone - touched))
+    stopped_by = budget.stopped_by or ("preemptions" if budget.cut_by_bound else None)
+    if stopped_by is None and pending:
+        stopped_by = "schedules"
+    ordered = sorted(results.values(), key=lambda result: result.people)
+    return Search(
+        groups=tuple(ordered),
+        untouched=untouched,
+        schedules=budget.schedules,
+        max_schedules=max_schedules,
+        preemption_bound=preemption_bound,
+        stopped_by=stopped_by,
+    )
+
+
+def _stopped(budget: _Budget, scenario: Scenario) -> Search:
+    return Search(
+        groups=(),
+        untouched=(),
+        schedules=budget.schedules,
+        max_schedules=budget.max_schedules,
+        preemption_bound=budget.preemption_bound,
+        stopped_by=budget.stopped_by or "interrupted",
+    )
+
+
+def _tie(components: Components, steps: list[Step]) -> None:
+    for step in steps:
+        components.join(step.accesses)
+
+
+def _racing_roots(steps: list[Step], components: Components) -> set[Item]:
+    """The groups (by root item) with a race in ``steps``."""
+    roots: set[Item] = set()
+    for race in races_of(steps, lambda step: bool(step.accesses)):
+        roots.add(components.root(next(iter(steps[race.first].accesses))))
+    return roots
+
+
+def _single(first: Traced, people: frozenset[str]) -> GroupResult:
+    """A group with no race: the one outcome of the first schedule."""
+    assert first.outcome is not None
+    outcome = project(first.outcome, people)
+    return GroupResult(
+        people=tuple(sorted(people)),
+        schedules=1,
+        blocked=0,
+        traces=1,
+        classes=(GroupClass(outcome=outcome, traces=1, schedule=first.schedule),),
+        complete=True,
+    )
+
+
+def _search_group(
+    scenario: Scenario,
+    first: Traced,
+    anchor: Item,
+    people: frozenset[str],
+    components: Components,
+    budget: _Budget,
+) -> GroupResult:
+    """Depth-first source-DPOR over the group of ``anchor``, starting from ``first``."""
+    root = components.root(anchor)
+
+    def in_group(step: Step) -> bool:
+        return bool(step.accesses) and components.root(next(iter(step.accesses))) == root
+
+    nodes: list[Node] = []
+    traces: set[bytes] = set()
+    classes: dict[bytes, _Tally] = {}
+    schedules = blocked = 0
+    traced: Traced | None = first
+    complete = True
+    while traced is not None:
+        schedules += 1
+        run = traced.run
+        if run.over_bound:
+            budget.cut_by_bound = True
+        _follow(nodes, run)
+        if traced is not first:
+            _tie(components, run.steps)
+            if components.people(anchor) != people:
+                break  # tied to another group: the caller starts again with both
+            root = components.root(anchor)
+        for race in races_of(run.steps, in_group):
+            _add_backtrack(nodes, run.steps, race.first, race.initials, budget)
+        if traced.outcome is None:
+            blocked += 1
+        else:
+            key = trace_key(run.steps, in_group)
+            if key not in traces:
+                traces.add(key)
+                outcome = project(traced.outcome, people)
+                tally = classes.get(digest_of(outcome))
+                if tally is None:
+                    tally = classes[digest_of(outcome)] = _Tally(outcome=outcome, schedule=traced.schedule)
+                tally.traces += 1
+        nxt = _next_prefix(nodes)
+        if nxt is None:
+            break
+        prefix, asleep_at = nxt
+        traced = budget.run(scenario, prefix, asleep_at)
+        if traced is None:
+            complete = False
+    ranked = sorted(classes.values(), key=lambda tally: -tally.traces)  # stable: ties in the order found
+    return GroupResult(
+        people=tuple(sorted(people)),
+        schedules=schedules,
+        blocked=blocked,
+        traces=len(traces),
+        classes=tuple(GroupClass(outcome=t.outcome, traces=t.traces, schedule=t.schedule) for t in ranked),
+        complete=complete,
+    )
+
+
+@attrs.define(eq=False)
+class _Tally:
+    outcome: GroupOutcome
+    schedule: str
+    traces: int = 0
+
+
+def _follow(nodes: list[Node], run: ScheduleRun) -> None:
+    """Extend the path with the choice points ``run`` met past its prefix, and note the step
+    the last prefix point's pick took."""
+    deviations = 0
+    for number, point in enumerate(run.points):
+        accesses = run.steps[point.step].accesses if point.step >= 0 else {}
+        if number < len(nodes):
+            node = nodes[number]
+            node.first.setdefault(point.chosen, accesses)
+        else:
+            nodes.append(
+                Node(
+                    candidates=point.candidates,
+                    asleep=point.asleep,
+                    chosen=point.chosen,
+                    deviations=deviations,
+                    backtrack={point.chosen: None},
+                    done={point.chosen: None},
+                    first={point.chosen: accesses},
+                )
+            )
+        if point.candidates.index(point.chosen):
+            deviations += 1
+
+
+def _add_backtrack(
+    nodes: list[Node], steps: list[Step], first: int, initials: tuple[Owner, ...], budget: _Budget
+) -> None:
+    """Make sure a task that starts the race's reversal is tried at ``first``'s choice point."""
+    point = steps[first].point
+    if point < 0:
+        raise AssertionError(f"a race on step {first}, which was the only one due: the model of order is wrong")
+    node = nodes[point]
+    if any(owner in node.backtrack for owner in initials):
+        return
+    options = [owner for owner in initials if owner in node.candidates and owner not in node.asleep]
+    if not options:  # should not happen; the safe choice is every candidate
+        options = [owner for owner in node.candidates if owner not in node.asleep]
+    bound = budget.preemption_bound
+    if bound is not None:
+        fitting = [o for o in options if not node.candidates.index(o) or node.deviations < bound]
+        if options and not fitting:
+            budget.cut_by_bound = True
+        options = fitting
+    if options:
+        node.backtrack[min(options, key=node.candidates.index)] = None
+
+
+def _next_prefix(nodes: list[Node]) -> tuple[list[Owner], list[dict[Owner, Accesses]]] | None:
+    """The deepest choice point with a candidate still to try: the path to it, that candidate,
+    and the sleep sets on the way. None when every one was tried."""
+    for depth in range(len(nodes) - 1, -1, -1):
+        node = nodes[depth]
+        todo = [owner for owner in node.backtrack if owner not in node.done and owner not in node.asleep]
+        if todo:
+            chosen = min(todo, key=node.candidates.index)
+            node.done[chosen] = None
+            node.chosen = chosen
+            del nodes[depth + 1 :]
+            prefix = [n.chosen for n in nodes]
+            asleep_at = [{o: n.first[o] for o in n.done if o != n.chosen and o in n.first} for n in nodes]
+            return prefix, asleep_at
+    return None
