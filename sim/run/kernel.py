@@ -16,6 +16,9 @@ work due at the window's end never runs however many delays led up to it. ``now`
 same instant in seconds, for the log.
 
 Only trio's public ``trio.lowlevel`` API is used. The kernel knows nothing of campaigns.
+
+Size: one concept, the hand-off between trio tasks in virtual time; the tracer hooks for
+exhaustive exploration (`Agenda.tracer`) sit on its hot paths and cannot move out.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class Kernel(Agenda):
     Call `spawn`, `sleep`, `checkpoint` and `wake` only from simulation tasks (the
     function given to `run`, and what it spawns). Times given in seconds are rounded to
     the microsecond; ``now_us`` is the exact time, ``now`` the same in seconds.
+
+    Size: one concept, the hand-off between trio tasks in virtual time; the tracer hooks of
+    exhaustive exploration sit on its hot paths and cannot move out.
     """
 
     _nursery: trio.Nursery | None = attrs.field(default=None, init=False)
