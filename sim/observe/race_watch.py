@@ -20,7 +20,7 @@ from sim.run.observer import Observer, SmartList, WriteSource
 from sim.run.runs import At, Run, Thread, WebhookCall
 from sim.run.steps import new_value
 from sim.scenario import model
-from sim.scenario.model import Campaign, Filter, Step, Value, same_value
+from sim.scenario.model import Campaign, Filter, Scenario, Step, Value, same_value
 from sim.scenario.people import Person
 
 if TYPE_CHECKING:
@@ -56,14 +56,7 @@ class RaceWatch(Observer):
         self._engine = engine
         self.detector.running = engine.kernel.running
         self.detector.writable = writable_items(engine.scenario)
-        self._removable = frozenset(
-            name
-            for campaign in engine.scenario.campaigns.values()
-            for step in campaign.flow
-            for action in step.actions()
-            if isinstance(action, model.RemoveFromFlow)
-            for name in action.campaigns
-        )
+        self._removable = removable_campaigns(engine.scenario)
 
     # -- threads
 
@@ -268,3 +261,16 @@ def _item_of(flt: Filter) -> str:
     if isinstance(flt, model.ListFilter):
         return f"list:{flt.list}"
     return f"program:{flt.program}"
+
+
+def removable_campaigns(scenario: Scenario) -> frozenset[str]:
+    """The campaigns some Remove from Flow step names (R11): whether a person's run of one is
+    in its flow is state that the removal writes."""
+    return frozenset(
+        name
+        for campaign in scenario.campaigns.values()
+        for step in campaign.flow
+        for action in step.actions()
+        if isinstance(action, model.RemoveFromFlow)
+        for name in action.campaigns
+    )

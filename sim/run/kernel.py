@@ -16,9 +16,6 @@ work due at the window's end never runs however many delays led up to it. ``now`
 same instant in seconds, for the log.
 
 Only trio's public ``trio.lowlevel`` API is used. The kernel knows nothing of campaigns.
-
-Size: one concept, the hand-off between trio tasks in virtual time; the tracer hooks for
-exhaustive exploration (`Agenda.tracer`) sit on its hot paths and cannot move out.
 """
 
 from __future__ import annotations

@@ -25,17 +25,15 @@ an item here too:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import attrs
 
-from sim.observe.race_watch import RaceWatch
+from sim.observe.race_watch import RaceWatch, removable_campaigns
 from sim.observe.races import Clock, Op, RaceDetector, Site, conflict
 from sim.run.observer import Observer
 from sim.run.queue import QueueWatch
 from sim.run.runs import Run
-from sim.scenario import model
 from sim.scenario.model import Value
 
 if TYPE_CHECKING:
@@ -82,11 +80,6 @@ def dependent(one: Accesses, other: Accesses) -> bool:
     return False
 
 
-def people_of(accesses: Iterable[Item]) -> set[str]:
-    """The people whose state ``accesses`` touch (shared items left out)."""
-    return {person for person, _ in accesses if person}
-
-
 @attrs.define(eq=False)
 class AccessLog(RaceDetector):
     """A race detector that keeps each access in the step that makes it (``current``),
@@ -121,14 +114,7 @@ class DependenceWatch(Observer):
 
     def attach(self, engine: Engine) -> None:
         scenario = engine.scenario
-        self._removable = frozenset(
-            name
-            for campaign in scenario.campaigns.values()
-            for step in campaign.flow
-            for action in step.actions()
-            if isinstance(action, model.RemoveFromFlow)
-            for name in action.campaigns
-        )
+        self._removable = removable_campaigns(scenario)
         self._budget = scenario.step_budget
         self._service = scenario.queue is not None and bool(scenario.queue.service)
 

@@ -89,21 +89,24 @@ def run_traced(
         own_strategy=traced,
         tracer=traced,
     )
-    if stop is not None:
-        stop.running = simulation
-        if stop.requested:
-            simulation.request_stop()
-    try:
-        outcome = run_to_outcome(simulation)
-    finally:
-        if stop is not None:
-            stop.running = None
-    if stop is not None and stop.requested:
+    outcome = run_to_outcome(simulation) if stop is None else stop.outcome_of(simulation)
+    if outcome is None:
         return None
     return Traced(run=traced, schedule=simulation.schedule_string(), outcome=None if traced.blocked else outcome)
 
 
 # -- races
+
+
+def _instants(steps: Sequence[Step]) -> Iterator[tuple[int, int]]:
+    """The steps of each instant, as (start, end) index ranges: runs of equal ``time``."""
+    start = 0
+    while start < len(steps):
+        end = start
+        while end < len(steps) and steps[end].time == steps[start].time:
+            end += 1
+        yield start, end
+        start = end
 
 
 def _join(into: dict[Owner, int], other: dict[Owner, int]) -> None:
@@ -131,13 +134,8 @@ def races_of(steps: Sequence[Step], in_group: Callable[[Step], bool]) -> Iterato
     vector clock per step (task -> index of its latest step known to come before) says
     which steps come before which; a dependent earlier step not already before is a race.
     """
-    start = 0
-    while start < len(steps):
-        end = start
-        while end < len(steps) and steps[end].time == steps[start].time:
-            end += 1
+    for start, end in _instants(steps):
         yield from _instant_races(steps, start, end, in_group)
-        start = end
 
 
 def _instant_races(steps: Sequence[Step], start: int, end: int, in_group: Callable[[Step], bool]) -> Iterator[Race]:
@@ -200,11 +198,7 @@ def trace_key(steps: Sequence[Step], in_group: Callable[[Step], bool]) -> bytes:
     its steps (task, count, instant) with the dependent steps of the group before it. Two
     schedules that order only independent steps differently have the same key."""
     parts: list[tuple[object, ...]] = []
-    start = 0
-    while start < len(steps):
-        end = start
-        while end < len(steps) and steps[end].time == steps[start].time:
-            end += 1
+    for start, end in _instants(steps):
         mine = [m for m in range(start, end) if in_group(steps[m])]
         for position, m in enumerate(mine):
             step = steps[m]
@@ -216,6 +210,5 @@ def trace_key(steps: Sequence[Step], in_group: Callable[[Step], bool]) -> bytes:
                 )
             )
             parts.append((step.time, step.owner, step.count, after))
-        start = end
     parts.sort()
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).digest()

@@ -24,16 +24,13 @@ from sim.run.schedule import deviations_of, format_schedule
 from sim.scenario.model import Scenario
 from sim.verify.explore import Exploration, OutcomeClass, Shrunk, Stop, describe_class, shrink
 from sim.verify.outcomes import Outcome, Replayed, digest, plan_of, run_to_outcome
+from sim.verify.step_trace import NondeterministicRun
 
 #: ``sim explore --exhaustive``'s default bound on the schedules run.
 DEFAULT_MAX_SCHEDULES = 10_000
 
 #: A run's choices: (candidates, index taken) at each choice point with more than one.
 Choices = tuple[tuple[int, int], ...]
-
-
-class NondeterministicRun(RuntimeError):
-    """Replaying a prefix of choices met other choice points than the run it came from."""
 
 
 @attrs.frozen(kw_only=True)
@@ -61,18 +58,9 @@ def run_prefix(scenario: Scenario, prefix: Choices, *, stop: Stop | None = None)
     point. A ``stop`` request cuts the run short: None, not a schedule."""
     schedule = format_schedule(deviations_of(prefix))
     simulation = Simulation(scenario, schedule=schedule, record=True, plan=plan_of(scenario), measure=False)
-    if stop is None:
-        outcome = run_to_outcome(simulation)
-    else:
-        stop.running = simulation
-        try:
-            if stop.requested:  # it came before this run could be told
-                simulation.request_stop()
-            outcome = run_to_outcome(simulation)
-        finally:
-            stop.running = None
-        if stop.requested:
-            return None
+    outcome = run_to_outcome(simulation) if stop is None else stop.outcome_of(simulation)
+    if outcome is None:
+        return None
     choices = tuple(simulation.kernel.choices or ())
     if choices[: len(prefix)] != prefix:
         raise NondeterministicRun(

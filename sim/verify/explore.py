@@ -181,6 +181,18 @@ class Stop:
         if self.running is not None:
             self.running.request_stop()
 
+    def outcome_of(self, simulation: Simulation) -> Outcome | None:
+        """Run ``simulation`` to its outcome, as the run a request cuts short: None if one
+        came (before it started, or while it ran)."""
+        self.running = simulation
+        try:
+            if self.requested:  # it came before this run could be told
+                simulation.request_stop()
+            outcome = run_to_outcome(simulation)
+        finally:
+            self.running = None
+        return None if self.requested else outcome
+
     def check(self) -> None:
         """Stop at once (KeyboardInterrupt) if a second request came."""
         if self.requests > 1:

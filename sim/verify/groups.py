@@ -13,7 +13,7 @@ same"), instead of as the product of them all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import attrs
 
@@ -80,15 +80,3 @@ def project(outcome: Outcome, people: frozenset[str]) -> GroupOutcome:
 def digest_of(values: GroupOutcome) -> bytes:
     """A fingerprint of a group's outcome."""
     return hashlib.blake2b(repr(values).encode(), digest_size=16).digest()
-
-
-def values_of(rows: GroupOutcome) -> dict[tuple[str, str], object]:
-    """(person, what) -> value of a group's rows, as `Outcome.values` names them."""
-    return dict(Outcome(people=rows, campaigns=()).values())  # type: ignore[arg-type]
-
-
-def differing(outcomes: Sequence[GroupOutcome]) -> list[tuple[str, str]]:
-    """The (person, what) whose value is not the same in all ``outcomes``, sorted."""
-    tables = [values_of(rows) for rows in outcomes]
-    keys = sorted({key for table in tables for key in table})
-    return [key for key in keys if len({(type(table.get(key)).__name__, repr(table.get(key))) for table in tables}) > 1]

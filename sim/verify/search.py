@@ -17,12 +17,10 @@ import attrs
 from sim.scenario.model import Scenario
 from sim.verify.dependence import Accesses, Item
 from sim.verify.dpor import Node, Traced, races_of, run_traced, trace_key
+from sim.verify.exhaustive import DEFAULT_MAX_SCHEDULES
 from sim.verify.explore import Stop
 from sim.verify.groups import Components, GroupOutcome, digest_of, project
 from sim.verify.step_trace import Owner, ScheduleRun, Step
-
-#: ``sim explore --exhaustive``'s default bound on the schedules run.
-DEFAULT_MAX_SCHEDULES = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -117,7 +115,7 @@ def search(
     budget = _Budget(max_schedules, preemption_bound, stop or Stop(), progress)
     first = budget.run(scenario, [], [])
     if first is None:
-        return _stopped(budget, scenario)
+        return _stopped(budget)
     components = Components()
     _tie(components, first.run.steps)
     racing = _racing_roots(first.run.steps, components)
@@ -159,7 +157,7 @@ def search(
     )
 
 
-def _stopped(budget: _Budget, scenario: Scenario) -> Search:
+def _stopped(budget: _Budget) -> Search:
     return Search(
         groups=(),
         untouched=(),
@@ -237,9 +235,10 @@ def _search_group(
             if key not in traces:
                 traces.add(key)
                 outcome = project(traced.outcome, people)
-                tally = classes.get(digest_of(outcome))
+                fingerprint = digest_of(outcome)
+                tally = classes.get(fingerprint)
                 if tally is None:
-                    tally = classes[digest_of(outcome)] = _Tally(outcome=outcome, schedule=traced.schedule)
+                    tally = classes[fingerprint] = _Tally(outcome=outcome, schedule=traced.schedule)
                 tally.traces += 1
         nxt = _next_prefix(nodes)
         if nxt is None:
