@@ -360,8 +360,24 @@ async def test_cancelling_the_run_from_outside_ends_it() -> None:
 
     with trio.move_on_after(0.2) as scope:
         await kernel.run(forever)
+    assert scope.cancelled_caught  # a real deadline ends a run that would never end
+
+
+async def test_a_run_cancelled_from_outside_stops_where_it_was() -> None:
+    kernel = Kernel()
+    ticks: list[float] = []
+    with trio.CancelScope() as scope:
+
+        async def forever() -> None:
+            while True:
+                await kernel.sleep(1.0)
+                ticks.append(kernel.now)
+                if len(ticks) == 3:
+                    scope.cancel()  # the caller's scope, as a deadline or a Ctrl-C would be
+
+        await kernel.run(forever)
     assert scope.cancelled_caught
-    assert ticks  # virtual time went on until the real deadline
+    assert ticks == [1.0, 2.0, 3.0]  # nothing ran after the cancel (no load on the machine decides this)
 
 
 async def test_suspend_waits_for_wake_and_a_task_nobody_wakes_is_a_deadlock() -> None:
