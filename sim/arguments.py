@@ -13,8 +13,8 @@ from sim import __version__
 from sim.compare_command import add_compare_arguments
 from sim.run.schedule import STRATEGIES
 from sim.scale.pools import INSTALL_DASK, SCHEDULER_ADDRESS_ENV
-from sim.verify.exhaustive import DEFAULT_MAX_SCHEDULES
 from sim.verify.explore import MAX_RUNS
+from sim.verify.search import DEFAULT_MAX_SCHEDULES
 
 #: The scenario ``sim run`` uses when given no file.
 DEFAULT_SCENARIO = "lead-lifecycle.toml"
@@ -289,8 +289,9 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
     explore.add_argument(
         "--exhaustive",
         action="store_true",
-        help="run every schedule instead of --runs drawn ones (depth first, in this process, no reduction yet: for "
-        "small designs); the report says 'complete' (all the outcomes there are) or 'bounded'",
+        help="run one schedule of each way the racing steps of each group of people can be ordered, instead of "
+        "--runs drawn ones (partial-order reduction, in this process); the report gives each group's outcomes "
+        "and says 'complete' (all the outcomes there are) or 'bounded'",
     )
     explore.add_argument(
         "--max-schedules",
@@ -301,7 +302,18 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_MAX_SCHEDULES:,})",
     )
     explore.add_argument(
-        "--fail-on-race", action="store_true", help="exit 1 when there is more than one outcome class (for CI)"
+        "--preemption-bound",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --exhaustive: only schedules that take other than the oldest due task at most K times; the "
+        "report says 'bounded' when that left schedules out (default: no bound)",
+    )
+    explore.add_argument(
+        "--fail-on-race",
+        action="store_true",
+        help="exit 1 when there is more than one outcome class (with --exhaustive: when any group of people "
+        "has more than one outcome), for CI",
     )
 
 

@@ -47,9 +47,10 @@ from sim.scenario.estimate import MemoryGuard, available_memory, estimate_memory
 from sim.scenario.loader import load_variants
 from sim.scenario.model import Problem, Scenario
 from sim.sweep_command import sweep
-from sim.verify.exhaustive import DEFAULT_MAX_SCHEDULES
-from sim.verify.exploration_report import format_exploration
+from sim.verify.exploration_report import format_exploration, format_groups
 from sim.verify.explore import MAX_RUNS, ExploreProgress, Stop, explore, worker_count
+from sim.verify.group_report import group_outcomes
+from sim.verify.search import DEFAULT_MAX_SCHEDULES, groups_of
 from sim.verify.workers import Pool, WorkerDied, usable_cores
 
 #: Exit codes; a signal's (130, 143) are sim.observe.signals'.
@@ -175,6 +176,14 @@ def _explore(args: argparse.Namespace) -> int:
                 shrink_replays=args.shrink_replays,
                 progress=line.show,
                 stop=stop,
+                groups=groups_of(scenario),
+            )
+            grouped = group_outcomes(
+                scenario,
+                exploration.groups,
+                shrink_replays=args.shrink_replays,
+                progress=lambda done, total: line.show(ExploreProgress(phase="shrink", done=done, total=total)),
+                stop=stop,
             )
     except WorkerDied as exc:
         line.clear()
@@ -189,6 +198,8 @@ def _explore(args: argparse.Namespace) -> int:
     text = format_exploration(
         exploration, file=str(args.file), explore_seconds=explore_seconds, shrink_seconds=shrink_seconds
     )
+    if len(exploration.classes) > 1:  # one class: the groups have nothing to add
+        text += "\n" + "\n".join(format_groups(grouped, unit="schedule", complete=False))
     print(text)
     if exploration.interrupted:
         return stopped_exit_code()
@@ -207,6 +218,7 @@ def _explore_option_problem(args: argparse.Namespace) -> str | None:
     args.max_schedules = DEFAULT_MAX_SCHEDULES if args.max_schedules is None else args.max_schedules
     for option, value, low, high in (
         ("--max-schedules", args.max_schedules, 1, MAX_RUNS),
+        ("--preemption-bound", 0 if args.preemption_bound is None else args.preemption_bound, 0, MAX_RUNS),
         ("--runs", args.runs, 1, MAX_RUNS),
         ("--jobs", 1 if args.jobs is None else args.jobs, 1, None),
         ("--pct-depth", args.pct_depth, 1, MAX_PCT_DEPTH),

@@ -1,7 +1,8 @@
-"""``sim explore --exhaustive``: run every schedule of a scenario in this process, up to
---max-schedules, and print its outcome classes and whether they are all there are
-(`sim.verify.exhaustive`, docs/races.md). The other options of ``sim explore`` are
-`sim.cli`'s; this module says which of them cannot go with --exhaustive.
+"""``sim explore --exhaustive``: run one schedule of each trace of each group of people in
+this process, up to --max-schedules (and --preemption-bound), and print each group's
+outcomes and whether they are all there are (`sim.verify.exhaustive`, docs/races.md).
+The other options of ``sim explore`` are `sim.cli`'s; this module says which of them
+cannot go with --exhaustive.
 """
 
 from __future__ import annotations
@@ -20,34 +21,45 @@ EXIT_OK = 0
 
 
 def exhaustive_command(args: argparse.Namespace, scenario: Scenario) -> int:
-    """``sim explore --exhaustive``: every schedule, in this process, up to --max-schedules."""
+    """``sim explore --exhaustive``: every trace of each group, in this process, up to the bounds."""
     stop = Stop()
     started = time.perf_counter()
     terminal = sys.stderr.isatty()
 
-    def show(done: int) -> None:
-        if terminal:
-            sys.stderr.write(f"\r\033[K  exploring every schedule: {done:,} run")
-            sys.stderr.flush()
+    def show(phase: str, done: int, total: int) -> None:
+        if not terminal:
+            return
+        if phase == "search":
+            line = f"exploring: {done:,} schedules run (--max-schedules {total:,})"
+        else:
+            line = f"shrinking witnesses: {done} of {total} kinds of racing group"
+        sys.stderr.write(f"\r\033[K  {line}")
+        sys.stderr.flush()
 
     with stop_signals(stop.request, second_stops_at_once=False):
         exhaustive = explore_exhaustive(
-            scenario, max_schedules=args.max_schedules, shrink_replays=args.shrink_replays, progress=show, stop=stop
+            scenario,
+            max_schedules=args.max_schedules,
+            preemption_bound=args.preemption_bound,
+            shrink_replays=args.shrink_replays,
+            progress=show,
+            stop=stop,
         )
     if terminal:
         sys.stderr.write("\r\033[K")
     print(format_exhaustive(exhaustive, file=str(args.file), seconds=time.perf_counter() - started))
-    if exhaustive.exploration.interrupted:
+    if exhaustive.search.stopped_by == "interrupted":
         return stopped_exit_code()
-    return 1 if args.fail_on_race and exhaustive.exploration.races else EXIT_OK
+    return 1 if args.fail_on_race and exhaustive.search.races else EXIT_OK
 
 
 def exhaustive_conflict(args: argparse.Namespace) -> str | None:
     """What ``sim explore --exhaustive`` cannot be given (the options that draw schedules, or
     spread them), or --max-schedules without it; None when the options fit together."""
     if not args.exhaustive:
-        if args.max_schedules is not None:
-            return "--max-schedules bounds --exhaustive; add --exhaustive, or give --runs N to draw N schedules"
+        for option, value in (("--max-schedules", args.max_schedules), ("--preemption-bound", args.preemption_bound)):
+            if value is not None:
+                return f"{option} bounds --exhaustive; add --exhaustive, or give --runs N to draw N schedules"
         return None
     drawn = [
         f"{option} {value}"

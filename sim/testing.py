@@ -16,7 +16,8 @@ Assertions: `assert_guarantees` (every ordering guarantee of docs/guarantees.md 
 log), `assert_finishes_before`, `assert_deterministic`, `assert_no_races` (the race detector
 of docs/races.md; `find_races` returns what it finds). Hypothesis strategies that
 generate valid designs: `scenarios`, `campaigns`, `flows`, `steps`, `triggers`,
-`qualifications`, `people`, `seeds`. Needs the ``test`` extra (hypothesis).
+`qualifications`, `people`, `seeds`, and `racing_scenarios` (small designs whose runs race:
+the ground truth of `sim explore --exhaustive`). Needs the ``test`` extra (hypothesis).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ if TYPE_CHECKING:  # imported on first use: running and asserting work without h
         people,
         qualifications,
         queues,
+        racing_scenarios,
         scenarios,
         seeds,
         service_times,
@@ -57,7 +59,7 @@ if TYPE_CHECKING:  # imported on first use: running and asserting work without h
 #: The Hypothesis strategies, from sim.verify.strategies (needs the ``test`` extra).
 _STRATEGIES = (
     *("Design", "campaigns", "flows", "mutated_files", "people", "qualifications", "queues", "scenarios", "seeds"),
-    *("service_times", "steps", "triggers"),
+    *("racing_scenarios", "service_times", "steps", "triggers"),
 )
 
 
@@ -85,6 +87,7 @@ __all__ = [
     "people",
     "qualifications",
     "queues",
+    "racing_scenarios",
     "run_scenario",
     "run_text",
     "run_with_summary",

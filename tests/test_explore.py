@@ -11,7 +11,10 @@ from sim.cli import main
 from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.scenario import load_scenario
 from sim.verify.explore import ExploreProgress, Stop, explore
+from sim.verify.group_report import group_outcomes
+from sim.verify.groups import project
 from sim.verify.outcomes import replay
+from sim.verify.search import groups_of
 
 ROOT = Path(__file__).resolve().parent.parent
 RACE = ROOT / "examples" / "racing-triggers-one-fill.toml"
@@ -74,6 +77,41 @@ def test_sim_explore_prints_classes_and_fails_on_a_race_when_asked(capsys: pytes
     assert main(["explore", str(RACE), "--runs", "50", "--fail-on-race"]) == 1
     assert main(["explore", str(FIXED), "--runs", "5", "--fail-on-race"]) == 0
     assert "no race found" in capsys.readouterr().out
+
+
+def test_each_group_of_people_gets_its_own_classes_from_the_same_schedules() -> None:
+    """With the groups of the default run, each group's outcomes are counted apart: 100
+    racing people give a class per schedule for the whole scenario, but 2 per person."""
+    scenario = load_scenario(ROOT / "examples" / "racing-triggers.toml")
+    groups = groups_of(scenario)
+    assert len(groups) == 200 and groups[:3] == (("p1",), ("p2",), ("p3",))  # natural order
+    exploration = explore(scenario, runs=12, seed=0, witnesses=0, groups=groups, jobs=2)
+    assert len(exploration.classes) > 6  # the scenario's classes tell little
+    replayed = {}
+    for people, classes, _ in exploration.groups:
+        assert sum(cls.runs for cls in classes) == 12 and len(classes) <= 2
+        for cls in classes:
+            if cls.schedule not in replayed:  # most classes share their first schedule
+                replayed[cls.schedule] = replay(scenario, cls.schedule).outcome
+            assert project(replayed[cls.schedule], frozenset(people)) == cls.outcome
+    grouped = group_outcomes(scenario, exploration.groups, shrink_replays=0)
+    (kind,) = grouped.racing
+    assert kind.differing == (("p1", "score"),) and {c.values for c in kind.classes} == {(25,), (5,)}
+    assert grouped.racing_people + grouped.calm_people == 200
+
+
+def test_sim_explore_adds_the_outcomes_by_group(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", str(RACE), "--runs", "50"]) == 0
+    out = capsys.readouterr().out.split("\n\nOutcomes by group of people")[1].splitlines()
+    assert out == [
+        " (people whose runs never depend on each other are apart), in the schedules run (more may show "
+        "more outcomes):",
+        "  alice: 2 outcomes (score 25 | 5)",
+        "    1. score 25, 37 schedules; witness the default order (oldest first)",
+        '         score written by "Score Lead" run 2 step 2 (change_score)',
+        '    2. score 5, 13 schedules; witness --schedule "1:1,2:1"',
+        '         score written by "Score Lead" run 2 step 1 (change_score)',
+    ]
 
 
 def test_sim_run_replays_a_witness_and_rejects_one_that_does_not_fit(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 
 from sim.scenario import load_scenario
-from sim.verify.exhaustive import every_schedule
+from sim.verify.every_schedule import every_schedule
 from sim.verify.groups import project
 from sim.verify.search import search
 from sim.verify.strategies.racing import racing_scenarios
@@ -52,3 +52,20 @@ def test_reduction_finds_every_outcome_of_brute_force(scenario) -> None:  # type
         people = frozenset(group.people)
         assert {cls.outcome for cls in group.classes} == {project(o, people) for o in outcomes}
         assert group.traces == group.schedules - group.blocked  # each trace run to its end once
+
+
+def test_racing_triggers_two_hundred_people_each_racer_two_outcomes_complete() -> None:
+    """The issue's example: 100 of the 200 people fill the form where the two trigger
+    campaigns race (R1); each of them ends with score 25 or 5, independently of the others,
+    and the search proves that is all in about one schedule per racing person, not 2^100."""
+    found = search(load_scenario(EXAMPLES / "racing-triggers.toml"))
+    assert found.complete
+    racing = [group for group in found.groups if len(group.classes) > 1]
+    assert len(racing) == 100 and all(len(group.people) == 1 for group in racing)
+    for group in racing:
+        person = group.people[0]
+        scores = {dict((name, value) for name, _, value in cls.outcome[0][1])["score"] for cls in group.classes}
+        assert scores == {25, 5}, person
+    assert all(len(group.classes) == 1 for group in found.groups if group not in racing)
+    assert sum(len(group.people) for group in found.groups) + len(found.untouched) == 200
+    assert found.schedules == 1 + len(racing)  # the default order, then one reversal per racing person

@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from sim.observe.report import count_of, format_number, format_value
 from sim.verify.exhaustive import Exhaustive
 from sim.verify.explore import Exploration, OutcomeClass
+from sim.verify.group_report import GroupedOutcomes, RacingGroup
+from sim.verify.groups import person_order
 from sim.verify.outcomes import Difference
+from sim.verify.search import Search
 
 #: The differences shown per outcome class; the rest are counted.
 _SHOWN_DIFFERENCES = 20
@@ -30,32 +33,108 @@ def format_exploration(
 
 
 def format_exhaustive(exhaustive: Exhaustive, *, file: str, seconds: float | None = None) -> str:
-    """``sim explore --exhaustive``: the schedules run, whether they were all of them
-    ("complete") or the bound stopped the search ("bounded"), then each outcome class as
-    `format_exploration` gives it."""
-    exploration = exhaustive.exploration
-    runs, classes = exploration.runs, exploration.classes
+    """``sim explore --exhaustive``: the schedules run and the traces found, whether those
+    are all the outcomes ("complete") or what stopped the search ("bounded", "INTERRUPTED"),
+    then each kind of racing group with its outcomes and their witnesses."""
+    found = exhaustive.search
+    bound = "" if found.preemption_bound is None else f", preemption bound {found.preemption_bound}"
     cost = f" in {seconds:.2f}s" if seconds else ""
     out = [
-        f"{exploration.source}: {count_of(runs, 'schedule')} (exhaustive, depth first){cost}: "
-        f"{count_of(len(classes), 'outcome class', 'outcome classes')}"
+        f"{exhaustive.source}: {count_of(found.schedules, 'schedule')} (exhaustive, source-DPOR{bound}){cost}: "
+        + _format_traces(found)
     ]
-    if exhaustive.complete:
-        out.append("complete: these are all the outcomes of this scenario under the model's choice points")
-        if len(classes) == 1:
-            out.append("Every schedule gave the same outcome: no race, for these people and this load.")
-    elif exploration.interrupted:
+    runs = count_of(found.schedules, "schedule")
+    if found.complete:
         out.append(
-            f"INTERRUPTED after {count_of(runs, 'schedule')}: not complete; the classes below are those of the "
-            "schedules run"
+            "complete: these are all the outcomes of this scenario (its people, its load) under the model's "
+            "choice points"
+        )
+    elif found.stopped_by == "interrupted":
+        out.append(f"INTERRUPTED after {runs}: not complete; the outcomes below are those of the schedules run")
+    elif found.stopped_by == "preemptions":
+        out.append(
+            f"bounded: the preemption bound {found.preemption_bound} cut some schedules short; outcomes that need "
+            "more deviations from the oldest-first order may be missing (raise --preemption-bound, or drop it)"
         )
     else:
         out.append(
-            f"bounded: stopped at {count_of(runs, 'schedule')} (--max-schedules {exhaustive.max_schedules:,}); "
-            "more schedules may give more outcome classes"
+            f"bounded: stopped at {runs} (--max-schedules {found.max_schedules:,}); more schedules may give "
+            "more outcomes"
         )
-    out.extend(_format_classes(exploration, file=file))
+    if found.unexplored:
+        left = sorted(found.unexplored, key=person_order)
+        out.append(f"  not explored: {_format_people(left)} (racing groups the search did not reach)")
+    out.extend(format_groups(exhaustive.grouped, unit="trace", complete=found.complete))
+    if exhaustive.grouped.racing:
+        out.append("")
+        out.append(f"Replay a witness: sim run {file} --schedule STRING --log -")
     return "\n".join(out)
+
+
+def _format_traces(found: Search) -> str:
+    """The traces of the racing groups, and how many people there are."""
+    racing = [group for group in found.groups if group.traces > 1 or not group.complete]
+    everyone = sum(len(group.people) for group in found.groups) + len(found.untouched) + len(found.unexplored)
+    people = count_of(everyone, "person", "people")
+    if not racing:
+        return f"no race among {people}"
+    traces = count_of(sum(group.traces for group in racing), "trace")
+    return f"{traces} of {count_of(len(racing), 'racing group')} of people, {people} in all"
+
+
+def format_groups(grouped: GroupedOutcomes, *, unit: str, complete: bool) -> list[str]:
+    """The outcomes by group of people: each kind of racing group, its outcomes (``unit``:
+    what they count, "trace" or "schedule") and witnesses, then the rest in one line."""
+    sampled = "" if complete else ", in the schedules run (more may show more outcomes)"
+    out = ["", f"Outcomes by group of people (people whose runs never depend on each other are apart){sampled}:"]
+    for group in grouped.racing:
+        out.extend(_format_group(group, unit=unit))
+    if grouped.calm_people:
+        people = count_of(grouped.calm_people, "person", "people")
+        rest = "the rest" if grouped.racing else "every group"
+        sure = "" if complete else " in the schedules run"
+        out.append(f"  {rest}: 1 outcome each{sure} ({people} in {count_of(grouped.calm_groups, 'group')})")
+    if not grouped.racing:
+        out.append("No race: every schedule gave the same outcome" + ("." if complete else " so far."))
+    return out
+
+
+def _format_group(group: RacingGroup, *, unit: str) -> list[str]:
+    """A kind of racing group: its first group's outcomes, how they differ, their witnesses."""
+    single = len(group.people) == 1
+    labels = [what if single else f"{person} {what}" for person, what in group.differing]
+    summary = "; ".join(
+        f"{label} {' | '.join(format_value(found.values[index]) for found in group.classes)}"
+        for index, label in enumerate(labels[:3])
+    )
+    if len(labels) > 3:
+        summary += f"; {len(labels) - 3} more"
+    summary = f" ({summary})" if summary else ""
+    so_far = "" if group.complete else " so far (not all explored)"
+    alike = ""
+    if group.alike:
+        others = [person for people in group.alike for person in people]
+        kind = (
+            count_of(len(others), "more person", "more people") if single else count_of(len(group.alike), "more group")
+        )
+        alike = f"; {kind} the same ({_format_people(others)})"
+    out = [f"  {_format_people(group.people)}: {count_of(len(group.classes), 'outcome')}{so_far}{summary}{alike}"]
+    for number, found in enumerate(group.classes, 1):
+        values = "".join(f"{label} {format_value(value)}, " for label, value in zip(labels, found.values, strict=True))
+        witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
+        shrunk = "" if found.minimal or not found.witness else " (not shrunk to the fewest deviations)"
+        out.append(f"    {number}. {values}{count_of(found.runs, unit)}; witness {witness}{shrunk}")
+        for label, writer in zip(labels, found.writers, strict=True):
+            if writer is not None:
+                wrote = f'"{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
+                out.append(f"         {label} written by {wrote}")
+    return out
+
+
+def _format_people(people: Sequence[str]) -> str:
+    """Up to five people's ids, then the last and how many in all."""
+    shown = ", ".join(people[:5])
+    return shown if len(people) <= 5 else f"{shown}, ... {people[-1]}: {len(people):,}"
 
 
 def _format_classes(exploration: Exploration, *, file: str) -> list[str]:

@@ -23,6 +23,7 @@ from sim.observe.simulation import Simulation
 from sim.run.schedule import ScheduleError, format_schedule, parse_schedule
 from sim.scenario.model import Scenario
 from sim.verify import workers
+from sim.verify.groups import GroupClass, digest_of, project
 from sim.verify.outcomes import Difference, Outcome, Replayed, differ, digest, plan_of, replay, run_to_outcome
 from sim.verify.workers import Pool, usable_cores
 
@@ -41,14 +42,28 @@ def shrink(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Shrunk:
-    """The schedule with as few deviations as still give ``outcome``.
+    """The schedule with as few deviations as still give ``outcome`` (`shrink_keeping`)."""
+    return shrink_keeping(scenario, schedule, outcome.__eq__, budget=budget, progress=progress, should_stop=should_stop)
+
+
+def shrink_keeping(
+    scenario: Scenario,
+    schedule: str,
+    keeps: Callable[[Outcome], bool],
+    *,
+    budget: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Shrunk:
+    """The schedule with as few deviations as still give an outcome ``keeps`` accepts (the
+    same outcome, or the same for a group of people).
 
     Delta debugging (Zeller's ddmin): try dropping large chunks of deviations first,
     then smaller ones, down to single deviations. At most ``budget`` replays: a big
     scenario whose outcome needs hundreds of deviations gets a shorter witness, not
-    necessarily a minimal one. Every schedule kept on the way gives ``outcome``, so
-    stopping early (``should_stop``) still gives a witness. ``progress(replays,
-    deviations)`` is told after each replay.
+    necessarily a minimal one. Every schedule kept on the way is accepted, so stopping
+    early (``should_stop``) still gives a witness. ``progress(replays, deviations)`` is
+    told after each replay.
     """
     points = sorted(parse_schedule(schedule).items())
     replays = 0
@@ -57,7 +72,7 @@ def shrink(
         nonlocal replays
         replays += 1
         try:
-            return _outcome_under(scenario, format_schedule(dict(kept))) == outcome
+            return keeps(_outcome_under(scenario, format_schedule(dict(kept))))
         except ScheduleError:
             return False
         finally:
@@ -139,6 +154,9 @@ class Exploration:
     planned: int = 0
     #: The replay budget each witness was shrunk with.
     shrink_replays: int = 200
+    #: Each group of people `explore` was given: (its people, its outcome classes in the
+    #: schedules sampled, True: no search of it was cut short, as `sim.verify.search` says).
+    groups: tuple[tuple[tuple[str, ...], tuple[GroupClass, ...], bool], ...] = ()
 
     @property
     def races(self) -> bool:
@@ -216,6 +234,7 @@ def explore(
     progress: Callable[[ExploreProgress], None] | None = None,
     stop: Stop | None = None,
     pool: Callable[[object], AbstractContextManager[Pool]] | None = None,
+    groups: Sequence[tuple[str, ...]] = (),
 ) -> Exploration:
     """Run ``scenario`` under ``runs`` random schedules (strategy seeds ``seed`` ..
     ``seed + runs - 1``), group the outcomes, and find a shrunk witness for each of the
@@ -229,10 +248,16 @@ def explore(
     order. ``strategy`` "pct" uses PCT of ``pct_depth``
     (`sim.run.schedule.PCTStrategy`), its change points drawn among as many choice points as
     the default order meets. On a ``stop`` request (a signal) the worker processes are
-    ended and the schedules explored so far make the result (`Stop`).
+    ended and the schedules explored so far make the result (`Stop`). Given ``groups`` of
+    people (`sim.verify.search.groups_of`), each group's outcomes are counted too (``groups``
+    of the result).
     """
     options = _Options(
-        scenario=scenario, strategy=strategy, pct_depth=pct_depth, pct_steps=_pct_steps(scenario, strategy)
+        scenario=scenario,
+        strategy=strategy,
+        pct_depth=pct_depth,
+        pct_steps=_pct_steps(scenario, strategy),
+        groups=tuple(frozenset(people) for people in groups),
     )
     stop = stop or Stop()
     report = progress or (lambda event: None)
@@ -244,6 +269,7 @@ def explore(
         report(ExploreProgress(phase="shrink", done=0, total=len(top)))
         shrunk = _find_witnesses(running, options, top, budget=shrink_replays, report=report, stop=stop)
     classes = _describe_classes(scenario, ranked, tally.first, shrunk, stop=stop)
+    grouped = _group_classes(options, groups, tally.parts, stop=stop)
     shown = f"pct (depth {pct_depth})" if strategy == "pct" else strategy
     return Exploration(
         source=scenario.source,
@@ -254,6 +280,7 @@ def explore(
         interrupted=stop.requested,
         planned=runs,
         shrink_replays=shrink_replays,
+        groups=grouped,
     )
 
 
@@ -367,6 +394,12 @@ class _Options:
     strategy: str
     pct_depth: int
     pct_steps: int
+    groups: tuple[frozenset[str], ...] = ()
+
+    @functools.cached_property
+    def group_order(self) -> tuple[tuple[str, ...], ...]:
+        """Each group's people in one order, to fingerprint what they end with."""
+        return tuple(tuple(sorted(people)) for people in self.groups)
 
     def run_options(self) -> dict[str, Any]:
         """The options of `run_schedule` that draw this exploration's schedules."""
@@ -397,12 +430,19 @@ class _Tally:
     counts: dict[bytes, int] = attrs.field(factory=dict)
     first: dict[bytes, int] = attrs.field(factory=dict)
     done: int = 0
+    #: Per group of people: its outcomes' digests -> [schedules, first strategy seed].
+    parts: list[dict[bytes, list[int]]] = attrs.field(factory=list)
 
-    def add(self, strategy_seed: int, fingerprint: bytes) -> None:
-        """Count one more schedule, ``strategy_seed``'s, whose outcome has digest ``fingerprint``."""
+    def add(self, strategy_seed: int, fingerprint: bytes, parts: Sequence[bytes] = ()) -> None:
+        """Count one more schedule, ``strategy_seed``'s, whose outcome has digest ``fingerprint``
+        (and whose groups' outcomes have digests ``parts``)."""
         self.counts[fingerprint] = self.counts.get(fingerprint, 0) + 1
         self.first.setdefault(fingerprint, strategy_seed)
         self.done += 1
+        if len(self.parts) < len(parts):
+            self.parts = [{} for _ in parts]
+        for tally, part in zip(self.parts, parts, strict=False):
+            tally.setdefault(part, [0, strategy_seed])[0] += 1
 
     def ranked(self) -> list[tuple[bytes, int]]:
         """(digest, schedules), most common first; ties in the order first seen (dicts keep insertion order)."""
@@ -422,10 +462,10 @@ def _tally_outcomes(
     tally = _Tally()
     chunk = max(1, min(64, len(seeds) // (pool.count * 8)))
     digests = pool.map_unordered(_digest_of_seed, seeds, chunk=chunk, stopped=lambda: stop.requested)
-    for strategy_seed, fingerprint in workers.in_order(digests):
+    for strategy_seed, fingerprint, parts in workers.in_order(digests):
         if stop.requested and pool.in_process:
             break  # the last one may have been cut short: not an outcome
-        tally.add(strategy_seed, fingerprint)
+        tally.add(strategy_seed, fingerprint, parts)
         report(ExploreProgress(phase="explore", done=tally.done, total=len(seeds)))
     return tally
 
@@ -456,9 +496,35 @@ def _find_witnesses(
     return _shrink_all(pool, pairs, budget, report, stop)
 
 
-def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes]:
+def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes, tuple[bytes, ...]]:
+    """A schedule's outcome digest, and its groups' (`_Options.groups`)."""
+    options: _Options = workers.shared()
     outcome, _ = _schedule_of_seed(strategy_seed)
-    return strategy_seed, digest(outcome)
+    if not options.groups:
+        return strategy_seed, digest(outcome), ()
+    rows = {row[0]: row for row in outcome.people}  # not `project` per group: that is people x groups
+    parts = tuple(digest_of(tuple(rows[pid] for pid in people if pid in rows))[:8] for people in options.group_order)
+    return strategy_seed, digest(outcome), parts
+
+
+def _group_classes(
+    options: _Options, groups: Sequence[tuple[str, ...]], parts: Sequence[dict[bytes, list[int]]], *, stop: Stop
+) -> tuple[tuple[tuple[str, ...], tuple[GroupClass, ...], bool], ...]:
+    """Each group's outcome classes, most common first, each with the schedule of the first
+    seed that gave it (replayed here once per seed: most are the same few seeds)."""
+    if stop.requested and not parts:
+        return ()
+    runs: dict[int, tuple[Outcome, str]] = {}
+    out = []
+    for people, tally in zip(groups, parts, strict=True):
+        classes = []
+        for count, strategy_seed in sorted(tally.values(), key=lambda pair: (-pair[0], pair[1])):
+            if strategy_seed not in runs:
+                runs[strategy_seed] = run_schedule(options.scenario, strategy_seed, **options.run_options())
+            outcome, schedule = runs[strategy_seed]
+            classes.append(GroupClass(outcome=project(outcome, frozenset(people)), runs=count, schedule=schedule))
+        out.append((people, tuple(classes), True))  # as far as sampling knows: the report says so
+    return tuple(out)
 
 
 def _witness_of_seed(strategy_seed: int) -> tuple[int, str, Outcome]:

@@ -13,15 +13,31 @@ same"), instead of as the product of them all.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 import attrs
 
 from sim.verify.dependence import Item
-from sim.verify.outcomes import Outcome
+from sim.verify.outcomes import Outcome, PersonRows
 
 #: What a group ends with: the outcome's rows of its people (fields, lists, statuses).
-GroupOutcome = tuple[tuple[object, ...], ...]
+GroupOutcome = PersonRows
+
+
+@attrs.frozen(kw_only=True)
+class GroupClass:
+    """One outcome of a group: what its people end with, how many runs gave it (traces of an
+    exhaustive search, schedules of a sampling one), and the first schedule that did (a
+    `sim run --schedule` string)."""
+
+    outcome: GroupOutcome
+    runs: int
+    schedule: str
+
+
+#: The item that ties a person's items together (no step accesses it).
+_PERSON = "(person)"
 
 
 @attrs.define(eq=False)
@@ -35,8 +51,14 @@ class Components:
         parent = self._parent
         if item not in parent:
             parent[item] = item
-            self._people[item] = {item[0]} if item[0] else set()
-            return item
+            self._people[item] = set()
+            if item[0]:  # a person's items are one group: the report says what each person ends with
+                person = (item[0], _PERSON)
+                if person not in parent:
+                    parent[person] = person
+                    self._people[person] = {item[0]}
+                self._union(self.root(person), item)
+            return self.root(item)
         top = item
         while parent[top] != top:
             top = parent[top]
@@ -52,15 +74,19 @@ class Components:
             return
         top = self.root(first)
         for item in it:
-            other = self.root(item)
-            if other == top:
-                continue
-            mine, theirs = self._people[top], self._people[other]
-            if len(mine) < len(theirs):  # the larger keeps its set
-                top, other, mine, theirs = other, top, theirs, mine
-            self._parent[other] = top
-            mine |= theirs
-            del self._people[other]
+            top = self._union(top, self.root(item))
+
+    def _union(self, top: Item, other: Item) -> Item:
+        """Join the groups of two roots; the new root."""
+        if other == top:
+            return top
+        mine, theirs = self._people[top], self._people[other]
+        if len(mine) < len(theirs):  # the larger keeps its set
+            top, other, mine, theirs = other, top, theirs, mine
+        self._parent[other] = top
+        mine |= theirs
+        del self._people[other]
+        return top
 
     def people(self, item: Item) -> frozenset[str]:
         """The people tied to ``item``."""
@@ -69,7 +95,12 @@ class Components:
     def groups(self) -> list[tuple[Item, frozenset[str]]]:
         """Each group with people: (an item of it, its people), by its first person."""
         found = [(root, frozenset(people)) for root, people in self._people.items() if people]
-        return sorted(found, key=lambda group: min(group[1]))
+        return sorted(found, key=lambda group: min(person_order(pid) for pid in group[1]))
+
+
+def person_order(pid: str) -> list[str | int]:
+    """A sort key for people ids in natural order: "p2" before "p10"."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", pid)]
 
 
 def project(outcome: Outcome, people: frozenset[str]) -> GroupOutcome:

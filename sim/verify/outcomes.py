@@ -29,17 +29,26 @@ class Outcome:
     """What a run ends with: each person's fields, lists and program statuses, and the
     campaigns that ran. Values are tagged with their type (True is not 1)."""
 
-    people: tuple[tuple[str, tuple[tuple[str, str, Value], ...], tuple[str, ...], tuple[tuple[str, int], ...]], ...]
+    people: PersonRows
     campaigns: tuple[str, ...]
 
     def values(self) -> dict[tuple[str, str], Value]:
         """(person, what) -> value: a field, ``list:NAME`` membership, ``program:NAME`` status index."""
-        out: dict[tuple[str, str], Value] = {}
-        for pid, fields, lists, statuses in self.people:
-            out.update(((pid, name), value) for name, _, value in fields)
-            out.update(((pid, f"list:{name}"), True) for name in lists)
-            out.update(((pid, f"program:{name}"), index) for name, index in statuses)
-        return out
+        return values_of(self.people)
+
+
+#: An outcome's rows: each person's id, fields (name, type, value), lists and statuses.
+PersonRows = tuple[tuple[str, tuple[tuple[str, str, Value], ...], tuple[str, ...], tuple[tuple[str, int], ...]], ...]
+
+
+def values_of(people: PersonRows) -> dict[tuple[str, str], Value]:
+    """(person, what) -> value of ``people``'s rows (`Outcome.values`)."""
+    out: dict[tuple[str, str], Value] = {}
+    for pid, fields, lists, statuses in people:
+        out.update(((pid, name), value) for name, _, value in fields)
+        out.update(((pid, f"list:{name}"), True) for name in lists)
+        out.update(((pid, f"program:{name}"), index) for name, index in statuses)
+    return out
 
 
 def outcome_of(people: Mapping[str, Person], campaigns: Iterable[str]) -> Outcome:

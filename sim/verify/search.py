@@ -17,20 +17,12 @@ import attrs
 from sim.scenario.model import Scenario
 from sim.verify.dependence import Accesses, Item
 from sim.verify.dpor import Node, Traced, races_of, run_traced, trace_key
-from sim.verify.exhaustive import DEFAULT_MAX_SCHEDULES
 from sim.verify.explore import Stop
-from sim.verify.groups import Components, GroupOutcome, digest_of, project
+from sim.verify.groups import Components, GroupClass, GroupOutcome, digest_of, person_order, project
 from sim.verify.step_trace import Owner, ScheduleRun, Step
 
-
-@attrs.frozen(kw_only=True)
-class GroupClass:
-    """One outcome of a group: what its people end with, how many of the group's traces
-    gave it, and the first schedule that did (a `sim run --schedule` string)."""
-
-    outcome: GroupOutcome
-    traces: int
-    schedule: str
+#: ``sim explore --exhaustive``'s default bound on the schedules run.
+DEFAULT_MAX_SCHEDULES = 10_000
 
 
 @attrs.frozen(kw_only=True)
@@ -49,12 +41,14 @@ class GroupResult:
 
 @attrs.frozen(kw_only=True)
 class Search:
-    """An exhaustive search: each group's result, the people no step touched, and why it
-    stopped early if it did: "schedules" (the bound), "preemptions" (the bound cut some
-    schedules), "interrupted" (a signal); None: complete."""
+    """An exhaustive search: each group's result, the people no step touched, those of racing
+    groups a bound or a stop left unexplored, and why it stopped early if it did: "schedules"
+    (the bound), "preemptions" (the bound cut some schedules), "interrupted" (a signal); None:
+    complete."""
 
     groups: tuple[GroupResult, ...]
     untouched: tuple[str, ...]
+    unexplored: tuple[str, ...]
     schedules: int
     max_schedules: int
     preemption_bound: int | None
@@ -121,12 +115,16 @@ def search(
     racing = _racing_roots(first.run.steps, components)
     results: dict[frozenset[str], GroupResult] = {}
     pending = components.groups()
+    left: list[tuple[Item, frozenset[str]]] = []  # racing groups the bound or a stop left unexplored
     while pending:
         anchor, people = pending.pop(0)
         if components.people(anchor) != people:  # tied to another group since: explored as one
             continue
         if components.root(anchor) not in racing:
             results[people] = _single(first, people)
+            continue
+        if budget.stopped_by in ("schedules", "interrupted"):
+            left.append((anchor, people))
             continue
         result = _search_group(scenario, first, anchor, people, components, budget)
         grown = components.people(anchor)
@@ -138,18 +136,16 @@ def search(
             racing.add(components.root(anchor))
             continue
         results[people] = result
-        if budget.stopped_by in ("schedules", "interrupted"):
-            break
     touched = {person for people in results for person in people}
+    unexplored = {person for _, people in left for person in people}
     everyone = {str(row[0]) for row in first.outcome.people} if first.outcome is not None else set()
-    untouched = tuple(sorted(everyone - touched))
+    untouched = tuple(sorted(everyone - touched - unexplored))
     stopped_by = budget.stopped_by or ("preemptions" if budget.cut_by_bound else None)
-    if stopped_by is None and pending:
-        stopped_by = "schedules"
     ordered = sorted(results.values(), key=lambda result: result.people)
     return Search(
         groups=tuple(ordered),
         untouched=untouched,
+        unexplored=tuple(sorted(unexplored)),
         schedules=budget.schedules,
         max_schedules=max_schedules,
         preemption_bound=preemption_bound,
@@ -157,10 +153,26 @@ def search(
     )
 
 
+def groups_of(scenario: Scenario) -> tuple[tuple[str, ...], ...]:
+    """The groups of people of ``scenario``'s default (oldest-first) schedule, by the items
+    its steps touched together, each person no step touched a group alone; in natural order.
+    Other schedules may tie more (the exhaustive search explores those again as one); for
+    `sim.verify.explore`, which counts each group's outcomes of the schedules it samples."""
+    first = run_traced(scenario)
+    assert first is not None and first.outcome is not None  # no stop, no sleep sets: runs to its end
+    components = Components()
+    _tie(components, first.run.steps)
+    groups = [tuple(sorted(people, key=person_order)) for _, people in components.groups()]
+    touched = {person for people in groups for person in people}
+    groups.extend((str(row[0]),) for row in first.outcome.people if row[0] not in touched)
+    return tuple(sorted(groups, key=lambda people: person_order(people[0])))
+
+
 def _stopped(budget: _Budget) -> Search:
     return Search(
         groups=(),
         untouched=(),
+        unexplored=(),
         schedules=budget.schedules,
         max_schedules=budget.max_schedules,
         preemption_bound=budget.preemption_bound,
@@ -190,7 +202,7 @@ def _single(first: Traced, people: frozenset[str]) -> GroupResult:
         schedules=1,
         blocked=0,
         traces=1,
-        classes=(GroupClass(outcome=outcome, traces=1, schedule=first.schedule),),
+        classes=(GroupClass(outcome=outcome, runs=1, schedule=first.schedule),),
         complete=True,
     )
 
@@ -253,7 +265,7 @@ def _search_group(
         schedules=schedules,
         blocked=blocked,
         traces=len(traces),
-        classes=tuple(GroupClass(outcome=t.outcome, traces=t.traces, schedule=t.schedule) for t in ranked),
+        classes=tuple(GroupClass(outcome=t.outcome, runs=t.traces, schedule=t.schedule) for t in ranked),
         complete=complete,
     )
 
@@ -301,7 +313,14 @@ def _add_backtrack(
     if any(owner in node.backtrack for owner in initials):
         return
     options = [owner for owner in initials if owner in node.candidates and owner not in node.asleep]
-    if not options:  # should not happen; the safe choice is every candidate
+    every = not options
+    if every:
+        # Every task that could start the reversal sleeps here. Sleep sets say that order
+        # was run from an earlier point, but the sleeper's step there may only come first
+        # once another task's step (that wakes it) has run, and the steps between the race's
+        # two need not hold that one: the ground truth found such designs (a Remove from
+        # Flow racing a request whose campaign reads what the removed run writes). So try
+        # every task awake here, as plain DPOR would.
         options = [owner for owner in node.candidates if owner not in node.asleep]
     bound = budget.preemption_bound
     if bound is not None:
@@ -309,8 +328,8 @@ def _add_backtrack(
         if options and not fitting:
             budget.cut_by_bound = True
         options = fitting
-    if options:
-        node.backtrack[min(options, key=node.candidates.index)] = None
+    for owner in sorted(options, key=node.candidates.index)[: len(options) if every else 1]:
+        node.backtrack[owner] = None
 
 
 def _next_prefix(nodes: list[Node]) -> tuple[list[Owner], list[dict[Owner, Accesses]]] | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from sim.verify.strategies.campaigns import campaigns, people, qualifications, triggers
 from sim.verify.strategies.flows import flows, step_kinds, steps
 from sim.verify.strategies.mutations import EXTREME_NUMBERS, HUGE_DURATION, duration_spans, mutated_files, number_spans
+from sim.verify.strategies.racing import racing_scenarios
 from sim.verify.strategies.scenarios import queues, scenarios, seeds, service_times
 from sim.verify.strategies.vocabulary import (
     FIELDS,
@@ -52,6 +53,7 @@ __all__ = [
     "people",
     "qualifications",
     "queues",
+    "racing_scenarios",
     "scenarios",
     "seeds",
     "service_times",
