@@ -176,7 +176,7 @@ def _explore(args: argparse.Namespace) -> int:
                 shrink_replays=args.shrink_replays,
                 progress=line.show,
                 stop=stop,
-                groups=groups_of(scenario),
+                groups=groups_of(scenario, stop=stop),
             )
             grouped = group_outcomes(
                 scenario,

@@ -747,6 +747,7 @@ def test_every_exported_name_exists_and_imports() -> None:
         "people",
         "qualifications",
         "queues",
+        "racing_scenarios",
         "run_scenario",
         "run_text",
         "run_with_summary",

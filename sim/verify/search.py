@@ -153,13 +153,15 @@ def search(
     )
 
 
-def groups_of(scenario: Scenario) -> tuple[tuple[str, ...], ...]:
+def groups_of(scenario: Scenario, *, stop: Stop | None = None) -> tuple[tuple[str, ...], ...]:
     """The groups of people of ``scenario``'s default (oldest-first) schedule, by the items
     its steps touched together, each person no step touched a group alone; in natural order.
     Other schedules may tie more (the exhaustive search explores those again as one); for
-    `sim.verify.explore`, which counts each group's outcomes of the schedules it samples."""
-    first = run_traced(scenario)
-    assert first is not None and first.outcome is not None  # no stop, no sleep sets: runs to its end
+    `sim.verify.explore`, which counts each group's outcomes of the schedules it samples.
+    One traced run (about three untraced ones); a ``stop`` request cuts it short: no groups."""
+    first = run_traced(scenario, stop=stop)
+    if first is None or first.outcome is None:
+        return ()
     components = Components()
     _tie(components, first.run.steps)
     groups = [tuple(sorted(people, key=person_order)) for _, people in components.groups()]
