@@ -256,7 +256,7 @@ def _add_explore_arguments(explore: argparse.ArgumentParser) -> None:
         "--runs", type=int, default=None, metavar="N", help=f"schedules to try, 1 to {MAX_RUNS:,} (default 100)"
     )
     explore.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
+        "--seed", type=int, default=None, metavar="N", help="the first schedule's seed; run i uses N + i (default 0)"
     )
     explore.add_argument(
         "--strategy",

@@ -213,6 +213,7 @@ def _explore_option_problem(args: argparse.Namespace) -> str | None:
     if conflict is not None:
         return conflict
     args.runs = 100 if args.runs is None else args.runs
+    args.seed = 0 if args.seed is None else args.seed
     args.strategy = args.strategy or "random"
     args.pct_depth = 3 if args.pct_depth is None else args.pct_depth
     args.max_schedules = DEFAULT_MAX_SCHEDULES if args.max_schedules is None else args.max_schedules

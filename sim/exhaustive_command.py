@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 
+from sim.observe.report import count_of
 from sim.observe.signals import stop_signals, stopped_exit_code
 from sim.scenario.model import Scenario
 from sim.verify.exhaustive import explore_exhaustive
@@ -30,7 +31,7 @@ def exhaustive_command(args: argparse.Namespace, scenario: Scenario) -> int:
         if not terminal:
             return
         if phase == "search":
-            line = f"exploring: {done:,} schedules run (--max-schedules {total:,})"
+            line = f"exploring: {count_of(done, 'schedule')} run (--max-schedules {total:,})"
         else:
             line = f"shrinking witnesses: {done} of {total} kinds of racing group"
         sys.stderr.write(f"\r\033[K  {line}")
@@ -63,7 +64,12 @@ def exhaustive_conflict(args: argparse.Namespace) -> str | None:
         return None
     drawn = [
         f"{option} {value}"
-        for option, value in (("--runs", args.runs), ("--strategy", args.strategy), ("--pct-depth", args.pct_depth))
+        for option, value in (
+            ("--runs", args.runs),
+            ("--seed", args.seed),
+            ("--strategy", args.strategy),
+            ("--pct-depth", args.pct_depth),
+        )
         if value is not None
     ]
     if drawn:

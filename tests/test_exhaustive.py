@@ -13,6 +13,7 @@ from sim.cli import main
 from sim.observe.simulation import Simulation
 from sim.scenario import load_scenario
 from sim.verify.exhaustive import explore_exhaustive
+from sim.verify.exploration_report import format_exhaustive
 from sim.verify.explore import Stop
 from sim.verify.groups import person_order, project
 from sim.verify.outcomes import run_to_outcome
@@ -88,6 +89,12 @@ def test_a_stop_request_ends_the_search_between_schedules_not_complete() -> None
 
     found = explore_exhaustive(load_scenario(CHAIN), progress=progress, stop=stop)
     assert found.search.stopped_by == "interrupted" and found.search.schedules == 4
+    # After a stop the witnesses are neither shrunk nor replayed: the report still says it all.
+    (alice,) = found.grouped.racing
+    assert all(not cls.writers for cls in alice.classes)
+    text = format_exhaustive(found, file="chain.toml").splitlines()
+    assert text[1] == "INTERRUPTED after 4 schedules: not complete; the outcomes below are those of the schedules run"
+    assert any(line.startswith("    2. owner ") for line in text)
 
 
 def test_sim_explore_exhaustive_prints_each_groups_outcomes_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,10 +131,13 @@ def test_sim_explore_exhaustive_says_bounded_at_its_bounds(capsys: pytest.Captur
     assert main(["explore", str(CHAIN), "--exhaustive", "--max-schedules", "3"]) == 0
     out = without_time(capsys.readouterr().out).splitlines()
     assert out[1] == "bounded: stopped at 3 schedules (--max-schedules 3); more schedules may give more outcomes"
-    assert "so far (not all explored)" in out[4]
+    assert "so far, not all explored" in out[4]
     assert main(["explore", str(RACE), "--exhaustive", "--preemption-bound", "1"]) == 0
     out = without_time(capsys.readouterr().out).splitlines()
-    assert out[0].startswith(f"{RACE}: 2 schedules (exhaustive, source-DPOR, preemption bound 1):")
+    assert out[0] == (
+        f"{RACE}: 2 schedules (exhaustive, source-DPOR, preemption bound 1): no race found so far among 1 person; "
+        "1 schedule cut short by the preemption bound"
+    )
     assert out[1].startswith("bounded: the preemption bound 1 cut some schedules short")
 
 
@@ -135,6 +145,7 @@ def test_sim_explore_exhaustive_says_bounded_at_its_bounds(capsys: pytest.Captur
     ("options", "message"),
     [
         (["--exhaustive", "--runs", "5"], "--exhaustive runs every schedule, not drawn ones; drop --runs 5"),
+        (["--exhaustive", "--seed", "3"], "--exhaustive runs every schedule, not drawn ones; drop --seed 3"),
         (
             ["--exhaustive", "--strategy", "pct", "--pct-depth", "2"],
             "--exhaustive runs every schedule, not drawn ones; drop --strategy pct, --pct-depth 2",

@@ -76,10 +76,13 @@ def _format_traces(found: Search) -> str:
     racing = [group for group in found.groups if group.traces > 1 or not group.complete]
     everyone = sum(len(group.people) for group in found.groups) + len(found.untouched) + len(found.unexplored)
     people = count_of(everyone, "person", "people")
+    blocked, cut = sum(group.blocked for group in found.groups), sum(group.cut for group in found.groups)
+    repeats = f"; {count_of(blocked, 'schedule')} cut short as repeats of a trace run before" if blocked else ""
+    repeats += f"; {count_of(cut, 'schedule')} cut short by the preemption bound" if cut else ""
     if not racing:
-        return f"no race among {people}"
+        return f"no race {'among' if found.complete else 'found so far among'} {people}{repeats}"
     traces = count_of(sum(group.traces for group in racing), "trace")
-    return f"{traces} of {count_of(len(racing), 'racing group')} of people, {people} in all"
+    return f"{traces} of {count_of(len(racing), 'racing group')} of people, {people} in all{repeats}"
 
 
 def format_groups(grouped: GroupedOutcomes, *, unit: str, complete: bool) -> list[str]:
@@ -103,14 +106,10 @@ def _format_group(group: RacingGroup, *, unit: str) -> list[str]:
     """A kind of racing group: its first group's outcomes, how they differ, their witnesses."""
     single = len(group.people) == 1
     labels = [what if single else f"{person} {what}" for person, what in group.differing]
-    summary = "; ".join(
-        f"{label} {' | '.join(format_value(found.values[index]) for found in group.classes)}"
-        for index, label in enumerate(labels[:3])
-    )
-    if len(labels) > 3:
-        summary += f"; {len(labels) - 3} more"
-    summary = f" ({summary})" if summary else ""
-    so_far = "" if group.complete else " so far (not all explored)"
+    summary = ""
+    if len(labels) == 1:  # more values than one: each outcome's line says them
+        summary = f" ({labels[0]} {' | '.join(format_value(found.values[0]) for found in group.classes)})"
+    so_far = "" if group.complete else " so far, not all explored"
     alike = ""
     if group.alike:
         others = [person for people in group.alike for person in people]
@@ -124,7 +123,7 @@ def _format_group(group: RacingGroup, *, unit: str) -> list[str]:
         witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
         shrunk = "" if found.minimal or not found.witness else " (not shrunk to the fewest deviations)"
         out.append(f"    {number}. {values}{count_of(found.runs, unit)}; witness {witness}{shrunk}")
-        for label, writer in zip(labels, found.writers, strict=True):
+        for label, writer in zip(labels, found.writers or [None] * len(labels), strict=True):  # none: not replayed
             if writer is not None:
                 wrote = f'"{writer.campaign}" run {writer.run} step {writer.step} ({writer.kind})'
                 out.append(f"         {label} written by {wrote}")
@@ -146,7 +145,13 @@ def _format_classes(exploration: Exploration, *, file: str) -> list[str]:
         out.append("")
         out.extend(_format_class(exploration, number, found))
     rest = classes[len(detailed) :]
-    if rest:
+    if rest and not detailed and exploration.racing_groups > 1:
+        out.append("")
+        out.append(
+            f"The {count_of(len(rest), 'outcome class', 'outcome classes')} each combine the outcomes of "
+            f"{exploration.racing_groups:,} racing groups of people, below one by one: counted, not shrunk or compared"
+        )
+    elif rest:
         out.append("")
         out.append(
             f"... and {count_of(len(rest), 'more outcome class', 'more outcome classes')} "

@@ -159,6 +159,11 @@ class Exploration:
     groups: tuple[tuple[tuple[str, ...], tuple[GroupClass, ...], bool], ...] = ()
 
     @property
+    def racing_groups(self) -> int:
+        """The groups of people with more than one outcome in the schedules explored."""
+        return sum(len(classes) > 1 for _, classes, _ in self.groups)
+
+    @property
     def races(self) -> bool:
         return len(self.classes) > 1
 
@@ -265,6 +270,8 @@ def explore(
     with opener(options) as running, _stop_in_this_process(stop if running.in_process else None):
         tally = _tally_outcomes(running, range(seed, seed + runs), report=report, stop=stop)
         ranked = tally.ranked()
+        if sum(len(part) > 1 for part in tally.parts) > 1:
+            witnesses = 0  # each class combines several groups' races: the groups' own witnesses say more
         top = [tally.first[fingerprint] for fingerprint, _ in ranked[:witnesses]]
         report(ExploreProgress(phase="shrink", done=0, total=len(top)))
         shrunk = _find_witnesses(running, options, top, budget=shrink_replays, report=report, stop=stop)

@@ -28,8 +28,8 @@ DEFAULT_MAX_SCHEDULES = 10_000
 @attrs.frozen(kw_only=True)
 class GroupResult:
     """A group's search: its people, the schedules run for it (``blocked`` of them cut short
-    as repeats), the distinct traces found, its outcome classes (most common first), and
-    whether they are all (``complete``)."""
+    as repeats, ``cut`` by the preemption bound), the distinct traces found, its outcome
+    classes (most common first), and whether they are all (``complete``)."""
 
     people: tuple[str, ...]
     schedules: int
@@ -37,6 +37,7 @@ class GroupResult:
     traces: int
     classes: tuple[GroupClass, ...]
     complete: bool
+    cut: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -141,7 +142,7 @@ def search(
     everyone = {str(row[0]) for row in first.outcome.people} if first.outcome is not None else set()
     untouched = tuple(sorted(everyone - touched - unexplored))
     stopped_by = budget.stopped_by or ("preemptions" if budget.cut_by_bound else None)
-    ordered = sorted(results.values(), key=lambda result: result.people)
+    ordered = sorted(results.values(), key=lambda result: [person_order(pid) for pid in result.people])
     return Search(
         groups=tuple(ordered),
         untouched=untouched,
@@ -200,7 +201,7 @@ def _single(first: Traced, people: frozenset[str]) -> GroupResult:
     assert first.outcome is not None
     outcome = project(first.outcome, people)
     return GroupResult(
-        people=tuple(sorted(people)),
+        people=tuple(sorted(people, key=person_order)),
         schedules=1,
         blocked=0,
         traces=1,
@@ -226,7 +227,7 @@ def _search_group(
     nodes: list[Node] = []
     traces: set[bytes] = set()
     classes: dict[bytes, _Tally] = {}
-    schedules = blocked = 0
+    schedules = blocked = cut = 0
     traced: Traced | None = first
     complete = True
     while traced is not None:
@@ -243,7 +244,10 @@ def _search_group(
         for race in races_of(run.steps, in_group):
             _add_backtrack(nodes, run.steps, race.first, race.initials, budget)
         if traced.outcome is None:
-            blocked += 1
+            if run.over_bound:
+                cut += 1
+            else:
+                blocked += 1
         else:
             key = trace_key(run.steps, in_group)
             if key not in traces:
@@ -263,9 +267,10 @@ def _search_group(
             complete = False
     ranked = sorted(classes.values(), key=lambda tally: -tally.traces)  # stable: ties in the order found
     return GroupResult(
-        people=tuple(sorted(people)),
+        people=tuple(sorted(people, key=person_order)),
         schedules=schedules,
         blocked=blocked,
+        cut=cut,
         traces=len(traces),
         classes=tuple(GroupClass(outcome=t.outcome, runs=t.traces, schedule=t.schedule) for t in ranked),
         complete=complete,
