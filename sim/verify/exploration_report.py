@@ -72,17 +72,21 @@ def format_exhaustive(exhaustive: Exhaustive, *, file: str, seconds: float | Non
 
 
 def _format_traces(found: Search) -> str:
-    """The traces of the racing groups, and how many people there are."""
-    racing = [group for group in found.groups if group.traces > 1 or not group.complete]
+    """The traces of the groups with more than one outcome, how many people there are, and
+    the schedules cut short."""
+    racing = [group for group in found.groups if len(group.classes) > 1]
     everyone = sum(len(group.people) for group in found.groups) + len(found.untouched) + len(found.unexplored)
     people = count_of(everyone, "person", "people")
     blocked, cut = sum(group.blocked for group in found.groups), sum(group.cut for group in found.groups)
     repeats = f"; {count_of(blocked, 'schedule')} cut short as repeats of a trace run before" if blocked else ""
     repeats += f"; {count_of(cut, 'schedule')} cut short by the preemption bound" if cut else ""
+    if not found.schedules:
+        return "interrupted before the first schedule ended"
     if not racing:
         return f"no race {'among' if found.complete else 'found so far among'} {people}{repeats}"
     traces = count_of(sum(group.traces for group in racing), "trace")
-    return f"{traces} of {count_of(len(racing), 'racing group')} of people, {people} in all{repeats}"
+    groups = count_of(len(racing), "group")
+    return f"{traces} of {groups} of people with more than one outcome, {people} in all{repeats}"
 
 
 def format_groups(grouped: GroupedOutcomes, *, unit: str, complete: bool) -> list[str]:

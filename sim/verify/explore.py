@@ -268,7 +268,7 @@ def explore(
     report = progress or (lambda event: None)
     opener = pool or functools.partial(workers.open_workers, worker_count(jobs, runs))
     with opener(options) as running, _stop_in_this_process(stop if running.in_process else None):
-        tally = _tally_outcomes(running, range(seed, seed + runs), report=report, stop=stop)
+        tally = _tally_outcomes(running, range(seed, seed + runs), groups=len(groups), report=report, stop=stop)
         ranked = tally.ranked()
         if sum(len(part) > 1 for part in tally.parts) > 1:
             witnesses = 0  # each class combines several groups' races: the groups' own witnesses say more
@@ -446,10 +446,12 @@ class _Tally:
         self.counts[fingerprint] = self.counts.get(fingerprint, 0) + 1
         self.first.setdefault(fingerprint, strategy_seed)
         self.done += 1
-        if len(self.parts) < len(parts):
-            self.parts = [{} for _ in parts]
-        for tally, part in zip(self.parts, parts, strict=False):
-            tally.setdefault(part, [0, strategy_seed])[0] += 1
+        for tally, part in zip(self.parts, parts, strict=True):
+            counted = tally.get(part)
+            if counted is None:
+                tally[part] = [1, strategy_seed]
+            else:
+                counted[0] += 1
 
     def ranked(self) -> list[tuple[bytes, int]]:
         """(digest, schedules), most common first; ties in the order first seen (dicts keep insertion order)."""
@@ -460,13 +462,14 @@ def _tally_outcomes(
     pool: Pool,
     seeds: range,
     *,
+    groups: int,
     report: Callable[[ExploreProgress], None],
     stop: Stop,
 ) -> _Tally:
     """Run the schedule of each of ``seeds`` in the pool and count the outcomes, in seed
     order. On a stop request, those explored so far; in this process, the schedule the
     request cut short is not counted."""
-    tally = _Tally()
+    tally = _Tally(parts=[{} for _ in range(groups)])
     chunk = max(1, min(64, len(seeds) // (pool.count * 8)))
     digests = pool.map_unordered(_digest_of_seed, seeds, chunk=chunk, stopped=lambda: stop.requested)
     for strategy_seed, fingerprint, parts in workers.in_order(digests):

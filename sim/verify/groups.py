@@ -98,9 +98,10 @@ class Components:
         return sorted(found, key=lambda group: min(person_order(pid) for pid in group[1]))
 
 
-def person_order(pid: str) -> list[str | int]:
-    """A sort key for people ids in natural order: "p2" before "p10"."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", pid)]
+def person_order(pid: str) -> tuple[list[str | int], str]:
+    """A sort key for people ids in natural order: "p2" before "p10" (and "p01" before "p1":
+    equal numbers fall back to the text, so no order is left to hash order)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", pid)], pid
 
 
 def project(outcome: Outcome, people: frozenset[str]) -> GroupOutcome:

@@ -113,32 +113,9 @@ def search(
         return _stopped(budget)
     components = Components()
     _tie(components, first.run.steps)
-    racing = _racing_roots(first.run.steps, components)
-    results: dict[frozenset[str], GroupResult] = {}
-    pending = components.groups()
-    left: list[tuple[Item, frozenset[str]]] = []  # racing groups the bound or a stop left unexplored
-    while pending:
-        anchor, people = pending.pop(0)
-        if components.people(anchor) != people:  # tied to another group since: explored as one
-            continue
-        if components.root(anchor) not in racing:
-            results[people] = _single(first, people)
-            continue
-        if budget.stopped_by in ("schedules", "interrupted"):
-            left.append((anchor, people))
-            continue
-        result = _search_group(scenario, first, anchor, people, components, budget)
-        grown = components.people(anchor)
-        if grown != people:  # a schedule tied it to others: explore them all again as one group
-            for other in [key for key in results if key & grown]:
-                del results[other]
-            pending = [group for group in pending if not group[1] & grown]
-            pending.insert(0, (anchor, grown))
-            racing.add(components.root(anchor))
-            continue
-        results[people] = result
+    results, left = _search_groups(scenario, first, components, budget)
     touched = {person for people in results for person in people}
-    unexplored = {person for _, people in left for person in people}
+    unexplored = {person for people in left for person in people}
     everyone = {str(row[0]) for row in first.outcome.people} if first.outcome is not None else set()
     untouched = tuple(sorted(everyone - touched - unexplored))
     stopped_by = budget.stopped_by or ("preemptions" if budget.cut_by_bound else None)
@@ -188,12 +165,44 @@ def _tie(components: Components, steps: list[Step]) -> None:
         components.join(step.accesses)
 
 
-def _racing_roots(steps: list[Step], components: Components) -> set[Item]:
-    """The groups (by root item) with a race in ``steps``."""
-    roots: set[Item] = set()
-    for race in races_of(steps, lambda step: bool(step.accesses)):
-        roots.add(components.root(next(iter(steps[race.first].accesses))))
-    return roots
+def _search_groups(
+    scenario: Scenario, first: Traced, components: Components, budget: _Budget
+) -> tuple[dict[frozenset[str], GroupResult], set[frozenset[str]]]:
+    """Each group of people: searched when it races, its one outcome otherwise; and the racing
+    groups a bound or a stop left unexplored. A schedule that ties groups together (a step
+    that touches both), whichever group's search ran it, makes them one group, searched again."""
+    racing = [next(iter(first.run.steps[race.first].accesses)) for race in races_of(first.run.steps, _touches)]
+    results: dict[frozenset[str], GroupResult] = {}
+    searched: dict[str, frozenset[str]] = {}  # person -> the key of the result they are in
+    left: set[frozenset[str]] = set()
+    pending = [anchor for anchor, _ in components.groups()]
+    while pending:
+        anchor = pending.pop(0)
+        people = components.people(anchor)
+        if people in results or people in left:
+            continue  # another anchor of a group handled already
+        stale = {searched[person] for person in people if person in searched} - {people}
+        for key in stale:  # handled before a schedule tied it to more people
+            results.pop(key, None)
+            left.discard(key)
+        root = components.root(anchor)
+        if not stale and all(components.root(item) != root for item in racing):
+            results[people] = _single(first, people)
+        elif budget.stopped_by in ("schedules", "interrupted"):
+            left.add(people)
+        else:
+            result = _search_group(scenario, first, anchor, people, components, budget)
+            if components.people(anchor) != people:  # tied to others mid-search: all again, as one
+                racing.append(anchor)
+                pending.insert(0, anchor)
+                continue
+            results[people] = result
+        searched.update((person, people) for person in people)
+    return results, left
+
+
+def _touches(step: Step) -> bool:
+    return bool(step.accesses)
 
 
 def _single(first: Traced, people: frozenset[str]) -> GroupResult:
@@ -242,10 +251,12 @@ def _search_group(
                 break  # tied to another group: the caller starts again with both
             root = components.root(anchor)
         for race in races_of(run.steps, in_group):
-            _add_backtrack(nodes, run.steps, race.first, race.initials, budget)
+            if _add_backtrack(nodes, run.steps, race.first, race.initials, budget):
+                complete = False  # the preemption bound left a reversal out
         if traced.outcome is None:
             if run.over_bound:
                 cut += 1
+                complete = False
             else:
                 blocked += 1
         else:
@@ -311,14 +322,15 @@ def _follow(nodes: list[Node], run: ScheduleRun) -> None:
 
 def _add_backtrack(
     nodes: list[Node], steps: list[Step], first: int, initials: tuple[Owner, ...], budget: _Budget
-) -> None:
-    """Make sure a task that starts the race's reversal is tried at ``first``'s choice point."""
+) -> bool:
+    """Make sure a task that starts the race's reversal is tried at ``first``'s choice point;
+    whether the preemption bound kept it from being tried."""
     point = steps[first].point
     if point < 0:
         raise AssertionError(f"a race on step {first}, which was the only one due: the model of order is wrong")
     node = nodes[point]
-    if any(owner in node.backtrack for owner in initials):
-        return
+    if any(owner in node.backtrack and owner not in node.asleep for owner in initials):
+        return False  # one that can start it is (or was) tried here already
     options = [owner for owner in initials if owner in node.candidates and owner not in node.asleep]
     every = not options
     if every:
@@ -334,9 +346,11 @@ def _add_backtrack(
         fitting = [o for o in options if not node.candidates.index(o) or node.deviations < bound]
         if options and not fitting:
             budget.cut_by_bound = True
+            return True
         options = fitting
     for owner in sorted(options, key=node.candidates.index)[: len(options) if every else 1]:
         node.backtrack[owner] = None
+    return False
 
 
 def _next_prefix(nodes: list[Node]) -> tuple[list[Owner], list[dict[Owner, Accesses]]] | None:
