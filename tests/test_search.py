@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 
 from sim.scenario import load_scenario
@@ -69,3 +70,25 @@ def test_racing_triggers_two_hundred_people_each_racer_two_outcomes_complete() -
     assert all(len(group.classes) == 1 for group in found.groups if group not in racing)
     assert sum(len(group.people) for group in found.groups) + len(found.untouched) == 200
     assert found.schedules == 1 + len(racing)  # the default order, then one reversal per racing person
+
+
+def test_groups_another_groups_schedule_ties_are_searched_again_as_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """When a schedule of one group's search ties two *other* groups (a step that touches
+    both), they are one group from then on: searched as one, not dropped as if untouched."""
+    import sim.verify.search as module
+
+    searched = module._search_group
+
+    def tying(scenario, first, anchor, people, components, budget):  # type: ignore[no-untyped-def]
+        components.join([("p5", "score"), ("p6", "score")])  # as a step of this schedule would
+        return searched(scenario, first, anchor, people, components, budget)
+
+    monkeypatch.setattr(module, "_search_group", tying)
+    full = load_scenario(EXAMPLES / "racing-triggers.toml")
+    keep = {f"p{number}" for number in range(1, 11)}  # ten form fills: p1, p2, p5, p6, p9, p10 race
+    found = search(attrs.evolve(full, activities=tuple(a for a in full.activities if a.person in keep)))
+    assert found.complete
+    tied = [group for group in found.groups if "p5" in group.people]
+    assert [group.people for group in tied] == [("p5", "p6")]
+    assert len(tied[0].classes) == 4  # p5's two outcomes times p6's
+    assert "p5" not in found.untouched and "p6" not in found.untouched
