@@ -34,7 +34,6 @@ import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, event, example, given, note, settings
 
 from sim import Race, Scenario, Simulation, load_scenario, parse_scenario
