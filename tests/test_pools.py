@@ -6,6 +6,7 @@ imported only when it is chosen."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import signal
@@ -196,6 +197,10 @@ def test_a_scheduler_that_does_not_answer_is_a_message_naming_it(capsys: pytest.
 def test_a_scheduler_with_no_worker_says_the_work_waits_for_one() -> None:
     """A map on it would wait for a worker (an adaptive cluster may be starting them): the
     user hears why nothing moves."""
+    # A Client that an earlier test failed to connect (test_a_scheduler_that_does_not_answer...)
+    # closes itself in __del__, waiting on its event loop; collected by chance inside this
+    # LocalCluster's start, that wait never ends (a hung CI run). Collect it first.
+    gc.collect()
     scheduler = distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0")
     heard: list[str] = []
     try:
