@@ -31,7 +31,11 @@ def exhaustive_command(args: argparse.Namespace, scenario: Scenario) -> int:
         if not terminal:
             return
         if phase == "search":
-            line = f"exploring: {count_of(done, 'schedule')} run (--max-schedules {total:,})"
+            each = (time.perf_counter() - started) / done
+            line = (
+                f"exploring: {count_of(done, 'schedule')} run, {each:.2f}s each; at most "
+                f"{_format_duration(each * (total - done))} more to --max-schedules {total:,} (Ctrl-C: stop, report)"
+            )
         else:
             line = f"shrinking witnesses: {done} of {total} kinds of racing group"
         sys.stderr.write(f"\r\033[K  {line}")
@@ -52,6 +56,15 @@ def exhaustive_command(args: argparse.Namespace, scenario: Scenario) -> int:
     if exhaustive.search.stopped_by == "interrupted":
         return stopped_exit_code()
     return 1 if args.fail_on_race and exhaustive.search.races else EXIT_OK
+
+
+def _format_duration(seconds: float) -> str:
+    """A rough duration: "40s", "12m", "3.5h"."""
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 def exhaustive_conflict(args: argparse.Namespace) -> str | None:

@@ -121,7 +121,8 @@ def _format_group(group: RacingGroup, *, unit: str) -> list[str]:
             count_of(len(others), "more person", "more people") if single else count_of(len(group.alike), "more group")
         )
         alike = f"; {kind} the same ({_format_people(others)})"
-    out = [f"  {_format_people(group.people)}: {count_of(len(group.classes), 'outcome')}{so_far}{summary}{alike}"]
+    many = f" ({count_of(len(group.people), 'person', 'people')})" if len(group.people) > 5 else ""
+    out = [f"  {_format_people(group.people)}{many}: {count_of(len(group.classes), 'outcome')}{so_far}{summary}{alike}"]
     for number, found in enumerate(group.classes, 1):
         values = "".join(f"{label} {format_value(value)}, " for label, value in zip(labels, found.values, strict=True))
         witness = f'--schedule "{found.witness}"' if found.witness else "the default order (oldest first)"
@@ -135,9 +136,9 @@ def _format_group(group: RacingGroup, *, unit: str) -> list[str]:
 
 
 def _format_people(people: Sequence[str]) -> str:
-    """Up to five people's ids, then the last and how many in all."""
+    """Up to five people's ids, then the last."""
     shown = ", ".join(people[:5])
-    return shown if len(people) <= 5 else f"{shown}, ... {people[-1]}: {len(people):,}"
+    return shown if len(people) <= 5 else f"{shown}, ... {people[-1]}"
 
 
 def _format_classes(exploration: Exploration, *, file: str) -> list[str]:
