@@ -204,16 +204,21 @@ class Stop:
         if self.running is not None:
             self.running.request_stop()
 
-    def outcome_of(self, simulation: Simulation) -> Outcome | None:
-        """Run ``simulation`` to its outcome, as the run a request cuts short: None if one
-        came (before it started, or while it ran)."""
+    def run(self, simulation: Simulation) -> Outcome:
+        """Run ``simulation`` to its end, as the run a request cuts short (check ``requested``
+        before using the outcome)."""
         self.running = simulation
         try:
             if self.requested:  # it came before this run could be told
                 simulation.request_stop()
-            outcome = run_to_outcome(simulation)
+            return run_to_outcome(simulation)
         finally:
             self.running = None
+
+    def outcome_of(self, simulation: Simulation) -> Outcome | None:
+        """Run ``simulation`` to its outcome: None if a request came (before it started, or
+        while it ran) and cut it short."""
+        outcome = self.run(simulation)
         return None if self.requested else outcome
 
     def check(self) -> None:
@@ -262,7 +267,7 @@ def explore(
         strategy=strategy,
         pct_depth=pct_depth,
         pct_steps=_pct_steps(scenario, strategy),
-        groups=tuple(frozenset(people) for people in groups),
+        groups=tuple(groups),
     )
     stop = stop or Stop()
     report = progress or (lambda event: None)
@@ -379,15 +384,8 @@ def run_schedule(
         pct_depth=pct_depth,
         pct_steps=pct_steps,
     )
-    if stop is None:
-        return run_to_outcome(simulation), simulation.schedule_string()
-    stop.running = simulation
-    try:
-        if stop.requested:  # it came before this run could be told
-            simulation.request_stop()
-        return run_to_outcome(simulation), simulation.schedule_string()
-    finally:
-        stop.running = None
+    outcome = run_to_outcome(simulation) if stop is None else stop.run(simulation)
+    return outcome, simulation.schedule_string()
 
 
 # -- running schedules, here or in a pool of workers (sim.verify.workers) ---------------------------
@@ -401,12 +399,8 @@ class _Options:
     strategy: str
     pct_depth: int
     pct_steps: int
-    groups: tuple[frozenset[str], ...] = ()
-
-    @functools.cached_property
-    def group_order(self) -> tuple[tuple[str, ...], ...]:
-        """Each group's people in one order, to fingerprint what they end with."""
-        return tuple(tuple(sorted(people)) for people in self.groups)
+    #: The groups of people whose outcomes are counted apart (`explore`'s ``groups``).
+    groups: tuple[tuple[str, ...], ...] = ()
 
     def run_options(self) -> dict[str, Any]:
         """The options of `run_schedule` that draw this exploration's schedules."""
@@ -513,7 +507,7 @@ def _digest_of_seed(strategy_seed: int) -> tuple[int, bytes, tuple[bytes, ...]]:
     if not options.groups:
         return strategy_seed, digest(outcome), ()
     rows = {row[0]: row for row in outcome.people}  # not `project` per group: that is people x groups
-    parts = tuple(digest_of(tuple(rows[pid] for pid in people if pid in rows))[:8] for people in options.group_order)
+    parts = tuple(digest_of(tuple(rows[pid] for pid in people if pid in rows))[:8] for people in options.groups)
     return strategy_seed, digest(outcome), parts
 
 
@@ -522,8 +516,6 @@ def _group_classes(
 ) -> tuple[tuple[tuple[str, ...], tuple[GroupClass, ...], bool], ...]:
     """Each group's outcome classes, most common first, each with the schedule of the first
     seed that gave it (replayed here once per seed: most are the same few seeds)."""
-    if stop.requested and not parts:
-        return ()
     runs: dict[int, tuple[Outcome, str]] = {}
     out = []
     for people, tally in zip(groups, parts, strict=True):
